@@ -1,0 +1,21 @@
+// Command truyvet is the contact-tracing analytics backend: one binary whose
+// subcommands are its stages. See README.md.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "time/tzdata" // local days are Asia/Ho_Chi_Minh wherever the binary runs
+
+	"github.com/truyvet/truyvet/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, cli.OSEnv())
+	stop()
+	os.Exit(code)
+}

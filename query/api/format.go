@@ -1,0 +1,187 @@
+package api
+
+import (
+	"encoding/csv"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/truyvet/truyvet/query/graph"
+)
+
+// Local is Asia/Ho_Chi_Minh (UTC+07:00, no daylight saving): times in answers
+// are written in it, as the people reading them live there.
+var Local = time.FixedZone("ICT", 7*3600)
+
+// Time is a Unix time written as RFC 3339 in Local time.
+type Time int64
+
+// MarshalJSON writes the time as an RFC 3339 string.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, formatTime(int64(t))), nil
+}
+
+func formatTime(t int64) string { return time.Unix(t, 0).In(Local).Format(time.RFC3339) }
+
+// NodeJSON is a person in the graph.
+type NodeJSON struct {
+	UserID          uint32   `json:"user_id"`
+	Tier            int      `json:"tier"`
+	FirstExposure   *Time    `json:"first_exposure"`
+	ExposureSeconds int64    `json:"exposure_seconds"`
+	Channels        []string `json:"channels"`
+	ExposedBy       []uint32 `json:"exposed_by"`
+}
+
+// EdgeJSON is one episode of contact through one channel.
+type EdgeJSON struct {
+	From    uint32  `json:"from"`
+	To      uint32  `json:"to"`
+	Channel string  `json:"channel"`
+	VenueID *uint32 `json:"venue_id"`
+	Start   Time    `json:"start"`
+	End     Time    `json:"end"`
+	Seconds int64   `json:"seconds"`
+}
+
+// SiteJSON is an exposure site.
+type SiteJSON struct {
+	VenueID uint32 `json:"venue_id"`
+	Tier    int    `json:"tier"`
+	First   Time   `json:"first"`
+	Last    Time   `json:"last"`
+	Exposed int    `json:"exposed"`
+}
+
+// StatsJSON describes the work done.
+type StatsJSON struct {
+	F1           int                `json:"f1"`
+	F2           int                `json:"f2"`
+	Edges        int                `json:"edges"`
+	CandidatesF1 int                `json:"candidates_f1"`
+	CandidatesF2 int                `json:"candidates_f2"`
+	BitmapRanges int                `json:"bitmap_ranges"`
+	StaysRead    int                `json:"stays_read"`
+	ContactsRead int                `json:"contacts_read"`
+	ElapsedMS    float64            `json:"elapsed_ms"`
+	StagesMS     map[string]float64 `json:"stages_ms"`
+}
+
+// GraphJSON is the JSON answer of GET /v1/cases/{id}/exposures.
+type GraphJSON struct {
+	Case       uint32     `json:"case"`
+	From       Time       `json:"from"`
+	To         Time       `json:"to"`
+	Depth      int        `json:"depth"`
+	MinMinutes float64    `json:"min_minutes"`
+	Nodes      []NodeJSON `json:"nodes"`
+	Edges      []EdgeJSON `json:"edges"`
+	Venues     []SiteJSON `json:"venues"`
+	Stats      StatsJSON  `json:"stats"`
+}
+
+func channelNames(cs []graph.Channel) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.String()
+	}
+	return out
+}
+
+// NewGraphJSON converts an engine result to its JSON form.
+func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *GraphJSON {
+	q := res.Query
+	g := &GraphJSON{
+		Case: q.Case, From: Time(q.Window.From), To: Time(q.Window.To), Depth: q.Depth, MinMinutes: minutes,
+		Nodes: make([]NodeJSON, 0, len(res.Nodes)), Edges: make([]EdgeJSON, 0, len(res.Edges)),
+		Venues: make([]SiteJSON, 0, len(res.Venues)),
+	}
+	for _, n := range res.Nodes {
+		nj := NodeJSON{UserID: n.UserID, Tier: n.Tier, ExposureSeconds: n.ExposureSeconds,
+			Channels: channelNames(n.Channels), ExposedBy: n.ExposedBy}
+		if nj.ExposedBy == nil {
+			nj.ExposedBy = []uint32{}
+		}
+		if n.Tier > 0 {
+			t := Time(n.FirstExposure)
+			nj.FirstExposure = &t
+		}
+		switch n.Tier {
+		case 1:
+			g.Stats.F1++
+		case 2:
+			g.Stats.F2++
+		}
+		g.Nodes = append(g.Nodes, nj)
+	}
+	for _, e := range res.Edges {
+		ej := EdgeJSON{From: e.From, To: e.To, Channel: e.Channel.String(), Start: Time(e.Start), End: Time(e.End), Seconds: e.Len()}
+		if e.Channel == graph.ChannelVenue {
+			v := e.VenueID
+			ej.VenueID = &v
+		}
+		g.Edges = append(g.Edges, ej)
+	}
+	for _, s := range res.Venues {
+		g.Venues = append(g.Venues, SiteJSON{VenueID: s.VenueID, Tier: s.Tier, First: Time(s.First), Last: Time(s.Last), Exposed: s.Exposed})
+	}
+	st := res.Stats
+	g.Stats.Edges = len(res.Edges)
+	g.Stats.CandidatesF1, g.Stats.CandidatesF2 = st.CandidatesF1, st.CandidatesF2
+	g.Stats.BitmapRanges, g.Stats.StaysRead, g.Stats.ContactsRead = st.BitmapRanges, st.StaysRead, st.ContactsRead
+	g.Stats.ElapsedMS = float64(elapsed.Microseconds()) / 1000
+	g.Stats.StagesMS = make(map[string]float64, len(st.StageNanos))
+	for k, v := range st.StageNanos {
+		g.Stats.StagesMS[k] = float64(v/1000) / 1000
+	}
+	return g
+}
+
+// CSVHeader is the first row of the contact list.
+var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds", "exposure_minutes", "channels", "exposed_by", "venues"}
+
+// WriteCSV writes the contact list: one row per F1 and F2 person (the case
+// is not listed), in the graph's node order.
+func WriteCSV(w io.Writer, res *graph.Result) error {
+	venues := map[uint32][]uint32{}
+	for _, e := range res.Edges {
+		if e.Channel == graph.ChannelVenue && !slices.Contains(venues[e.To], e.VenueID) {
+			venues[e.To] = append(venues[e.To], e.VenueID)
+		}
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	join := func(ids []uint32) string {
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			parts[i] = strconv.FormatUint(uint64(id), 10)
+		}
+		return strings.Join(parts, ";")
+	}
+	for _, n := range res.Nodes {
+		if n.Tier == 0 {
+			continue
+		}
+		vs := venues[n.UserID]
+		slices.Sort(vs)
+		row := []string{
+			strconv.FormatUint(uint64(n.UserID), 10),
+			strconv.Itoa(n.Tier),
+			formatTime(n.FirstExposure),
+			strconv.FormatInt(n.ExposureSeconds, 10),
+			strconv.FormatFloat(float64(n.ExposureSeconds)/60, 'f', 1, 64),
+			strings.Join(channelNames(n.Channels), ";"),
+			join(n.ExposedBy),
+			join(vs),
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,173 @@
+// Package graph is the exposure engine: given a confirmed case (F0), it finds
+// the close contacts (F1) and their contacts (F2) exactly as DESIGN.md's "Data
+// and semantics" section defines them. Co-location bitmaps narrow the search
+// to candidates; every answer is then refined from the raw stays and
+// encounters, to the second. The engine does no I/O of its own: it reads
+// through the Store interface and returns plain values.
+package graph
+
+import (
+	"context"
+	"iter"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/truyvet/truyvet/processor/bucket"
+)
+
+// Window is the closed interval [From, To] of Unix seconds a query covers.
+type Window struct {
+	From, To int64
+}
+
+// Interval is the half-open interval [Start, End) of Unix seconds.
+type Interval struct {
+	Start, End int64
+}
+
+// Len is the length of the interval in seconds, 0 if it is empty.
+func (iv Interval) Len() int64 {
+	if iv.End <= iv.Start {
+		return 0
+	}
+	return iv.End - iv.Start
+}
+
+// Clip returns iv cut to w. The result may be empty.
+func (iv Interval) Clip(w Window) Interval {
+	if iv.Start < w.From {
+		iv.Start = w.From
+	}
+	if iv.End > w.To {
+		iv.End = w.To
+	}
+	return iv
+}
+
+// Stay is one person's combined stay at a venue: all visit records that share
+// a stay's identity (user, venue, visit_id, enter), folded by the visit rule.
+type Stay struct {
+	Venue uint32
+	Interval
+}
+
+// Contact is one encounter seen from one person's side: they met Peer.
+type Contact struct {
+	Peer uint32
+	Interval
+}
+
+// UserStays are one user's stays, sorted by Start.
+type UserStays struct {
+	User  uint32
+	Stays []Stay
+}
+
+// UserContacts are one user's encounters, from both phones' reports, sorted by Start.
+type UserContacts struct {
+	User     uint32
+	Contacts []Contact
+}
+
+// Store is what the engine reads. Implementations: the embedded store
+// (all-in-one) and the ClickHouse store (distributed).
+type Store interface {
+	// Layout is the bucketing the store's index was built with.
+	Layout() bucket.Layout
+
+	// Stays yields, for each user of users (sorted ascending, no duplicates)
+	// that has any, that user's stays that may overlap w, combined by the visit
+	// rule (CombineVisits) and sorted by Start. It may yield stays that turn
+	// out not to overlap w; it never leaves out one that does. The yielded
+	// slices are valid only until the next iteration.
+	Stays(ctx context.Context, users []uint32, w Window) iter.Seq2[UserStays, error]
+
+	// Contacts yields, for each user of users (sorted ascending, no duplicates)
+	// that has any, the encounters in which the user is either side and that
+	// may overlap w, sorted by Start, under the same terms as Stays.
+	Contacts(ctx context.Context, users []uint32, w Window) iter.Seq2[UserContacts, error]
+
+	// Present returns the union of the co-location bitmaps of the given
+	// ranges: every user indexed at one of those venues during one of those
+	// buckets. The caller owns the result.
+	Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bitmap, error)
+}
+
+// Channel is how two people were in contact.
+type Channel uint8
+
+// Channels, in the order they sort.
+const (
+	ChannelProximity Channel = 1 // a Bluetooth encounter
+	ChannelVenue     Channel = 2 // overlapping stays at one venue
+)
+
+func (c Channel) String() string {
+	switch c {
+	case ChannelProximity:
+		return "proximity"
+	case ChannelVenue:
+		return "venue"
+	default:
+		return "unknown"
+	}
+}
+
+// Query asks for the exposure graph of a case.
+type Query struct {
+	Case       uint32
+	Window     Window
+	Depth      int   // 1 or 2
+	MinSeconds int64 // threshold; a contact must also be longer than zero
+}
+
+// Node is a person in the graph. The case has Tier 0, FirstExposure 0 and
+// ExposureSeconds 0.
+type Node struct {
+	UserID          uint32
+	Tier            int
+	FirstExposure   int64
+	ExposureSeconds int64
+	Channels        []Channel // sorted, distinct; the channels of qualifying contacts
+	ExposedBy       []uint32  // sorted; the case for F1, the qualifying F1 members for F2
+}
+
+// Edge is one episode of contact through one channel: a maximal interval of
+// the union of the channel's contact intervals between From (the earlier
+// tier) and To, clipped to the window that counts for that pair. VenueID is 0
+// for proximity.
+type Edge struct {
+	From, To uint32
+	Channel  Channel
+	VenueID  uint32
+	Interval
+}
+
+// Site is a venue where an exposure happened, for publishing exposure sites.
+type Site struct {
+	VenueID uint32
+	Tier    int   // tier of the earliest source there: 0 where the case exposed people
+	First   int64 // earliest edge start at the venue
+	Last    int64 // latest edge end at the venue
+	Exposed int   // distinct people exposed there
+}
+
+// Stats describe the work a query did.
+type Stats struct {
+	CandidatesF1 int
+	CandidatesF2 int
+	BitmapRanges int
+	StaysRead    int
+	ContactsRead int
+	StageNanos   map[string]int64
+}
+
+// Result is an exposure graph. Nodes are sorted by (Tier, FirstExposure,
+// UserID); Edges by (From, To, Start, Channel, VenueID); Venues by (First, VenueID).
+type Result struct {
+	Query  Query
+	Nodes  []Node
+	Edges  []Edge
+	Venues []Site
+	Stats  Stats
+}

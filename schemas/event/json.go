@@ -1,0 +1,231 @@
+package event
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// The JSON field names of API version 1 (schemas/v1/*.schema.json).
+const (
+	fieldVisitID     = "visit_id"
+	fieldEncounterID = "encounter_id"
+	fieldUserID      = "user_id"
+	fieldVenueID     = "venue_id"
+	fieldPeerID      = "peer_id"
+	fieldEnter       = "enter"
+	fieldExit        = "exit"
+	fieldStart       = "start"
+	fieldDurationS   = "duration_s"
+	fieldRSSI        = "rssi"
+	fieldSource      = "source"
+)
+
+// DecodeVisitJSON reads a visit from a parsed JSON value. It checks types and
+// syntax only; call Limits.ValidateVisit for the rules that need the clock.
+func DecodeVisitJSON(v *fastjson.Value) (Visit, error) {
+	var out Visit
+	o, err := object(v)
+	if err != nil {
+		return out, err
+	}
+	if out.VisitID, err = idField(o, fieldVisitID); err != nil {
+		return out, err
+	}
+	if out.UserID, err = uint32Field(o, fieldUserID); err != nil {
+		return out, err
+	}
+	if out.VenueID, err = uint32Field(o, fieldVenueID); err != nil {
+		return out, err
+	}
+	if out.Enter, err = timeField(o, fieldEnter, true); err != nil {
+		return out, err
+	}
+	if out.Exit, err = timeField(o, fieldExit, false); err != nil {
+		return out, err
+	}
+	if out.Source, err = stringField(o, fieldSource); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// DecodeEncounterJSON reads an encounter from a parsed JSON value. It checks
+// types and syntax only; call Limits.ValidateEncounter for the rest.
+func DecodeEncounterJSON(v *fastjson.Value) (Encounter, error) {
+	var out Encounter
+	o, err := object(v)
+	if err != nil {
+		return out, err
+	}
+	if out.EncounterID, err = idField(o, fieldEncounterID); err != nil {
+		return out, err
+	}
+	if out.UserID, err = uint32Field(o, fieldUserID); err != nil {
+		return out, err
+	}
+	if out.PeerID, err = uint32Field(o, fieldPeerID); err != nil {
+		return out, err
+	}
+	if out.Start, err = timeField(o, fieldStart, true); err != nil {
+		return out, err
+	}
+	if out.DurationS, err = durationField(o, fieldDurationS); err != nil {
+		return out, err
+	}
+	if out.RSSI, out.HasRSSI, err = rssiField(o, fieldRSSI); err != nil {
+		return out, err
+	}
+	if out.Source, err = stringField(o, fieldSource); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func object(v *fastjson.Value) (*fastjson.Object, error) {
+	o, err := v.Object()
+	if err != nil {
+		return nil, &ValidationError{Reason: ReasonInvalidJSON, Detail: "record must be a JSON object, got " + v.Type().String()}
+	}
+	return o, nil
+}
+
+// present returns the field's value, or nil when it is absent or null.
+func present(o *fastjson.Object, name string) *fastjson.Value {
+	v := o.Get(name)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return nil
+	}
+	return v
+}
+
+// idField reads a record id: a JSON string, or an integer taken as its decimal text.
+func idField(o *fastjson.Object, name string) (string, error) {
+	v := present(o, name)
+	if v == nil {
+		return "", invalid(name, ReasonMissingField, "missing")
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		return string(b), nil
+	case fastjson.TypeNumber:
+		n, err := v.Uint64()
+		if err != nil {
+			return "", invalid(name, ReasonInvalidValue, "must be a string or a non-negative integer")
+		}
+		return strconv.FormatUint(n, 10), nil
+	default:
+		return "", invalid(name, ReasonInvalidValue, "must be a string, got %s", v.Type())
+	}
+}
+
+// uint32Field reads an id in [1, 2^32-1]: a JSON integer or a string of digits.
+func uint32Field(o *fastjson.Object, name string) (uint32, error) {
+	v := present(o, name)
+	if v == nil {
+		return 0, invalid(name, ReasonMissingField, "missing")
+	}
+	var n uint64
+	var err error
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		n, err = v.Uint64()
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		n, err = strconv.ParseUint(string(b), 10, 64)
+	default:
+		return 0, invalid(name, ReasonInvalidValue, "must be an integer, got %s", v.Type())
+	}
+	if err != nil || n > math.MaxUint32 {
+		return 0, invalid(name, ReasonInvalidValue, "must be an integer between 1 and %d", uint32(math.MaxUint32))
+	}
+	if n == 0 {
+		return 0, invalid(name, ReasonMissingField, "must not be zero")
+	}
+	return uint32(n), nil
+}
+
+// timeField reads an RFC 3339 time as Unix seconds, rounding fractions down.
+// An absent or null optional field is 0.
+func timeField(o *fastjson.Object, name string, required bool) (int64, error) {
+	v := present(o, name)
+	if v == nil {
+		if required {
+			return 0, invalid(name, ReasonMissingField, "missing")
+		}
+		return 0, nil
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return 0, invalid(name, ReasonInvalidTime, "must be an RFC 3339 string, got %s", v.Type())
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, invalid(name, ReasonInvalidTime, "not an RFC 3339 time: %q", truncate(string(b), 40))
+	}
+	if t.Unix() <= 0 {
+		return 0, invalid(name, ReasonInvalidTime, "before 1970")
+	}
+	return t.Unix(), nil
+}
+
+func durationField(o *fastjson.Object, name string) (uint32, error) {
+	v := present(o, name)
+	if v == nil {
+		return 0, invalid(name, ReasonMissingField, "missing")
+	}
+	if v.Type() != fastjson.TypeNumber {
+		return 0, invalid(name, ReasonInvalidValue, "must be a number of seconds, got %s", v.Type())
+	}
+	f, err := v.Float64()
+	if err != nil || math.IsNaN(f) {
+		return 0, invalid(name, ReasonInvalidValue, "must be a number of seconds")
+	}
+	if f <= 0 {
+		return 0, invalid(name, ReasonInvalidValue, "must be positive")
+	}
+	if f != math.Trunc(f) {
+		return 0, invalid(name, ReasonInvalidValue, "must be a whole number of seconds")
+	}
+	if f > math.MaxUint32 {
+		return 0, invalid(name, ReasonInvalidTime, "longer than %s", DefaultMaxStay)
+	}
+	return uint32(f), nil
+}
+
+func rssiField(o *fastjson.Object, name string) (int8, bool, error) {
+	v := present(o, name)
+	if v == nil {
+		return 0, false, nil
+	}
+	if v.Type() != fastjson.TypeNumber {
+		return 0, false, invalid(name, ReasonInvalidValue, "must be a number in dBm, got %s", v.Type())
+	}
+	f, err := v.Float64()
+	if err != nil || math.IsNaN(f) || f < MinRSSI || f > MaxRSSI {
+		return 0, false, invalid(name, ReasonInvalidValue, "must be between %d and %d dBm", MinRSSI, MaxRSSI)
+	}
+	return int8(math.Round(f)), true, nil
+}
+
+func stringField(o *fastjson.Object, name string) (string, error) {
+	v := present(o, name)
+	if v == nil {
+		return "", nil
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return "", invalid(name, ReasonInvalidValue, "must be a string, got %s", v.Type())
+	}
+	return string(b), nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

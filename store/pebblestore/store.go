@@ -1,0 +1,573 @@
+// Package pebblestore is the embedded store of the all-in-one mode: raw stays
+// and encounters by (day, user) and co-location bitmaps by (day, venue,
+// bucket) in one Pebble database under a data directory. Bitmaps are OR-ed by
+// Pebble's merge operator, so writes never read. A write returns once Pebble
+// has synced its write-ahead log: an acknowledged batch survives kill -9 and
+// power loss. Retention deletes whole days with range deletions.
+//
+// Metrics (see Open):
+//
+//	truyvet_store_disk_bytes                          bytes on disk
+//	truyvet_store_retention_days_dropped_total        local days deleted by retention
+//	truyvet_store_retention_runs_total{result}        retention passes (ok, error)
+package pebblestore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/graph"
+)
+
+// Compile-time checks: the store is the all-in-one sink and query store.
+var (
+	_ processor.Sink = (*Store)(nil)
+	_ graph.Store    = (*Store)(nil)
+	_ audit.Trail    = (*Store)(nil)
+)
+
+// ErrLayoutMismatch means the data directory was indexed with another layout.
+var ErrLayoutMismatch = errors.New("data directory was built with a different bucket layout")
+
+// Options configure a store.
+type Options struct {
+	Dir        string
+	Layout     bucket.Layout
+	CacheBytes int64
+	NoSync     bool // for benchmarks that load data: acknowledged writes may be lost on power failure
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Store is the embedded store. It is safe for concurrent use.
+type Store struct {
+	db       *pebble.DB
+	layout   bucket.Layout
+	wo       *pebble.WriteOptions
+	log      *slog.Logger
+	cache    *pebble.Cache
+	dropped  prometheus.Counter
+	runs     *prometheus.CounterVec
+	auditSeq atomic.Uint64
+}
+
+// Open opens or creates the store in opts.Dir. A store created with one layout
+// refuses to open with another.
+func Open(opts Options) (*Store, error) {
+	if err := opts.Layout.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 256 << 20
+	}
+	log := opts.Logger.With("component", "store", "dir", opts.Dir)
+	cache := pebble.NewCache(opts.CacheBytes)
+	po := &pebble.Options{
+		Cache:              cache,
+		Merger:             merger,
+		MemTableSize:       64 << 20,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{log},
+	}
+	db, err := pebble.Open(opts.Dir, po)
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, layout: opts.Layout, wo: pebble.Sync, log: log, cache: cache}
+	if opts.NoSync {
+		s.wo = pebble.NoSync
+	}
+	if err := s.checkLayout(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	s.dropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "truyvet_store_retention_days_dropped_total", Help: "Local days deleted by retention.",
+	})
+	s.runs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "truyvet_store_retention_runs_total", Help: "Retention passes, by result.",
+	}, []string{"result"})
+	if opts.Registerer != nil {
+		disk := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "truyvet_store_disk_bytes", Help: "Bytes the embedded store uses on disk.",
+		}, func() float64 { return float64(s.db.Metrics().DiskSpaceUsage()) })
+		opts.Registerer.MustRegister(s.dropped, s.runs, disk)
+	}
+	return s, nil
+}
+
+func (s *Store) checkLayout() error {
+	want, err := json.Marshal(s.layout)
+	if err != nil {
+		return err
+	}
+	got, closer, err := s.db.Get(metaKey("layout"))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		return s.db.Set(metaKey("layout"), want, pebble.Sync)
+	case err != nil:
+		return fmt.Errorf("read layout: %w", err)
+	}
+	defer closer.Close()
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("%w: stored %s, asked for %s", ErrLayoutMismatch, got, want)
+	}
+	return nil
+}
+
+// Close flushes and closes the database.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	s.cache.Unref()
+	return err
+}
+
+// Layout implements graph.Store.
+func (s *Store) Layout() bucket.Layout { return s.layout }
+
+// Write implements processor.Sink: one atomic, synced Pebble batch.
+func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wb := s.db.NewBatch()
+	defer wb.Close()
+	var key []byte
+	days := map[bucket.Day]struct{}{}
+	for i := range b.Records.Visits {
+		v := &b.Records.Visits[i]
+		d := bucket.DayOf(v.Enter)
+		days[d] = struct{}{}
+		key = appendStayKey(key, d, v.UserID, v.Enter, v.VenueID, v.VisitID, v.Exit)
+		if err := wb.Set(key, []byte(v.Source), nil); err != nil {
+			return err
+		}
+	}
+	for i := range b.Records.Encounters {
+		e := &b.Records.Encounters[i]
+		d := bucket.DayOf(e.Start)
+		days[d] = struct{}{}
+		val := []byte{0, 0}
+		if e.HasRSSI {
+			val = []byte{1, byte(e.RSSI)}
+		}
+		// Both directions, so each side's lookup finds the meeting.
+		key = appendContactKey(key, d, e.UserID, e.Start, e.PeerID, e.DurationS, e.EncounterID)
+		if err := wb.Set(key, val, nil); err != nil {
+			return err
+		}
+		key = appendContactKey(key, d, e.PeerID, e.Start, e.UserID, e.DurationS, e.EncounterID)
+		if err := wb.Set(key, val, nil); err != nil {
+			return err
+		}
+	}
+	for _, bm := range b.Bitmaps {
+		d := s.layout.DayOfBucket(bm.Key.Bucket)
+		days[d] = struct{}{}
+		val, err := EncodeBitmap(bm.Users)
+		if err != nil {
+			return fmt.Errorf("encode bitmap %v: %w", bm.Key, err)
+		}
+		key = appendBitmapKey(key, d, bm.Key.Venue, bm.Key.Bucket)
+		if err := wb.Merge(key, val, nil); err != nil {
+			return err
+		}
+	}
+	for d := range days {
+		if err := wb.Set(dayPrefix(spaceDay, d), nil, nil); err != nil {
+			return err
+		}
+	}
+	addCounter(wb, "visits", len(b.Records.Visits))
+	addCounter(wb, "encounters", len(b.Records.Encounters))
+	if err := wb.Commit(s.wo); err != nil {
+		return fmt.Errorf("commit batch of %d records: %w", b.Records.Len(), err)
+	}
+	return nil
+}
+
+func addCounter(wb *pebble.Batch, name string, n int) {
+	if n != 0 {
+		_ = wb.Merge(counterKey(name), binary.LittleEndian.AppendUint64(nil, uint64(n)), nil)
+	}
+}
+
+// Counts are the records the store has been given over its life, resends included.
+type Counts struct {
+	Visits, Encounters int64
+	Days               []bucket.Day // local days holding data, ascending
+}
+
+// Counts reads the store's lifetime counters and the days it holds.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	for name, dst := range map[string]*int64{"visits": &c.Visits, "encounters": &c.Encounters} {
+		v, closer, err := s.db.Get(counterKey(name))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return c, fmt.Errorf("read counter %s: %w", name, err)
+		}
+		if len(v) == 8 {
+			*dst = int64(binary.LittleEndian.Uint64(v))
+		}
+		closer.Close()
+	}
+	days, err := s.days(ctx)
+	c.Days = days
+	return c, err
+}
+
+func (s *Store) days(ctx context.Context) ([]bucket.Day, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{spaceDay}, UpperBound: []byte{spaceDay + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var days []bucket.Day
+	for ok := it.First(); ok; ok = it.Next() {
+		d, err := decodeDayKey(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		days = append(days, d)
+	}
+	return days, it.Error()
+}
+
+// dayRange lists the local days whose records may overlap w: intervals last
+// at most bucket.MaxSpan, so look back that far before w.From.
+func dayRange(w graph.Window) []bucket.Day {
+	var days []bucket.Day
+	for d := bucket.DayOf(w.From - bucket.MaxSpan); d <= bucket.DayOf(w.To); d++ {
+		days = append(days, d)
+	}
+	return days
+}
+
+// dayIters opens one iterator per day over one key space. Within a day, user
+// prefixes are visited in ascending order, so each iterator only moves forward.
+func (s *Store) dayIters(ctx context.Context, space byte, days []bucket.Day) ([]*pebble.Iterator, func(), error) {
+	its := make([]*pebble.Iterator, 0, len(days))
+	closeAll := func() {
+		for _, it := range its {
+			_ = it.Close()
+		}
+	}
+	for _, d := range days {
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{
+			LowerBound: dayPrefix(space, d), UpperBound: dayPrefix(space, d+1),
+		})
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		its = append(its, it)
+	}
+	return its, closeAll, nil
+}
+
+// Stays implements graph.Store.
+func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserStays, error] {
+	return func(yield func(graph.UserStays, error) bool) {
+		if len(users) == 0 {
+			return
+		}
+		days := dayRange(w)
+		its, closeAll, err := s.dayIters(ctx, spaceStay, days)
+		if err != nil {
+			yield(graph.UserStays{}, err)
+			return
+		}
+		defer closeAll()
+		var (
+			prefix []byte
+			ident  []byte
+			out    []graph.Stay
+			cur    graph.Stay
+			open   bool
+			exit   int64
+		)
+		flush := func() {
+			if !open {
+				return
+			}
+			cur.End = cur.Start + s.layout.DwellSeconds
+			if exit != 0 {
+				cur.End = exit
+			}
+			if cur.End > w.From && cur.Start < w.To && cur.End > cur.Start {
+				out = append(out, cur)
+			}
+			open = false
+		}
+		for i, u := range users {
+			if i%1024 == 1023 && ctx.Err() != nil {
+				yield(graph.UserStays{}, ctx.Err())
+				return
+			}
+			out = out[:0]
+			for di, d := range days {
+				it := its[di]
+				prefix = userPrefix(prefix, spaceStay, d, u)
+				for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+					k, err := decodeStayKey(it.Key())
+					if err != nil {
+						yield(graph.UserStays{}, err)
+						return
+					}
+					if open && bytes.Equal(k.identity, ident) {
+						exit = max(exit, k.exit)
+						continue
+					}
+					flush()
+					ident = append(ident[:0], k.identity...)
+					cur, open, exit = graph.Stay{Venue: k.venue, Interval: graph.Interval{Start: k.enter}}, true, k.exit
+				}
+				if err := it.Error(); err != nil {
+					yield(graph.UserStays{}, fmt.Errorf("scan stays of user %d on %s: %w", u, d, err))
+					return
+				}
+				flush()
+			}
+			if len(out) > 0 {
+				slices.SortFunc(out, func(a, b graph.Stay) int { return cmp.Compare(a.Start, b.Start) })
+				if !yield(graph.UserStays{User: u, Stays: out}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Contacts implements graph.Store.
+func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserContacts, error] {
+	return func(yield func(graph.UserContacts, error) bool) {
+		if len(users) == 0 {
+			return
+		}
+		days := dayRange(w)
+		its, closeAll, err := s.dayIters(ctx, spaceContact, days)
+		if err != nil {
+			yield(graph.UserContacts{}, err)
+			return
+		}
+		defer closeAll()
+		var prefix []byte
+		var out []graph.Contact
+		for i, u := range users {
+			if i%1024 == 1023 && ctx.Err() != nil {
+				yield(graph.UserContacts{}, ctx.Err())
+				return
+			}
+			out = out[:0]
+			for di, d := range days {
+				it := its[di]
+				prefix = userPrefix(prefix, spaceContact, d, u)
+				for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+					k, err := decodeContactKey(it.Key())
+					if err != nil {
+						yield(graph.UserContacts{}, err)
+						return
+					}
+					c := graph.Contact{Peer: k.peer, Interval: graph.Interval{Start: k.start, End: k.start + int64(k.dur)}}
+					if c.End <= w.From || c.Start >= w.To {
+						continue
+					}
+					// The same meeting under several ids (resends, both phones) adds nothing.
+					if n := len(out); n > 0 && out[n-1] == c {
+						continue
+					}
+					out = append(out, c)
+				}
+				if err := it.Error(); err != nil {
+					yield(graph.UserContacts{}, fmt.Errorf("scan encounters of user %d on %s: %w", u, d, err))
+					return
+				}
+			}
+			if len(out) > 0 {
+				if !yield(graph.UserContacts{User: u, Contacts: out}, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Present implements graph.Store.
+func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bitmap, error) {
+	// Split ranges at local midnight and visit them in key order.
+	type seg struct {
+		day         bucket.Day
+		venue       uint32
+		first, last uint32
+	}
+	var segs []seg
+	for _, r := range ranges {
+		for b := r.First; b <= r.Last; {
+			d := s.layout.DayOfBucket(b)
+			end := min(s.layout.Of((d+1).Start())-1, r.Last)
+			segs = append(segs, seg{day: d, venue: r.Venue, first: b, last: end})
+			if end == r.Last {
+				break
+			}
+			b = end + 1
+		}
+	}
+	slices.SortFunc(segs, func(a, b seg) int {
+		return cmp.Or(cmp.Compare(a.day, b.day), cmp.Compare(a.venue, b.venue), cmp.Compare(a.first, b.first))
+	})
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{spaceBitmap}, UpperBound: []byte{spaceBitmap + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var lo, hi []byte
+	parts := make([]*roaring.Bitmap, 0, len(segs))
+	for _, sg := range segs {
+		lo = appendBitmapKey(lo, sg.day, sg.venue, sg.first)
+		hi = appendBitmapKey(hi, sg.day, sg.venue, sg.last)
+		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) <= 0; ok = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, fmt.Errorf("read bitmap: %w", err)
+			}
+			bm, err := DecodeBitmap(v)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, bm)
+		}
+		if err := it.Error(); err != nil {
+			return nil, fmt.Errorf("scan bitmaps: %w", err)
+		}
+	}
+	return roaring.FastOr(parts...), nil
+}
+
+// DropBefore deletes every local day before cutoff, whole, and returns the
+// days it dropped.
+func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day, error) {
+	days, err := s.days(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var dropped []bucket.Day
+	for _, d := range days {
+		if d >= cutoff {
+			break
+		}
+		wb := s.db.NewBatch()
+		for _, space := range []byte{spaceStay, spaceContact, spaceBitmap} {
+			if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
+				wb.Close()
+				return dropped, err
+			}
+		}
+		if err := wb.Delete(dayPrefix(spaceDay, d), nil); err != nil {
+			wb.Close()
+			return dropped, err
+		}
+		err := wb.Commit(pebble.Sync)
+		wb.Close()
+		if err != nil {
+			return dropped, fmt.Errorf("drop day %s: %w", d, err)
+		}
+		dropped = append(dropped, d)
+	}
+	return dropped, nil
+}
+
+// RunRetention drops days older than retention every interval until ctx ends.
+func (s *Store) RunRetention(ctx context.Context, retention, interval time.Duration, now func() time.Time) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		cutoff := bucket.DayOf(now().Add(-retention).Unix())
+		dropped, err := s.DropBefore(ctx, cutoff)
+		for _, d := range dropped {
+			s.log.Info("retention dropped a day", "day", d.String(), "cutoff", cutoff.String())
+		}
+		s.dropped.Add(float64(len(dropped)))
+		if err != nil && ctx.Err() == nil {
+			s.runs.WithLabelValues("error").Inc()
+			s.log.Error("retention pass failed", "err", err)
+		} else {
+			s.runs.WithLabelValues("ok").Inc()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pebbleLogger adapts Pebble's logger to slog.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf("BUG: pebble fatal: "+format, args...))
+}
+
+// Audit implements audit.Trail: entries are kept under their own key space,
+// outside retention, in time order.
+func (s *Store) Audit(ctx context.Context, e audit.Entry) error {
+	val, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	key := []byte{spaceAudit}
+	key = binary.BigEndian.AppendUint64(key, uint64(e.Time.UnixNano()))
+	key = binary.BigEndian.AppendUint64(key, s.auditSeq.Add(1))
+	return s.db.Set(key, val, s.wo)
+}
+
+// RecentAudit implements audit.Trail, newest first.
+func (s *Store) RecentAudit(ctx context.Context, limit int) ([]audit.Entry, error) {
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{spaceAudit}, UpperBound: []byte{spaceAudit + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out []audit.Entry
+	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
+		var e audit.Entry
+		if err := json.Unmarshal(it.Value(), &e); err != nil {
+			return nil, fmt.Errorf("decode audit entry: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, it.Error()
+}
