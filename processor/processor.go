@@ -19,10 +19,9 @@ package processor
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/schemas/event"
@@ -36,13 +35,16 @@ type Sink interface {
 }
 
 // Bitmap is the set of users present at a venue during a bucket, as built
-// from one batch. Sinks OR it into what they already hold.
+// from one batch, in the portable Roaring format (package bitmap). Sinks OR it
+// into what they already hold.
 type Bitmap struct {
 	Key   bucket.Key
-	Users *roaring.Bitmap
+	Bytes []byte // portable Roaring serialisation
+	Users int    // cardinality
 }
 
-// Batch is what a Sink receives: validated records and their bitmaps.
+// Batch is what a Sink receives: validated records and their bitmaps. The
+// bitmaps' bytes share one buffer owned by the batch.
 type Batch struct {
 	Records event.Batch
 	Bitmaps []Bitmap
@@ -50,6 +52,7 @@ type Batch struct {
 
 // Processor builds batches and writes them to a sink.
 type Processor struct {
+	builders  sync.Pool
 	layout    bucket.Layout
 	sink      Sink
 	metrics   *Metrics
@@ -64,7 +67,9 @@ func New(layout bucket.Layout, sink Sink, m *Metrics) (*Processor, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Processor{layout: layout, sink: sink, metrics: m}, nil
+	p := &Processor{layout: layout, sink: sink, metrics: m}
+	p.builders.New = func() any { return &builder{venues: map[uint32]int32{}} }
+	return p, nil
 }
 
 // Processed is the number of records written to the sink since start.
@@ -77,33 +82,25 @@ func (p *Processor) Layout() bucket.Layout { return p.layout }
 // bitmap per (venue, bucket) touched by a visit's own interval. Every stay's
 // combined interval (see schemas/README.md) is the interval of one of its
 // records, so indexing each record's interval covers every stay.
+//
+// A stay covers a contiguous run of buckets at one venue, so Build groups
+// spans by venue and sweeps each venue's buckets once, writing every bitmap
+// straight from its sorted users: no roaring.Bitmap is built per key.
 func (p *Processor) Build(recs *event.Batch, b *Batch) {
 	b.Records = *recs
 	b.Bitmaps = b.Bitmaps[:0]
-	byKey := make(map[bucket.Key]*roaring.Bitmap, len(recs.Visits))
+	bl := p.builders.Get().(*builder)
+	defer p.builders.Put(bl)
+	bl.reset()
 	dwell := time.Duration(p.layout.DwellSeconds) * time.Second
 	for i := range recs.Visits {
 		v := &recs.Visits[i]
 		first, last, ok := p.layout.Cover(v.Enter, v.End(dwell))
-		if !ok {
-			continue
-		}
-		for k := first; ; k++ {
-			key := bucket.Key{Venue: v.VenueID, Bucket: k}
-			bm := byKey[key]
-			if bm == nil {
-				bm = roaring.New()
-				byKey[key] = bm
-			}
-			bm.Add(v.UserID)
-			if k == last {
-				break
-			}
+		if ok {
+			bl.add(v.VenueID, v.UserID, first, last)
 		}
 	}
-	for k, bm := range byKey {
-		b.Bitmaps = append(b.Bitmaps, Bitmap{Key: k, Users: bm})
-	}
+	bl.build(b)
 }
 
 // Process builds recs and writes them to the sink; nil means durable.
@@ -111,9 +108,9 @@ func (p *Processor) Process(ctx context.Context, recs *event.Batch) error {
 	t0 := time.Now()
 	var b Batch
 	p.Build(recs, &b)
-	var entries uint64
+	entries := 0
 	for _, bm := range b.Bitmaps {
-		entries += bm.Users.GetCardinality()
+		entries += bm.Users
 	}
 	p.metrics.buildSeconds.Observe(time.Since(t0).Seconds())
 

@@ -7,6 +7,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/truyvet/truyvet/processor/bitmap"
 )
 
 // mergerName is persisted by Pebble; a store opened with another merger fails.
@@ -27,40 +29,10 @@ var merger = &pebble.Merger{
 	},
 }
 
-// DecodeBitmap reads a portable roaring bitmap and checks its structure, so
-// corrupt bytes give an error, never a panic or a malformed set.
-func DecodeBitmap(b []byte) (bm *roaring.Bitmap, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			bm, err = nil, fmt.Errorf("decode bitmap of %d bytes: %v", len(b), r)
-		}
-	}()
-	bm = roaring.New()
-	n, err := bm.FromBuffer(b)
-	if err != nil {
-		return nil, fmt.Errorf("decode bitmap of %d bytes: %w", len(b), err)
-	}
-	if int(n) != len(b) {
-		return nil, fmt.Errorf("decode bitmap: %d trailing bytes", len(b)-int(n))
-	}
-	if err := bm.Validate(); err != nil {
-		return nil, fmt.Errorf("decode bitmap of %d bytes: %w", len(b), err)
-	}
-	// FromBuffer shares b; the caller's buffer may be reused, so own the data.
-	bm.CloneCopyOnWriteContainers()
-	return bm, nil
-}
-
-// EncodeBitmap serialises bm in the portable format after run-optimising it.
-func EncodeBitmap(bm *roaring.Bitmap) ([]byte, error) {
-	bm.RunOptimize()
-	return bm.ToBytes()
-}
-
 type bitmapMerger struct{ bm *roaring.Bitmap }
 
 func (m *bitmapMerger) add(v []byte) error {
-	o, err := DecodeBitmap(v)
+	o, err := bitmap.Decode(v)
 	if err != nil {
 		return err
 	}
@@ -71,7 +43,7 @@ func (m *bitmapMerger) add(v []byte) error {
 func (m *bitmapMerger) MergeNewer(v []byte) error { return m.add(v) }
 func (m *bitmapMerger) MergeOlder(v []byte) error { return m.add(v) }
 func (m *bitmapMerger) Finish(bool) ([]byte, io.Closer, error) {
-	b, err := EncodeBitmap(m.bm)
+	b, err := bitmap.Encode(m.bm)
 	return b, nil, err
 }
 

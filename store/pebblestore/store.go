@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bitmap"
 	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
@@ -129,7 +130,7 @@ func (s *Store) checkLayout() error {
 	case err != nil:
 		return fmt.Errorf("read layout: %w", err)
 	}
-	defer closer.Close()
+	defer func() { _ = closer.Close() }()
 	if !bytes.Equal(got, want) {
 		return fmt.Errorf("%w: stored %s, asked for %s", ErrLayoutMismatch, got, want)
 	}
@@ -185,12 +186,8 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 	for _, bm := range b.Bitmaps {
 		d := s.layout.DayOfBucket(bm.Key.Bucket)
 		days[d] = struct{}{}
-		val, err := EncodeBitmap(bm.Users)
-		if err != nil {
-			return fmt.Errorf("encode bitmap %v: %w", bm.Key, err)
-		}
 		key = appendBitmapKey(key, d, bm.Key.Venue, bm.Key.Bucket)
-		if err := wb.Merge(key, val, nil); err != nil {
+		if err := wb.Merge(key, bm.Bytes, nil); err != nil {
 			return err
 		}
 	}
@@ -233,7 +230,7 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		if len(v) == 8 {
 			*dst = int64(binary.LittleEndian.Uint64(v))
 		}
-		closer.Close()
+		_ = closer.Close()
 	}
 	days, err := s.days(ctx)
 	c.Days = days
@@ -454,7 +451,7 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 			if err != nil {
 				return nil, fmt.Errorf("read bitmap: %w", err)
 			}
-			bm, err := DecodeBitmap(v)
+			bm, err := bitmap.Decode(v)
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,350 @@
+// Package reference is a deliberately naive implementation of the exposure
+// graph rules of DESIGN.md ("Data and semantics"). It exists only so that the
+// real engine in package graph can be differentially tested against it on
+// random data.
+//
+// Everything here is plain loops over all records: no indexes, no buckets, no
+// bitmaps and no code shared with the engine (only the record and result
+// types). It is quadratic or worse and meant for a few thousand records.
+package reference
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
+)
+
+// stay is one person's combined stay at a venue, over [start, end).
+type stay struct {
+	user, venue uint32
+	start, end  int64
+}
+
+// stayKey is the identity of a stay: records with equal keys are one stay.
+type stayKey struct {
+	user, venue uint32
+	visitID     string
+	enter       int64
+}
+
+// piece is one non-empty contact interval between two people, [start, end),
+// already clipped to the window that counts for the pair. venue is 0 for
+// proximity.
+type piece struct {
+	channel    graph.Channel
+	venue      uint32
+	start, end int64
+}
+
+// pair is the measured contact between a source (the case, or an F1 member)
+// and another person.
+type pair struct {
+	from, to uint32
+	pieces   []piece
+	first    int64 // smallest piece start
+	seconds  int64 // length of the union of the pieces
+}
+
+// Exposures computes the exposure graph of q.Case from raw, already-validated
+// records. dwell is the default stay length in seconds for a stay with no
+// check-out. Result.Stats is left as its zero value.
+func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, q graph.Query) *graph.Result {
+	stays := foldStays(visits, dwell)
+	people := everyone(visits, encounters)
+
+	res := &graph.Result{Query: q}
+	res.Nodes = append(res.Nodes, graph.Node{UserID: q.Case, Tier: 0})
+
+	// Tier 1: every person whose contact with the case over the whole window
+	// qualifies.
+	var f1Nodes []graph.Node
+	var qualifying []pair // every qualifying (source, person) pair, for edges
+	for _, x := range people {
+		if x == q.Case {
+			continue
+		}
+		p := measure(stays, encounters, q.Case, x, q.Window.From, q.Window.To)
+		if !qualifies(p, q.MinSeconds) {
+			continue
+		}
+		qualifying = append(qualifying, p)
+		f1Nodes = append(f1Nodes, graph.Node{
+			UserID:          x,
+			Tier:            1,
+			FirstExposure:   p.first,
+			ExposureSeconds: p.seconds,
+			Channels:        channelsOf([]pair{p}),
+			ExposedBy:       []uint32{q.Case},
+		})
+	}
+	res.Nodes = append(res.Nodes, f1Nodes...)
+
+	// Tier 2: every person, not the case and not in tier 1, whose contact with
+	// some F1 member P over [P.FirstExposure, To] qualifies.
+	if q.Depth == 2 {
+		inF1 := func(u uint32) bool {
+			for _, n := range f1Nodes {
+				if n.UserID == u {
+					return true
+				}
+			}
+			return false
+		}
+		for _, x := range people {
+			if x == q.Case || inF1(x) {
+				continue
+			}
+			var byX []pair
+			for _, src := range f1Nodes {
+				p := measure(stays, encounters, src.UserID, x, src.FirstExposure, q.Window.To)
+				if qualifies(p, q.MinSeconds) {
+					byX = append(byX, p)
+				}
+			}
+			if len(byX) == 0 {
+				continue
+			}
+			n := graph.Node{UserID: x, Tier: 2, FirstExposure: byX[0].first}
+			for _, p := range byX {
+				n.FirstExposure = min(n.FirstExposure, p.first)
+				n.ExposureSeconds = max(n.ExposureSeconds, p.seconds)
+				n.ExposedBy = append(n.ExposedBy, p.from)
+			}
+			slices.Sort(n.ExposedBy)
+			n.Channels = channelsOf(byX)
+			res.Nodes = append(res.Nodes, n)
+			qualifying = append(qualifying, byX...)
+		}
+	}
+
+	for _, p := range qualifying {
+		res.Edges = append(res.Edges, edgesOf(p)...)
+	}
+	res.Venues = sitesOf(res.Edges, q.Case)
+
+	slices.SortFunc(res.Nodes, func(a, b graph.Node) int {
+		return cmp.Or(
+			cmp.Compare(a.Tier, b.Tier),
+			cmp.Compare(a.FirstExposure, b.FirstExposure),
+			cmp.Compare(a.UserID, b.UserID),
+		)
+	})
+	slices.SortFunc(res.Edges, func(a, b graph.Edge) int {
+		return cmp.Or(
+			cmp.Compare(a.From, b.From),
+			cmp.Compare(a.To, b.To),
+			cmp.Compare(a.Start, b.Start),
+			cmp.Compare(a.Channel, b.Channel),
+			cmp.Compare(a.VenueID, b.VenueID),
+		)
+	})
+	slices.SortFunc(res.Venues, func(a, b graph.Site) int {
+		return cmp.Or(
+			cmp.Compare(a.First, b.First),
+			cmp.Compare(a.VenueID, b.VenueID),
+		)
+	})
+	return res
+}
+
+// foldStays combines visit records into stays. Records that share (user,
+// venue, visit_id, enter) are one stay, ending at the largest exit among them,
+// or at enter+dwell when none has an exit.
+func foldStays(visits []event.Visit, dwell int64) []stay {
+	type folded struct {
+		hasExit bool
+		maxExit int64
+	}
+	byKey := map[stayKey]folded{}
+	var keys []stayKey // first-seen order, so the result does not depend on map order
+	for _, v := range visits {
+		k := stayKey{user: v.UserID, venue: v.VenueID, visitID: v.VisitID, enter: v.Enter}
+		f, seen := byKey[k]
+		if !seen {
+			keys = append(keys, k)
+		}
+		if v.Exit != 0 && (!f.hasExit || v.Exit > f.maxExit) {
+			f.hasExit = true
+			f.maxExit = v.Exit
+		}
+		byKey[k] = f
+	}
+	stays := make([]stay, 0, len(keys))
+	for _, k := range keys {
+		f := byKey[k]
+		end := k.enter + dwell
+		if f.hasExit {
+			end = f.maxExit
+		}
+		stays = append(stays, stay{user: k.user, venue: k.venue, start: k.enter, end: end})
+	}
+	return stays
+}
+
+// everyone returns every user id that appears in any record, sorted and
+// without duplicates.
+func everyone(visits []event.Visit, encounters []event.Encounter) []uint32 {
+	var ids []uint32
+	for _, v := range visits {
+		ids = append(ids, v.UserID)
+	}
+	for _, e := range encounters {
+		ids = append(ids, e.UserID, e.PeerID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// measure collects every contact interval between a and b clipped to
+// [lo, hi), dropping empty ones, and measures them.
+func measure(stays []stay, encounters []event.Encounter, a, b uint32, lo, hi int64) pair {
+	p := pair{from: a, to: b}
+	for _, sa := range stays {
+		if sa.user != a {
+			continue
+		}
+		for _, sb := range stays {
+			if sb.user != b || sb.venue != sa.venue {
+				continue
+			}
+			start := max(sa.start, sb.start, lo)
+			end := min(sa.end, sb.end, hi)
+			if end > start {
+				p.pieces = append(p.pieces, piece{channel: graph.ChannelVenue, venue: sa.venue, start: start, end: end})
+			}
+		}
+	}
+	for _, e := range encounters {
+		if (e.UserID != a || e.PeerID != b) && (e.UserID != b || e.PeerID != a) {
+			continue
+		}
+		start := max(e.Start, lo)
+		end := min(e.Start+int64(e.DurationS), hi)
+		if end > start {
+			p.pieces = append(p.pieces, piece{channel: graph.ChannelProximity, start: start, end: end})
+		}
+	}
+	var all []graph.Interval
+	for i, pc := range p.pieces {
+		if i == 0 || pc.start < p.first {
+			p.first = pc.start
+		}
+		all = append(all, graph.Interval{Start: pc.start, End: pc.end})
+	}
+	for _, iv := range union(all) {
+		p.seconds += iv.End - iv.Start
+	}
+	return p
+}
+
+// qualifies reports whether a pair's contact passes the threshold: at least
+// minSeconds and longer than zero.
+func qualifies(p pair, minSeconds int64) bool {
+	return p.seconds > 0 && p.seconds >= minSeconds
+}
+
+// union returns the maximal intervals of the union of ivs, sorted by Start.
+// Intervals that overlap or touch (next.Start <= current.End) are merged.
+// ivs is not modified.
+func union(ivs []graph.Interval) []graph.Interval {
+	sorted := slices.Clone(ivs)
+	slices.SortFunc(sorted, func(a, b graph.Interval) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End))
+	})
+	var out []graph.Interval
+	for _, iv := range sorted {
+		if iv.End <= iv.Start {
+			continue
+		}
+		if n := len(out); n > 0 && iv.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, iv.End)
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
+
+// channelsOf returns the distinct channels of the pairs' pieces, sorted, or
+// nil if there are none.
+func channelsOf(pairs []pair) []graph.Channel {
+	var chs []graph.Channel
+	for _, p := range pairs {
+		for _, pc := range p.pieces {
+			chs = append(chs, pc.channel)
+		}
+	}
+	slices.Sort(chs)
+	return slices.Compact(chs)
+}
+
+// edgesOf returns one edge per maximal interval of the union of each channel
+// key's pieces of p (proximity, or one venue).
+func edgesOf(p pair) []graph.Edge {
+	type key struct {
+		channel graph.Channel
+		venue   uint32
+	}
+	var keys []key
+	for _, pc := range p.pieces {
+		k := key{channel: pc.channel, venue: pc.venue}
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	var edges []graph.Edge
+	for _, k := range keys {
+		var ivs []graph.Interval
+		for _, pc := range p.pieces {
+			if pc.channel == k.channel && pc.venue == k.venue {
+				ivs = append(ivs, graph.Interval{Start: pc.start, End: pc.end})
+			}
+		}
+		for _, iv := range union(ivs) {
+			edges = append(edges, graph.Edge{From: p.from, To: p.to, Channel: k.channel, VenueID: k.venue, Interval: iv})
+		}
+	}
+	return edges
+}
+
+// sitesOf returns one site per venue that appears in at least one venue edge.
+// Edges from the case are tier 0, every other edge is from an F1 member (tier
+// 1). The result is unsorted, or nil if there is no venue edge.
+func sitesOf(edges []graph.Edge, caseID uint32) []graph.Site {
+	var venues []uint32
+	for _, e := range edges {
+		if e.Channel == graph.ChannelVenue && !slices.Contains(venues, e.VenueID) {
+			venues = append(venues, e.VenueID)
+		}
+	}
+	var sites []graph.Site
+	for _, v := range venues {
+		s := graph.Site{VenueID: v}
+		var exposed []uint32
+		seen := false
+		for _, e := range edges {
+			if e.Channel != graph.ChannelVenue || e.VenueID != v {
+				continue
+			}
+			tier := 1
+			if e.From == caseID {
+				tier = 0
+			}
+			if !seen {
+				s.Tier, s.First, s.Last = tier, e.Start, e.End
+				seen = true
+			}
+			s.Tier = min(s.Tier, tier)
+			s.First = min(s.First, e.Start)
+			s.Last = max(s.Last, e.End)
+			if !slices.Contains(exposed, e.To) {
+				exposed = append(exposed, e.To)
+			}
+		}
+		s.Exposed = len(exposed)
+		sites = append(sites, s)
+	}
+	return sites
+}

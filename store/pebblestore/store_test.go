@@ -1,0 +1,111 @@
+package pebblestore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func open(t *testing.T, layout bucket.Layout) storetest.Store {
+	t.Helper()
+	s, err := Open(Options{Dir: t.TempDir(), Layout: layout, CacheBytes: 8 << 20})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+func writeVisits(t *testing.T, s *Store, vs ...event.Visit) {
+	t.Helper()
+	p, err := processor.New(s.Layout(), s, nil)
+	require.NoError(t, err)
+	require.NoError(t, p.Process(context.Background(), &event.Batch{Visits: vs}))
+}
+
+func TestReopenKeepsDataAndRefusesOtherLayout(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	require.NoError(t, err)
+	t0 := storetest.Base + 8*3600
+	writeVisits(t, s, event.Visit{VisitID: "a", UserID: 1, VenueID: 2, Enter: t0, Exit: t0 + 600})
+	require.NoError(t, s.Close())
+
+	_, err = Open(Options{Dir: dir, Layout: bucket.Layout{BucketSeconds: 300, DwellSeconds: 3600}})
+	require.ErrorIs(t, err, ErrLayoutMismatch)
+
+	s, err = Open(Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	var got []graph.UserStays
+	for us, err := range s.Stays(context.Background(), []uint32{1}, graph.Window{From: t0, To: t0 + 3600}) {
+		require.NoError(t, err)
+		got = append(got, us)
+	}
+	require.Len(t, got, 1)
+	require.Equal(t, []graph.Stay{{Venue: 2, Interval: graph.Interval{Start: t0, End: t0 + 600}}}, got[0].Stays)
+	c, err := s.Counts(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, int64(1), c.Visits)
+	require.Equal(t, []bucket.Day{bucket.DayOf(t0)}, c.Days)
+}
+
+func TestDropBeforeDeletesWholeDays(t *testing.T) {
+	s := open(t, bucket.DefaultLayout()).(*Store)
+	day := int64(86400)
+	base := storetest.Base + 10*3600
+	for i := range int64(3) {
+		writeVisits(t, s, event.Visit{VisitID: "v", UserID: 1, VenueID: 1, Enter: base + i*day, Exit: base + i*day + 600})
+	}
+	p, err := processor.New(s.Layout(), s, nil)
+	require.NoError(t, err)
+	require.NoError(t, p.Process(context.Background(), &event.Batch{Encounters: []event.Encounter{
+		{EncounterID: "e", UserID: 1, PeerID: 2, Start: base, DurationS: 60},
+	}}))
+	cutoff := bucket.DayOf(base + day)
+	dropped, err := s.DropBefore(context.Background(), cutoff)
+	require.NoError(t, err)
+	require.Equal(t, []bucket.Day{bucket.DayOf(base)}, dropped)
+
+	w := graph.Window{From: base - day, To: base + 3*day}
+	var stays []graph.Stay
+	for us, err := range s.Stays(context.Background(), []uint32{1}, w) {
+		require.NoError(t, err)
+		stays = append(stays, us.Stays...)
+	}
+	require.Len(t, stays, 2)
+	require.Equal(t, base+day, stays[0].Start)
+	for _, err := range s.Contacts(context.Background(), []uint32{1, 2}, w) {
+		require.NoError(t, err)
+		t.Fatal("encounters of a dropped day are still there")
+	}
+	l := s.Layout()
+	bm, err := s.Present(context.Background(), []bucket.Range{{Venue: 1, First: l.Of(base), Last: l.Of(base + 600)}})
+	require.NoError(t, err)
+	require.True(t, bm.IsEmpty(), "bitmaps of a dropped day are still there")
+	c, err := s.Counts(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, []bucket.Day{cutoff, cutoff + 1}, c.Days)
+}
+
+func TestAuditTrailNewestFirst(t *testing.T) {
+	s := open(t, bucket.DefaultLayout()).(*Store)
+	for i := range 5 {
+		require.NoError(t, s.Audit(context.Background(), audit.Entry{Case: uint32(i + 1), Requester: "hcdc"}))
+	}
+	got, err := s.RecentAudit(context.Background(), 3)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, []uint32{5, 4, 3}, []uint32{got[0].Case, got[1].Case, got[2].Case})
+}

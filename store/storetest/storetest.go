@@ -1,0 +1,360 @@
+// Package storetest is the conformance suite every truyvet store passes: the
+// embedded store and the ClickHouse store take the same records and must give
+// the same answers, including after replays, late records and out-of-order
+// check-outs. It ends with a differential test of the exposure engine over the
+// store against the naive reference model.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/query/graph/reference"
+	"github.com/truyvet/truyvet/schemas/event"
+)
+
+// Store is what the suite exercises: the processor's sink and the engine's store.
+type Store interface {
+	processor.Sink
+	graph.Store
+}
+
+// Factory opens a fresh, empty store with layout, and arranges its cleanup.
+type Factory func(t *testing.T, layout bucket.Layout) Store
+
+// Base is the suite's reference time: a local midnight (2021-07-20 00:00 +07).
+var Base = time.Date(2021, 7, 20, 0, 0, 0, 0, time.FixedZone("ICT", 7*3600)).Unix()
+
+const (
+	min_ = 60
+	hour = 3600
+)
+
+// Run runs the whole suite against stores from open.
+func Run(t *testing.T, open Factory) {
+	t.Run("StaysCombineVisitRecords", func(t *testing.T) { testStays(t, open) })
+	t.Run("StaysAcrossDays", func(t *testing.T) { testStaysAcrossDays(t, open) })
+	t.Run("ContactsBothDirections", func(t *testing.T) { testContacts(t, open) })
+	t.Run("PresentIsUnionOverBatches", func(t *testing.T) { testPresent(t, open) })
+	t.Run("ReplayChangesNothing", func(t *testing.T) { testReplay(t, open) })
+	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
+}
+
+// write builds recs with a processor and writes them to s.
+func write(t *testing.T, s Store, recs event.Batch) {
+	t.Helper()
+	p, err := processor.New(s.Layout(), s, nil)
+	require.NoError(t, err)
+	require.NoError(t, p.Process(context.Background(), &recs))
+}
+
+func stays(t *testing.T, s Store, users []uint32, w graph.Window) map[uint32][]graph.Stay {
+	t.Helper()
+	out := map[uint32][]graph.Stay{}
+	for us, err := range s.Stays(context.Background(), users, w) {
+		require.NoError(t, err)
+		require.NotContains(t, out, us.User, "user yielded twice")
+		out[us.User] = slices.Clone(us.Stays)
+	}
+	return out
+}
+
+func contacts(t *testing.T, s Store, users []uint32, w graph.Window) map[uint32][]graph.Contact {
+	t.Helper()
+	out := map[uint32][]graph.Contact{}
+	for uc, err := range s.Contacts(context.Background(), users, w) {
+		require.NoError(t, err)
+		require.NotContains(t, out, uc.User, "user yielded twice")
+		out[uc.User] = slices.Clone(uc.Contacts)
+	}
+	return out
+}
+
+func stay(venue uint32, start, end int64) graph.Stay {
+	return graph.Stay{Venue: venue, Interval: graph.Interval{Start: start, End: end}}
+}
+
+func visit(id string, user, venue uint32, enter, exit int64) event.Visit {
+	return event.Visit{VisitID: id, UserID: user, VenueID: venue, Enter: enter, Exit: exit, Source: "test"}
+}
+
+func testStays(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	t0 := Base + 8*hour
+	// Check-out before check-in, in separate batches; a resend; an open stay;
+	// one visit_id with two enters (two stays); a zero-length stay.
+	write(t, s, event.Batch{Visits: []event.Visit{visit("a", 1, 10, t0, t0+30*min_)}})
+	write(t, s, event.Batch{Visits: []event.Visit{
+		visit("a", 1, 10, t0, 0),
+		visit("a", 1, 10, t0, t0+30*min_),
+		visit("b", 1, 11, t0+hour, 0),
+		visit("c", 1, 12, t0+2*hour, t0+2*hour+10*min_),
+		visit("c", 1, 12, t0+2*hour+5*min_, 0),
+		visit("z", 1, 13, t0+3*hour, t0+3*hour),
+		visit("a", 2, 10, t0+10*min_, 0),
+	}})
+	// A later check-out extends, an earlier one does not shorten.
+	write(t, s, event.Batch{Visits: []event.Visit{visit("c", 1, 12, t0+2*hour, t0+2*hour+40*min_)}})
+
+	w := graph.Window{From: Base, To: Base + 24*hour}
+	got := stays(t, s, []uint32{1, 2, 3}, w)
+	require.Equal(t, map[uint32][]graph.Stay{
+		1: {
+			stay(10, t0, t0+30*min_),
+			stay(11, t0+hour, t0+2*hour),
+			stay(12, t0+2*hour, t0+2*hour+40*min_),
+			stay(12, t0+2*hour+5*min_, t0+3*hour+5*min_),
+		},
+		2: {stay(10, t0+10*min_, t0+70*min_)},
+	}, got)
+
+	// A window that ends before a stay and one that starts after it.
+	got = stays(t, s, []uint32{1}, graph.Window{From: t0 + 31*min_, To: t0 + hour})
+	require.Empty(t, got, "no stay overlaps (t0+31m, t0+1h)")
+	got = stays(t, s, []uint32{2}, graph.Window{From: t0 + 69*min_, To: t0 + 2*hour})
+	require.Equal(t, []graph.Stay{stay(10, t0+10*min_, t0+70*min_)}, got[2])
+}
+
+func testStaysAcrossDays(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	late := Base - 2*hour // 22:00 the day before
+	write(t, s, event.Batch{Visits: []event.Visit{
+		visit("n", 5, 20, late, late+5*hour), // into the window's day
+		visit("o", 5, 21, Base-30*hour, Base-29*hour),
+		visit("m", 6, 20, Base+23*hour, 0), // open stay past midnight
+	}})
+	got := stays(t, s, []uint32{5, 6}, graph.Window{From: Base, To: Base + 24*hour})
+	require.Equal(t, map[uint32][]graph.Stay{
+		5: {stay(20, late, late+5*hour)},
+		6: {stay(20, Base+23*hour, Base+24*hour)},
+	}, got)
+	bm, err := s.Present(context.Background(), []bucket.Range{{Venue: 20, First: s.Layout().Of(Base), Last: s.Layout().Of(Base + 24*hour)}})
+	require.NoError(t, err)
+	require.Equal(t, []uint32{5, 6}, bm.ToArray())
+}
+
+func testContacts(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	t0 := Base + 9*hour
+	enc := func(id string, u, p uint32, start int64, d uint32) event.Encounter {
+		return event.Encounter{EncounterID: id, UserID: u, PeerID: p, Start: start, DurationS: d, RSSI: -60, HasRSSI: true}
+	}
+	write(t, s, event.Batch{Encounters: []event.Encounter{
+		enc("e1", 1, 2, t0, 600),
+		enc("e1", 1, 2, t0, 600), // resend
+		enc("e2", 2, 1, t0, 600), // the other phone, same meeting
+		enc("e3", 3, 1, t0+hour, 60),
+		enc("e4", 4, 5, t0, 60),
+	}})
+	w := graph.Window{From: Base, To: Base + 24*hour}
+	got := contacts(t, s, []uint32{1, 2, 3, 9}, w)
+	c := func(peer uint32, start, end int64) graph.Contact {
+		return graph.Contact{Peer: peer, Interval: graph.Interval{Start: start, End: end}}
+	}
+	require.Equal(t, []graph.Contact{c(2, t0, t0+600), c(3, t0+hour, t0+hour+60)}, dedup(got[1]))
+	require.Equal(t, []graph.Contact{c(1, t0, t0+600)}, dedup(got[2]))
+	require.Equal(t, []graph.Contact{c(1, t0+hour, t0+hour+60)}, got[3])
+	require.NotContains(t, got, uint32(9))
+	got = contacts(t, s, []uint32{1}, graph.Window{From: t0 + 600, To: t0 + hour})
+	require.Empty(t, got, "an encounter ending exactly at From does not overlap")
+}
+
+// dedup drops repeated contacts: a store may or may not collapse the same
+// meeting reported under several ids; the engine is indifferent.
+func dedup(cs []graph.Contact) []graph.Contact {
+	slices.SortFunc(cs, func(a, b graph.Contact) int {
+		if a.Start != b.Start {
+			return int(a.Start - b.Start)
+		}
+		return int(a.Peer) - int(b.Peer)
+	})
+	return slices.Compact(cs)
+}
+
+func testPresent(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	l := s.Layout()
+	t0 := Base + 10*hour
+	write(t, s, event.Batch{Visits: []event.Visit{visit("1", 1, 30, t0, t0+20*min_)}})
+	write(t, s, event.Batch{Visits: []event.Visit{visit("2", 2, 30, t0+5*min_, t0+6*min_)}})
+	// A late record for an old bucket of the same venue.
+	write(t, s, event.Batch{Visits: []event.Visit{visit("3", 3, 30, t0-5*hour, t0-4*hour)}})
+	write(t, s, event.Batch{Visits: []event.Visit{visit("4", 4, 31, t0, t0+hour)}})
+
+	present := func(rs ...bucket.Range) []uint32 {
+		bm, err := s.Present(context.Background(), rs)
+		require.NoError(t, err)
+		return bm.ToArray()
+	}
+	b0 := l.Of(t0)
+	require.Equal(t, []uint32{1, 2}, present(bucket.Range{Venue: 30, First: b0, Last: b0}))
+	require.Equal(t, []uint32{1}, present(bucket.Range{Venue: 30, First: b0 + 1, Last: b0 + 1}))
+	require.Equal(t, []uint32{1, 2, 3}, present(bucket.Range{Venue: 30, First: l.Of(t0 - 5*hour), Last: b0 + 10}))
+	require.Equal(t, []uint32{1, 2, 4}, present(bucket.Range{Venue: 30, First: b0, Last: b0}, bucket.Range{Venue: 31, First: b0 + 3, Last: b0 + 3}))
+	require.Empty(t, present(bucket.Range{Venue: 32, First: b0, Last: b0}))
+	require.Empty(t, present())
+}
+
+func testReplay(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	recs := RandomRecords(rand.New(rand.NewPCG(7, 7)), 40, 6, 300, Base)
+	write(t, s, recs)
+	users := make([]uint32, 40)
+	for i := range users {
+		users[i] = uint32(i + 1)
+	}
+	w := graph.Window{From: Base - 24*hour, To: Base + 48*hour}
+	before := stays(t, s, users, w)
+	beforeC := contacts(t, s, users, w)
+	l := s.Layout()
+	all := bucket.Range{Venue: 1, First: l.Of(w.From), Last: l.Of(w.To)}
+	bm1, err := s.Present(context.Background(), []bucket.Range{all})
+	require.NoError(t, err)
+	write(t, s, recs)
+	require.Equal(t, before, stays(t, s, users, w))
+	afterC := contacts(t, s, users, w)
+	for u := range beforeC {
+		require.Equal(t, dedup(beforeC[u]), dedup(afterC[u]))
+	}
+	bm2, err := s.Present(context.Background(), []bucket.Range{all})
+	require.NoError(t, err)
+	require.True(t, bm1.Equals(bm2))
+}
+
+// RandomRecords makes a small, dense world in which everyone meets: stays
+// with and without check-out (sent as separate records, sometimes check-out
+// first, sometimes resent), and encounters, sometimes reported by both phones.
+// Records start in [base-8h, base+32h) and end before base+36h.
+func RandomRecords(rng *rand.Rand, people, venues, stays int, base int64) event.Batch {
+	var b event.Batch
+	span := int64(40 * hour)
+	start := base - 8*hour
+	for i := range stays {
+		u := uint32(rng.IntN(people) + 1)
+		v := uint32(rng.IntN(venues) + 1)
+		enter := start + rng.Int64N(span)
+		// Durations near the 15-minute threshold are common on purpose.
+		dur := []int64{15 * min_, 14*min_ + 59, 15*min_ + 1, int64(rng.IntN(180)+1) * min_, int64(rng.IntN(3600) + 1)}[rng.IntN(5)]
+		id := fmt.Sprintf("v%d", i)
+		in := visit(id, u, v, enter, 0)
+		out := visit(id, u, v, enter, enter+dur)
+		switch rng.IntN(6) {
+		case 0: // check-in only: default dwell
+			b.Visits = append(b.Visits, in)
+		case 1: // check-out first
+			b.Visits = append(b.Visits, out, in)
+		case 2: // one combined record, resent
+			b.Visits = append(b.Visits, out, out)
+		case 3: // two check-outs; the later one wins
+			b.Visits = append(b.Visits, in, out, visit(id, u, v, enter, enter+dur/2))
+		default:
+			b.Visits = append(b.Visits, in, out)
+		}
+	}
+	for i := range stays {
+		u := uint32(rng.IntN(people) + 1)
+		p := uint32(rng.IntN(people) + 1)
+		if p == u {
+			continue
+		}
+		e := event.Encounter{
+			EncounterID: fmt.Sprintf("e%d", i), UserID: u, PeerID: p,
+			Start: start + rng.Int64N(span), DurationS: uint32([]int{900, 899, 901, rng.IntN(3600) + 1}[rng.IntN(4)]),
+		}
+		b.Encounters = append(b.Encounters, e)
+		if rng.IntN(3) == 0 { // the peer's phone reports it too, slightly differently
+			e2 := e
+			e2.EncounterID, e2.UserID, e2.PeerID = e.EncounterID+"p", p, u
+			e2.Start += int64(rng.IntN(30))
+			b.Encounters = append(b.Encounters, e2)
+		}
+		if rng.IntN(10) == 0 {
+			b.Encounters = append(b.Encounters, e) // resend
+		}
+	}
+	return b
+}
+
+func testDifferential(t *testing.T, open Factory) {
+	seeds := []uint64{1, 2, 3, 4, 5}
+	if testing.Short() {
+		seeds = seeds[:2]
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 99))
+			people, venues := 50+rng.IntN(50), 3+rng.IntN(8)
+			recs := RandomRecords(rng, people, venues, 4*people, Base)
+			layout := bucket.DefaultLayout()
+			if seed%2 == 0 {
+				layout = bucket.Layout{BucketSeconds: 300, DwellSeconds: 45 * min_}
+			}
+			s := open(t, layout)
+			// Write in shuffled batches, replaying some: order must not matter.
+			shuffled := recs
+			shuffled.Visits = slices.Clone(recs.Visits)
+			shuffled.Encounters = slices.Clone(recs.Encounters)
+			rng.Shuffle(len(shuffled.Visits), func(i, j int) {
+				shuffled.Visits[i], shuffled.Visits[j] = shuffled.Visits[j], shuffled.Visits[i]
+			})
+			for lo := 0; lo < max(len(shuffled.Visits), len(shuffled.Encounters)); lo += 97 {
+				var part event.Batch
+				part.Visits = shuffled.Visits[min(lo, len(shuffled.Visits)):min(lo+97, len(shuffled.Visits))]
+				part.Encounters = shuffled.Encounters[min(lo, len(shuffled.Encounters)):min(lo+97, len(shuffled.Encounters))]
+				write(t, s, part)
+				if rng.IntN(4) == 0 {
+					write(t, s, part)
+				}
+			}
+			eng := graph.NewEngine(s)
+			for i := range 40 {
+				q := graph.Query{
+					Case:       uint32(rng.IntN(people) + 1),
+					Depth:      1 + rng.IntN(2),
+					MinSeconds: []int64{900, 900, 0, 60, 1800}[rng.IntN(5)],
+				}
+				from := Base - 8*hour + rng.Int64N(30*hour)
+				q.Window = graph.Window{From: from, To: from + []int64{2 * hour, 12 * hour, 40 * hour}[rng.IntN(3)]}
+				if i == 0 {
+					q.Window = graph.Window{From: Base - 24*hour, To: Base + 48*hour}
+				}
+				got, err := eng.Exposures(context.Background(), q)
+				require.NoError(t, err)
+				want := reference.Exposures(recs.Visits, recs.Encounters, layout.DwellSeconds, q)
+				requireSameGraph(t, want, got)
+			}
+		})
+	}
+}
+
+func requireSameGraph(t *testing.T, want, got *graph.Result) {
+	t.Helper()
+	q := want.Query
+	msg := fmt.Sprintf("case %d depth %d min %ds window [%d, %d]", q.Case, q.Depth, q.MinSeconds, q.Window.From-Base, q.Window.To-Base)
+	require.Equal(t, want.Nodes, got.Nodes, msg)
+	require.Equal(t, normEdges(want.Edges), normEdges(got.Edges), msg)
+	require.Equal(t, want.Venues, got.Venues, msg)
+	// The candidates the bitmaps proposed cover everyone found.
+	found := roaring.New()
+	for _, n := range got.Nodes[1:] {
+		found.Add(n.UserID)
+	}
+	require.LessOrEqual(t, int(found.GetCardinality()), got.Stats.CandidatesF1+got.Stats.CandidatesF2, msg)
+}
+
+func normEdges(es []graph.Edge) []graph.Edge {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}
