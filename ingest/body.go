@@ -32,23 +32,38 @@ func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, 
 	case '[':
 		v, err := p.ParseBytes(trimmed)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotJSON, err)
+			return fmt.Errorf("%w: %w", ErrNotJSON, err)
 		}
 		arr, err := v.Array()
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotJSON, err)
+			return fmt.Errorf("%w: %w", ErrNotJSON, err)
 		}
 		if len(arr) > maxRecords {
 			return fmt.Errorf("%w: %d records, at most %d", ErrTooManyRecords, len(arr), maxRecords)
 		}
+		// No record can be larger than the whole body: only measure records
+		// when the body could hold an oversized one.
+		measure := len(trimmed) > maxRecordBytes
+		var buf []byte
 		for i, rec := range arr {
+			if measure {
+				buf = rec.MarshalTo(buf[:0])
+				if len(buf) > maxRecordBytes {
+					fn(i, nil, tooLarge(len(buf), maxRecordBytes))
+					continue
+				}
+			}
 			fn(i, rec, nil)
 		}
 		return nil
 	case '{':
 		// One object, possibly spread over several lines.
 		if v, err := p.ParseBytes(trimmed); err == nil {
-			fn(0, v, nil)
+			if len(trimmed) > maxRecordBytes {
+				fn(0, nil, tooLarge(len(trimmed), maxRecordBytes))
+			} else {
+				fn(0, v, nil)
+			}
 			return nil
 		}
 	}
@@ -69,13 +84,21 @@ func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, 
 			return fmt.Errorf("%w: more than %d", ErrTooManyRecords, maxRecords)
 		}
 		if len(line) > maxRecordBytes {
-			fn(n, nil, fmt.Errorf("record of %d bytes is larger than %d: %w", len(line), maxRecordBytes, errRecordTooLarge))
+			fn(n, nil, tooLarge(len(line), maxRecordBytes))
 			n++
 			continue
 		}
 		v, err := p.ParseBytes(line)
 		if err != nil {
-			err = fmt.Errorf("invalid JSON: %v", err)
+			err = fmt.Errorf("invalid JSON: %w", err)
+			if firstErr == nil {
+				firstErr = fmt.Errorf("line %d: %w", n+1, err)
+			}
+			fn(n, nil, err)
+		} else if v.Type() != fastjson.TypeObject {
+			// A bare scalar or array line is not a record; it does not make a
+			// broken multi-line object count as NDJSON.
+			err = fmt.Errorf("record must be a JSON object, got %s", v.Type())
 			if firstErr == nil {
 				firstErr = fmt.Errorf("line %d: %w", n+1, err)
 			}
@@ -93,3 +116,7 @@ func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, 
 }
 
 var errRecordTooLarge = errors.New("record too large")
+
+func tooLarge(n, limit int) error {
+	return fmt.Errorf("record of %d bytes is larger than %d: %w", n, limit, errRecordTooLarge)
+}

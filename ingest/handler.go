@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,8 @@ func NewHandler(cfg Config, p Producer, m *Metrics, log *slog.Logger, now func()
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/checkins", h.endpoint("checkins", event.KindVisit))
 	mux.Handle("POST /v1/proximity", h.endpoint("proximity", event.KindEncounter))
+	mux.HandleFunc("GET /v1/schemas", serveSchema)
+	mux.HandleFunc("GET /v1/schemas/{name}", serveSchema)
 }
 
 // Counts returns what ingest has seen since start.
@@ -173,12 +176,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 // readBody reads the request body, gunzipping it if needed, within max bytes.
 func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, maxBytes)
-	switch r.Header.Get("Content-Encoding") {
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
 	case "gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, fmt.Errorf("%w: gzip: %v", errBadEncoding, err)
+			return nil, fmt.Errorf("%w: gzip: %w", errBadEncoding, err)
 		}
 		defer zr.Close()
 		rd = io.LimitReader(zr, maxBytes+1)
@@ -191,7 +194,7 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, e
 		if errors.As(err, &mbe) {
 			return nil, fmt.Errorf("%w: body larger than %d bytes", errBodyTooLarge, maxBytes)
 		}
-		return nil, fmt.Errorf("%w: read body: %v", errBadEncoding, err)
+		return nil, fmt.Errorf("%w: read body: %w", errBadEncoding, err)
 	}
 	if int64(len(body)) > maxBytes {
 		return nil, fmt.Errorf("%w: decompressed body larger than %d bytes", errBodyTooLarge, maxBytes)

@@ -41,7 +41,7 @@ type Config struct {
 	DefaultMinutes  float64
 }
 
-// DefaultConfig: 30 s timeout, a 14-day default window, 60-day maximum.
+// DefaultConfig returns a 30 s timeout, a 14-day default window and a 60-day maximum.
 func DefaultConfig() Config {
 	return Config{
 		Timeout:         30 * time.Second,
@@ -169,7 +169,7 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		code = statusOf(err)
 		entry.Status = code
-		a.record(r.Context(), entry)
+		_ = a.record(r.Context(), entry) // the lookup failed anyway; the log line above the error stands
 		a.log.Error("exposure query failed", "case", q.Case, "depth", q.Depth, "err", err)
 		writeError(w, err)
 		return

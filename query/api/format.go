@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/csv"
+	"fmt"
 	"io"
 	"slices"
 	"strconv"
@@ -21,6 +22,20 @@ type Time int64
 // MarshalJSON writes the time as an RFC 3339 string.
 func (t Time) MarshalJSON() ([]byte, error) {
 	return strconv.AppendQuote(nil, formatTime(int64(t))), nil
+}
+
+// UnmarshalJSON reads an RFC 3339 string, so clients in Go can decode answers.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return fmt.Errorf("time: %w", err)
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("time: %w", err)
+	}
+	*t = Time(v.Unix())
+	return nil
 }
 
 func formatTime(t int64) string { return time.Unix(t, 0).In(Local).Format(time.RFC3339) }
