@@ -21,6 +21,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/api"
+	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store/pebblestore"
 )
@@ -160,6 +161,7 @@ func newNode(cfg allInOneConfig, log *slog.Logger, now func() time.Time) (*node,
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	n.mux.HandleFunc("GET /readyz", n.readyz)
 	n.mux.HandleFunc("GET /v1/status", n.status)
+	n.mux.Handle("/", ui.Handler())
 	return n, nil
 }
 

@@ -38,6 +38,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"all-in-one": {"ingest, processing, embedded store and query in one process", runAllInOne},
+		"demo":       {"all-in-one with a small synthetic city loaded, printing queries to try", runDemo},
 		"version":    {"print the version", runVersion},
 	}
 }

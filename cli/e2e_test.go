@@ -1,0 +1,235 @@
+package cli_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/query/api"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/query/graph/reference"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/storetest"
+)
+
+// buildBinary builds truyvet once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "truyvet")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/truyvet/truyvet")
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Run(), "go build")
+	return bin
+}
+
+type proc struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+}
+
+var listenRE = regexp.MustCompile(`addr=(\S+)`)
+
+// start runs the binary and waits until it logs its listen address.
+func start(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &proc{cmd: cmd, logs: &bytes.Buffer{}}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.WriteString(line + "\n")
+			if m := listenRE.FindStringSubmatch(line); m != nil && strings.Contains(line, "serving") {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case p.addr = <-addr:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("truyvet did not start: %s", p.logs.String())
+	}
+	return p
+}
+
+func (p *proc) url(path string) string { return "http://" + p.addr + path }
+
+func post(t *testing.T, url string, body []byte) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/x-ndjson", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
+
+func get(t *testing.T, url string, accept string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+func ndjson(recs event.Batch) (visits, encounters []byte) {
+	for i := range recs.Visits {
+		visits = append(event.AppendVisitJSON(visits, &recs.Visits[i]), '\n')
+	}
+	for i := range recs.Encounters {
+		encounters = append(event.AppendEncounterJSON(encounters, &recs.Encounters[i]), '\n')
+	}
+	return visits, encounters
+}
+
+// graphOf fetches an exposure graph and drops the stats, which vary run to run.
+func graphOf(t *testing.T, p *proc, q graph.Query) api.GraphJSON {
+	t.Helper()
+	url := p.url(fmt.Sprintf("/v1/cases/%d/exposures?from=%s&to=%s&depth=%d&min_minutes=%g", q.Case,
+		time.Unix(q.Window.From, 0).UTC().Format(time.RFC3339), time.Unix(q.Window.To, 0).UTC().Format(time.RFC3339),
+		q.Depth, float64(q.MinSeconds)/60))
+	code, body := get(t, url, "")
+	require.Equal(t, http.StatusOK, code, string(body))
+	var g api.GraphJSON
+	require.NoError(t, json.Unmarshal(body, &g))
+	g.Stats = api.StatsJSON{}
+	return g
+}
+
+// wantGraph renders the reference answer the way the API does.
+func wantGraph(t *testing.T, recs event.Batch, q graph.Query) api.GraphJSON {
+	t.Helper()
+	res := reference.Exposures(recs.Visits, recs.Encounters, 3600, q)
+	b, err := json.Marshal(api.NewGraphJSON(res, float64(q.MinSeconds)/60, 0))
+	require.NoError(t, err)
+	var g api.GraphJSON
+	require.NoError(t, json.Unmarshal(b, &g))
+	g.Stats = api.StatsJSON{}
+	return g
+}
+
+func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; not in -short")
+	}
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	p := start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
+
+	code, body := get(t, p.url("/readyz"), "")
+	require.Equal(t, http.StatusOK, code, string(body))
+
+	now := time.Now().Unix()
+	base := now - 40*3600
+	rng := rand.New(rand.NewPCG(11, 12))
+	all := storetest.RandomRecords(rng, 80, 6, 320, base)
+	half := event.Batch{Visits: all.Visits[:len(all.Visits)/2], Encounters: all.Encounters[:len(all.Encounters)/2]}
+	rest := event.Batch{Visits: all.Visits[len(all.Visits)/2:], Encounters: all.Encounters[len(all.Encounters)/2:]}
+
+	// The first half as NDJSON with one bad line each; every good one is taken.
+	v, e := ndjson(half)
+	v = append(v, []byte(`{"visit_id":"bad","user_id":0,"venue_id":1,"enter":"2021-01-01T00:00:00Z"}`+"\n")...)
+	code, out := post(t, p.url("/v1/checkins"), v)
+	require.Equal(t, http.StatusAccepted, code)
+	require.EqualValues(t, len(half.Visits), out["accepted"])
+	require.Len(t, out["rejected"], 1)
+	code, out = post(t, p.url("/v1/proximity"), e)
+	require.Equal(t, http.StatusAccepted, code)
+	require.EqualValues(t, len(half.Encounters), out["accepted"])
+
+	queries := make([]graph.Query, 0, 12)
+	for i := range 12 {
+		queries = append(queries, graph.Query{
+			Case: uint32(rng.IntN(80) + 1), Depth: 1 + i%2, MinSeconds: 900,
+			Window: graph.Window{From: base - 12*3600, To: base + 40*3600},
+		})
+	}
+	for _, q := range queries {
+		require.Equal(t, wantGraph(t, half, q), graphOf(t, p, q), "case %d depth %d", q.Case, q.Depth)
+	}
+
+	// The rest as JSON arrays; kill -9 as soon as the last 202 arrives.
+	arr := func(lines []byte) []byte {
+		return append(append([]byte("["), bytes.ReplaceAll(bytes.TrimSpace(lines), []byte("\n"), []byte(","))...), ']')
+	}
+	v, e = ndjson(rest)
+	code, out = post(t, p.url("/v1/proximity"), arr(e))
+	require.Equal(t, http.StatusAccepted, code)
+	require.EqualValues(t, len(rest.Encounters), out["accepted"])
+	code, out = post(t, p.url("/v1/checkins"), arr(v))
+	require.Equal(t, http.StatusAccepted, code)
+	require.EqualValues(t, len(rest.Visits), out["accepted"])
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	_ = p.cmd.Wait()
+
+	p = start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	for _, q := range queries {
+		require.Equal(t, wantGraph(t, all, q), graphOf(t, p, q), "after restart: case %d depth %d", q.Case, q.Depth)
+	}
+	code, body = get(t, p.url("/v1/status"), "")
+	require.Equal(t, http.StatusOK, code)
+	var st map[string]any
+	require.NoError(t, json.Unmarshal(body, &st))
+	stored := st["stored"].(map[string]any)
+	require.EqualValues(t, len(all.Visits), stored["visits"])
+	require.EqualValues(t, len(all.Encounters), stored["encounters"])
+
+	// CSV for field teams: a header and one row per contact.
+	q := queries[1]
+	code, body = get(t, p.url(fmt.Sprintf("/v1/cases/%d/exposures?depth=2&from=%s&to=%s", q.Case,
+		time.Unix(q.Window.From, 0).UTC().Format(time.RFC3339), time.Unix(q.Window.To, 0).UTC().Format(time.RFC3339))), "text/csv")
+	require.Equal(t, http.StatusOK, code)
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	require.Equal(t, strings.Join(api.CSVHeader, ","), lines[0])
+	require.Len(t, lines, len(wantGraph(t, all, q).Nodes), "header + every node but the case")
+
+	// Metrics follow Prometheus conventions and count what happened.
+	code, body = get(t, p.url("/metrics"), "")
+	require.Equal(t, http.StatusOK, code)
+	for _, name := range []string{
+		"truyvet_ingest_events_accepted_total", "truyvet_processor_records_total",
+		"truyvet_query_duration_seconds_bucket", "truyvet_store_disk_bytes",
+	} {
+		require.Contains(t, string(body), name)
+	}
+
+	// A clean stop on SIGTERM.
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, p.cmd.Wait())
+}
