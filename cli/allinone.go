@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -46,12 +45,9 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "truyvet-data", "directory of the embedded store")
 	durationFlag(fs, &c.Bucket, "bucket", bucket.DefaultBucket, "time bucket of the co-location index (divides 1h); fixed for a data directory's life")
 	durationFlag(fs, &c.Dwell, "dwell", bucket.DefaultDwell, "assumed stay of a check-in without check-out; fixed for a data directory's life")
-	durationFlag(fs, &c.Ingest.Limits.Retention, "retention", c.Ingest.Limits.Retention, "keep this many days (e.g. 28d); older days are dropped whole")
 	durationFlag(fs, &c.RetentionInterval, "retention-interval", time.Hour, "how often retention runs")
 	fs.Int64Var(&c.CacheBytes, "cache-bytes", 256<<20, "block cache of the embedded store, in bytes")
-	fs.Int64Var(&c.Ingest.MaxBodyBytes, "max-body-bytes", c.Ingest.MaxBodyBytes, "largest ingest request body (after gzip), in bytes")
-	fs.IntVar(&c.Ingest.MaxRecords, "max-records", c.Ingest.MaxRecords, "most records in one ingest request")
-	durationFlag(fs, &c.Ingest.ProduceTimeout, "ingest-timeout", c.Ingest.ProduceTimeout, "longest an ingest request waits for durability before answering 503")
+	registerIngest(fs, &c.Ingest)
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "validate the configuration, print it and exit")
 	c.Log.register(fs)
@@ -223,51 +219,20 @@ func (n *node) status(w http.ResponseWriter, r *http.Request) {
 // let in-flight ones finish, stop the pipe, close the store. onListen, if not
 // nil, is called with the bound address once the server is accepting.
 func (n *node) run(ctx context.Context, onListen func(addr string)) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", n.cfg.Listen)
-	if err != nil {
-		_ = n.store.Close()
-		return fmt.Errorf("listen on %s: %w", n.cfg.Listen, err)
-	}
-	srv := &http.Server{
-		Handler:           n.mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
-	}
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = n.pipe.Run(pipeCtx) })
 	wg.Go(func() {
 		n.store.RunRetention(pipeCtx, n.cfg.Ingest.Limits.Retention, n.cfg.RetentionInterval, n.now)
 	})
-	srvErr := make(chan error, 1)
-	go func() { srvErr <- srv.Serve(ln) }()
-	n.ready.Store(true)
-	n.log.Info("truyvet all-in-one is serving", "addr", ln.Addr().String(), "data_dir", n.cfg.DataDir,
-		"bucket", n.cfg.Bucket.String(), "dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
-	if onListen != nil {
-		onListen(ln.Addr().String())
-	}
-	select {
-	case <-ctx.Done():
-	case err = <-srvErr:
-	}
-	n.ready.Store(false)
+	n.log.Info("truyvet all-in-one starting", "data_dir", n.cfg.DataDir, "bucket", n.cfg.Bucket.String(),
+		"dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
+	err := serve(ctx, n.cfg.Listen, n.mux, n.log, &n.ready, onListen)
 	n.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	if e := srv.Shutdown(shutCtx); e != nil && err == nil {
-		err = e
-	}
 	stopPipe()
 	wg.Wait()
 	if e := n.store.Close(); e != nil && err == nil {
 		err = e
-	}
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ import (
 )
 
 // buildBinary builds truyvet once per test binary run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "truyvet")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/truyvet/truyvet")
@@ -40,19 +41,45 @@ func buildBinary(t *testing.T) string {
 type proc struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *bytes.Buffer
+	logs *logBuffer
+}
+
+// logBuffer collects a process's log lines; safe for concurrent use.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var listenRE = regexp.MustCompile(`addr=(\S+)`)
 
 // start runs the binary and waits until it logs its listen address.
-func start(t *testing.T, bin string, args ...string) *proc {
+func start(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
+	p, wait := launch(t, bin, args...)
+	wait()
+	return p
+}
+
+// launch runs the binary; wait blocks until it logs its listen address.
+func launch(t testing.TB, bin string, args ...string) (p *proc, wait func()) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	p := &proc{cmd: cmd, logs: &bytes.Buffer{}}
+	p = &proc{cmd: cmd, logs: &logBuffer{}}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
@@ -73,17 +100,19 @@ func start(t *testing.T, bin string, args ...string) *proc {
 			}
 		}
 	}()
-	select {
-	case p.addr = <-addr:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("truyvet did not start: %s", p.logs.String())
+	return p, func() {
+		t.Helper()
+		select {
+		case p.addr = <-addr:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("truyvet did not start: %s", p.logs.String())
+		}
 	}
-	return p
 }
 
 func (p *proc) url(path string) string { return "http://" + p.addr + path }
 
-func post(t *testing.T, url string, body []byte) (int, map[string]any) {
+func post(t testing.TB, url string, body []byte) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(url, "application/x-ndjson", bytes.NewReader(body))
 	require.NoError(t, err)
@@ -93,7 +122,7 @@ func post(t *testing.T, url string, body []byte) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func get(t *testing.T, url string, accept string) (int, []byte) {
+func get(t testing.TB, url string, accept string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	require.NoError(t, err)

@@ -89,8 +89,12 @@ func DefaultLimits() Limits {
 	}
 }
 
-// checkTimes rejects a start time in the future or before retention.
+// checkTimes rejects a start time in the future or before retention. A zero
+// now skips both: see ValidateVisit.
 func (l *Limits) checkTimes(field string, t int64, now time.Time) *ValidationError {
+	if now.IsZero() {
+		return nil
+	}
 	if t > now.Add(l.MaxFuture).Unix() {
 		return invalid(field, ReasonFutureTime, "more than %s in the future", l.MaxFuture)
 	}
@@ -123,6 +127,9 @@ func (l *Limits) checkSource(s string) *ValidationError {
 }
 
 // ValidateVisit returns nil or a *ValidationError naming the first field at fault.
+// With a zero now it skips the checks against the clock (future, expired): a
+// processor re-checking a record that ingest accepted earlier must not reject
+// it because time has passed.
 func (l *Limits) ValidateVisit(v *Visit, now time.Time) error {
 	if err := l.checkID("visit_id", v.VisitID); err != nil {
 		return err
@@ -146,7 +153,7 @@ func (l *Limits) ValidateVisit(v *Visit, now time.Time) error {
 		if v.Exit-v.Enter > int64(l.MaxStay/time.Second) {
 			return invalid("exit", ReasonInvalidTime, "stay longer than %s", l.MaxStay)
 		}
-		if v.Exit > now.Add(l.MaxFuture).Unix() {
+		if !now.IsZero() && v.Exit > now.Add(l.MaxFuture).Unix() {
 			return invalid("exit", ReasonFutureTime, "more than %s in the future", l.MaxFuture)
 		}
 	}
@@ -156,7 +163,8 @@ func (l *Limits) ValidateVisit(v *Visit, now time.Time) error {
 	return nil
 }
 
-// ValidateEncounter returns nil or a *ValidationError naming the first field at fault.
+// ValidateEncounter returns nil or a *ValidationError naming the first field at
+// fault. A zero now skips the checks against the clock, as for ValidateVisit.
 func (l *Limits) ValidateEncounter(e *Encounter, now time.Time) error {
 	if err := l.checkID("encounter_id", e.EncounterID); err != nil {
 		return err
@@ -182,7 +190,7 @@ func (l *Limits) ValidateEncounter(e *Encounter, now time.Time) error {
 	if int64(e.DurationS) > int64(l.MaxStay/time.Second) {
 		return invalid("duration_s", ReasonInvalidTime, "longer than %s", l.MaxStay)
 	}
-	if e.End() > now.Add(l.MaxFuture).Unix() {
+	if !now.IsZero() && e.End() > now.Add(l.MaxFuture).Unix() {
 		return invalid("duration_s", ReasonFutureTime, "encounter ends more than %s in the future", l.MaxFuture)
 	}
 	if e.HasRSSI && (e.RSSI < MinRSSI || e.RSSI > MaxRSSI) {

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -46,6 +47,9 @@ var (
 
 // ErrLayoutMismatch means the data directory was indexed with another layout.
 var ErrLayoutMismatch = errors.New("data directory was built with a different bucket layout")
+
+// ErrLocked is returned by Open when another process has the data directory.
+var ErrLocked = errors.New("data directory is in use by another process")
 
 // Options configure a store.
 type Options struct {
@@ -93,6 +97,9 @@ func Open(opts Options) (*Store, error) {
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		cache.Unref()
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
+			err = fmt.Errorf("%w: %w", ErrLocked, err)
+		}
 		return nil, fmt.Errorf("open embedded store in %s: %w", opts.Dir, err)
 	}
 	s := &Store{db: db, layout: opts.Layout, wo: pebble.Sync, log: log, cache: cache}

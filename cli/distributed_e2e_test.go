@@ -1,0 +1,223 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/storetest"
+)
+
+func TestDistributedFake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; not in -short")
+	}
+	testDistributed(t, kafkatest.Fake(t))
+}
+
+func TestDistributedReal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary; not in -short")
+	}
+	testDistributed(t, kafkatest.Real(t))
+}
+
+// testDistributed runs `truyvet ingest` and two `truyvet process` replicas
+// (one active, one standing by on the same store) against brokers, kills the
+// active one with SIGKILL mid-stream, and checks that after the takeover
+// every record is stored and the answers are the reference's, as a
+// fault-free all-in-one gives them.
+func testDistributed(t *testing.T, brokers []string) {
+	bin := buildBinary(t)
+	prefix := kafkatest.Prefix(t)
+	kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "4"}
+	ing := start(t, bin, append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...)...)
+	dir := t.TempDir()
+	procArgs := append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", dir, "--flush-interval", "100ms",
+		"--batch-records", "200", "--kafka-group", prefix + "processor"}, kafka...)
+	pr := start(t, bin, procArgs...)
+	code, body := get(t, ing.url("/readyz"), "")
+	require.Equal(t, http.StatusOK, code, string(body))
+
+	base := time.Now().Unix() - 40*3600
+	rng := rand.New(rand.NewPCG(21, 22))
+	all := storetest.RandomRecords(rng, 80, 6, 320, base)
+	third := func(i int) event.Batch {
+		nv, ne := len(all.Visits), len(all.Encounters)
+		return event.Batch{Visits: all.Visits[i*nv/3 : (i+1)*nv/3], Encounters: all.Encounters[i*ne/3 : (i+1)*ne/3]}
+	}
+	send := func(b event.Batch) {
+		v, e := ndjson(b)
+		code, out := post(t, ing.url("/v1/checkins"), v)
+		require.Equal(t, http.StatusAccepted, code, out)
+		require.EqualValues(t, len(b.Visits), out["accepted"])
+		code, out = post(t, ing.url("/v1/proximity"), e)
+		require.Equal(t, http.StatusAccepted, code, out)
+		require.EqualValues(t, len(b.Encounters), out["accepted"])
+	}
+	// A second replica on the same data directory stands by.
+	standby, takeover := launch(t, bin, procArgs...)
+	send(third(0))
+	send(third(1))
+	// SIGKILL the processor mid-stream; the standby takes over the store and
+	// the partitions while records keep arriving.
+	require.NoError(t, pr.cmd.Process.Signal(syscall.SIGKILL))
+	_ = pr.cmd.Wait()
+	send(third(2))
+	takeover()
+	pr = standby
+	require.Contains(t, pr.logs.String(), "standing by")
+
+	queries := make([]graph.Query, 0, 12)
+	for i := range 12 {
+		queries = append(queries, graph.Query{Case: uint32(rng.IntN(80) + 1), Depth: 1 + i%2, MinSeconds: 900,
+			Window: graph.Window{From: base - 12*3600, To: base + 40*3600}})
+	}
+	// Wait until the processor has caught up: every record stored, nothing
+	// dead-lettered.
+	require.Eventually(t, func() bool {
+		code, body := get(t, pr.url("/v1/status"), "")
+		var st struct {
+			DeadLettered int64 `json:"dead_lettered"`
+			Stored       struct {
+				Visits, Encounters int64
+			} `json:"stored"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &st) != nil {
+			return false
+		}
+		require.Zero(t, st.DeadLettered)
+		return st.Stored.Visits >= int64(len(all.Visits)) && st.Stored.Encounters >= int64(len(all.Encounters))
+	}, time.Minute, 100*time.Millisecond, "processor did not catch up: %s", pr.logs.String())
+	require.Eventually(t, func() bool {
+		for _, q := range queries {
+			if !equalGraphs(wantGraph(t, all, q), graphOf(t, pr, q)) {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 200*time.Millisecond)
+	for _, q := range queries {
+		require.Equal(t, wantGraph(t, all, q), graphOf(t, pr, q), "case %d depth %d", q.Case, q.Depth)
+	}
+
+	_, body = get(t, ing.url("/metrics"), "")
+	require.Contains(t, string(body), `truyvet_ingest_kafka_records_total{result="ok",topic="checkins"} `)
+	_, body = get(t, pr.url("/metrics"), "")
+	require.Contains(t, string(body), "truyvet_processor_kafka_lag_records")
+	require.Contains(t, string(body), `truyvet_processor_kafka_records_total{result="stored",topic="checkins"}`)
+
+	for _, p := range []*proc{ing, pr} {
+		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, p.cmd.Wait())
+	}
+}
+
+func equalGraphs(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
+// TestDistributedBrokerRestart restarts the real broker (deploy/local's)
+// while records are being ingested. Clients retry on 503, as the apps do;
+// in the end every record is stored once in the answers, nothing else.
+// It stops the shared broker, so it runs alone: scripts/test.sh runs it after
+// the other tests with TRUYVET_IT_KAFKA_RESTART=1.
+func TestDistributedBrokerRestart(t *testing.T) {
+	if os.Getenv("TRUYVET_IT_KAFKA_RESTART") != "1" {
+		t.Skip("restarts the shared local broker; set TRUYVET_IT_KAFKA_RESTART=1 (scripts/test.sh does, after the other tests)")
+	}
+	brokers := kafkatest.Real(t)
+	bin := buildBinary(t)
+	prefix := kafkatest.Prefix(t)
+	kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "4"}
+	ing := start(t, bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, kafka...)...)
+	pr := start(t, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--flush-interval", "100ms",
+		"--batch-records", "200", "--kafka-group", prefix + "processor"}, kafka...)...)
+
+	base := time.Now().Unix() - 40*3600
+	rng := rand.New(rand.NewPCG(31, 32))
+	all := storetest.RandomRecords(rng, 80, 6, 400, base)
+	const parts = 20
+	var unavailable atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range parts {
+			nv, ne := len(all.Visits), len(all.Encounters)
+			v, e := ndjson(event.Batch{Visits: all.Visits[i*nv/parts : (i+1)*nv/parts], Encounters: all.Encounters[i*ne/parts : (i+1)*ne/parts]})
+			for _, req := range []struct {
+				path string
+				body []byte
+			}{{"/v1/checkins", v}, {"/v1/proximity", e}} {
+				for deadline := time.Now().Add(2 * time.Minute); ; {
+					resp, err := http.Post(ing.url(req.path), "application/x-ndjson", bytes.NewReader(req.body))
+					if err == nil {
+						_ = resp.Body.Close()
+						if resp.StatusCode == http.StatusAccepted {
+							break
+						}
+						if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+							t.Errorf("%s: %s", req.path, resp.Status)
+							return
+						}
+						unavailable.Add(1)
+					}
+					if time.Now().After(deadline) {
+						t.Errorf("%s: not accepted within 2 minutes", req.path)
+						return
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	time.Sleep(time.Second)
+	down := exec.Command("deploy/local/down.sh")
+	down.Dir, down.Stderr = repoRoot(t), os.Stderr
+	require.NoError(t, down.Run())
+	time.Sleep(3 * time.Second)
+	up := exec.Command("deploy/local/up.sh", "kafka")
+	up.Dir, up.Stderr = repoRoot(t), os.Stderr
+	require.NoError(t, up.Run())
+	<-done
+	t.Logf("answers of 503 while the broker was down: %d", unavailable.Load())
+	require.Positive(t, unavailable.Load(), "the restart should have been seen")
+
+	queries := make([]graph.Query, 0, 10)
+	for i := range 10 {
+		queries = append(queries, graph.Query{Case: uint32(rng.IntN(80) + 1), Depth: 1 + i%2, MinSeconds: 900,
+			Window: graph.Window{From: base - 12*3600, To: base + 40*3600}})
+	}
+	require.Eventually(t, func() bool {
+		for _, q := range queries {
+			if !equalGraphs(wantGraph(t, all, q), graphOf(t, pr, q)) {
+				return false
+			}
+		}
+		return true
+	}, 2*time.Minute, 500*time.Millisecond, "processor logs: %s", pr.logs.String())
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	return filepath.Dir(wd)
+}

@@ -1,0 +1,149 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+)
+
+// BenchmarkDistributedThroughput streams a synthetic city (200 000 people, one
+// day; TRUYVET_BENCH_PEOPLE overrides) from 4 HTTP clients through `truyvet
+// ingest`, the real broker and `truyvet process`, and reports sustained
+// events/s from the first request until the processor has stored the last
+// record, the 202 latency percentiles, and the largest lag seen.
+func BenchmarkDistributedThroughput(b *testing.B) {
+	brokers := kafkatest.Real(b)
+	cfg := synth.TierS()
+	cfg.People, cfg.Venues = 200_000, 2_000
+	if s := os.Getenv("TRUYVET_BENCH_PEOPLE"); s != "" {
+		var n int
+		_, err := fmt.Sscan(s, &n)
+		require.NoError(b, err)
+		cfg.People, cfg.Venues = n, max(20, n/100)
+	}
+	cfg.End = time.Now()
+	cfg.BatchSize = 5000
+	city, err := synth.New(cfg)
+	require.NoError(b, err)
+	type body struct {
+		path string
+		data []byte
+	}
+	var bodies []body
+	total := 0
+	for batch := range city.Batches() {
+		v, e := ndjson(batch)
+		if len(batch.Visits) > 0 {
+			bodies = append(bodies, body{"/v1/checkins", v})
+		}
+		if len(batch.Encounters) > 0 {
+			bodies = append(bodies, body{"/v1/proximity", e})
+		}
+		total += batch.Len()
+	}
+	bin := buildBinary(b)
+	for range b.N {
+		prefix := kafkatest.Prefix(b)
+		kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "8"}
+		ing := start(b, bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--log-level", "warn"}, kafka...)...)
+		pr := start(b, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", b.TempDir(), "--kafka-group", prefix + "g"}, kafka...)...)
+
+		processed := func() int64 {
+			resp, err := http.Get(pr.url("/v1/status"))
+			if err != nil {
+				return 0
+			}
+			defer func() { _ = resp.Body.Close() }()
+			var st struct {
+				Processed int64 `json:"processed"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&st)
+			return st.Processed
+		}
+		var (
+			mu        sync.Mutex
+			latencies []time.Duration
+			accepted  int64
+			maxLag    int64
+		)
+		next := make(chan body)
+		var wg sync.WaitGroup
+		begin := time.Now()
+		for range 4 {
+			wg.Go(func() {
+				for bd := range next {
+					t0 := time.Now()
+					resp, err := http.Post(ing.url(bd.path), "application/x-ndjson", bytes.NewReader(bd.data))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					var out struct {
+						Accepted int64 `json:"accepted"`
+					}
+					_ = json.NewDecoder(resp.Body).Decode(&out)
+					_ = resp.Body.Close()
+					if resp.StatusCode != http.StatusAccepted {
+						b.Errorf("%s: %s", bd.path, resp.Status)
+					}
+					mu.Lock()
+					latencies = append(latencies, time.Since(t0))
+					accepted += out.Accepted
+					mu.Unlock()
+				}
+			})
+		}
+		stopLag := make(chan struct{})
+		lagDone := make(chan struct{})
+		go func() {
+			defer close(lagDone)
+			t := time.NewTicker(500 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopLag:
+					return
+				case <-t.C:
+					mu.Lock()
+					a := accepted
+					mu.Unlock()
+					if lag := a - processed(); lag > maxLag {
+						maxLag = lag
+					}
+				}
+			}
+		}()
+		for _, bd := range bodies {
+			next <- bd
+		}
+		close(next)
+		wg.Wait()
+		ingested := time.Since(begin)
+		for processed() < int64(total) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		elapsed := time.Since(begin)
+		close(stopLag)
+		<-lagDone
+		slices.Sort(latencies)
+		pct := func(p float64) float64 { return latencies[int(p*float64(len(latencies)-1))].Seconds() * 1000 }
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(total)/ingested.Seconds(), "ingest-events/s")
+		b.ReportMetric(pct(0.5), "p50-ms/request")
+		b.ReportMetric(pct(0.99), "p99-ms/request")
+		b.ReportMetric(float64(maxLag), "max-lag-records")
+		b.ReportMetric(float64(total), "events")
+	}
+}

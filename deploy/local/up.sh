@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Starts truyvet's local services on loopback, installing them on first use
+# (no Docker): an Apache Kafka broker in KRaft mode, from Maven Central jars.
+#
+#   deploy/local/up.sh [kafka]     # default: every service
+#
+# Prints one NAME=value line per service on stdout (progress goes to stderr):
+#   TRUYVET_KAFKA_BROKERS=127.0.0.1:19092
+# Idempotent: a service already running is left as it is. deploy/local/down.sh
+# stops them. Settings: TRUYVET_LOCAL_DIR (state and caches, default
+# ~/.cache/truyvet/local), TRUYVET_KAFKA_PORT (19092),
+# TRUYVET_KAFKA_CONTROLLER_PORT (19093).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
+kafka_port=${TRUYVET_KAFKA_PORT:-19092}
+controller_port=${TRUYVET_KAFKA_CONTROLLER_PORT:-19093}
+
+log() { echo "up.sh: $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_kafka() {
+  local dir=$state/kafka libs=$state/kafka/libs data=$state/kafka/data pid=$state/kafka/kafka.pid
+  mkdir -p "$dir" "$data"
+  if alive "$pid" && port_open "$kafka_port"; then
+    log "kafka already running (pid $(cat "$pid"))"
+    echo "TRUYVET_KAFKA_BROKERS=127.0.0.1:$kafka_port"
+    return
+  fi
+  if [ ! -f "$libs/.complete" ] || ! cmp -s "$here/kafka/pom.xml" "$libs/.pom"; then
+    command -v mvn >/dev/null || { log "mvn not found: Maven fetches Kafka from Maven Central"; return 1; }
+    command -v java >/dev/null || { log "java not found: Kafka needs a JRE (17)"; return 1; }
+    log "fetching Kafka jars from Maven Central into $libs (once)"
+    rm -rf "$libs"
+    mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$libs" -DincludeScope=runtime >&2
+    cp "$here/kafka/pom.xml" "$libs/.pom"
+    touch "$libs/.complete"
+  fi
+  cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$kafka_port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$kafka_port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$data
+num.partitions=4
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+min.insync.replicas=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=24
+log.segment.bytes=134217728
+PROPS
+  local cp="$libs/*"
+  if [ ! -f "$data/meta.properties" ]; then
+    local id
+    id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    log "formatting KRaft storage (cluster $id)"
+    java -cp "$cp" -Dlog4j.configuration="file:$here/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
+      kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >&2
+  fi
+  if port_open "$kafka_port"; then
+    log "port $kafka_port is taken by another process; set TRUYVET_KAFKA_PORT"
+    return 1
+  fi
+  log "starting kafka on 127.0.0.1:$kafka_port (logs: $dir/server.log)"
+  : > "$dir/server.log"
+  setsid nohup java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j.configuration="file:$here/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
+    -cp "$cp" kafka.Kafka "$dir/server.properties" > "$dir/stdout.log" 2>&1 < /dev/null &
+  echo $! > "$pid"
+  for _ in $(seq 1 180); do
+    if grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null && port_open "$kafka_port"; then
+      log "kafka is up"
+      echo "TRUYVET_KAFKA_BROKERS=127.0.0.1:$kafka_port"
+      return
+    fi
+    if ! alive "$pid"; then break; fi
+    sleep 0.5
+  done
+  log "kafka did not start; last lines of $dir/server.log and stdout.log:"
+  tail -n 30 "$dir/server.log" "$dir/stdout.log" >&2 || true
+  return 1
+}
+
+services=("$@")
+[ ${#services[@]} -gt 0 ] || services=(kafka)
+for s in "${services[@]}"; do
+  case $s in
+    kafka) start_kafka ;;
+    *) log "unknown service $s (known: kafka)"; exit 2 ;;
+  esac
+done

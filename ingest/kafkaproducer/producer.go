@@ -1,0 +1,253 @@
+// Package kafkaproducer is the ingest.Producer of the distributed mode: it
+// writes validated records to Kafka in the wire format of schemas/event, and
+// returns only once every in-sync replica has them.
+//
+// Records are grouped by virtual shard (event.VisitShard, event.EncounterShard)
+// into one message per shard and kind, keyed by the shard; ShardBalancer sends
+// a shard always to the same partition, so one processor owns a venue's
+// check-ins and both phones' reports of a meeting.
+//
+// Metrics (see NewMetrics):
+//
+//	truyvet_ingest_kafka_records_total{topic,result}        records produced (result ok|error)
+//	truyvet_ingest_kafka_messages_total{topic,result}       Kafka messages produced
+//	truyvet_ingest_kafka_bytes_total{topic}                 message value bytes acknowledged
+//	truyvet_ingest_kafka_write_duration_seconds             time from Produce to acknowledgement
+package kafkaproducer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/truyvet/truyvet/ingest"
+	"github.com/truyvet/truyvet/schemas/event"
+)
+
+// Config says where and how to produce.
+type Config struct {
+	Brokers      []string
+	TopicPrefix  string
+	Partitions   int           // partitions of topics this process creates
+	Replication  int           // replication factor of topics this process creates
+	BatchTimeout time.Duration // linger before a partial batch is sent
+	WriteTimeout time.Duration // longest a write to a broker may take
+	MaxPerMsg    int           // most records in one Kafka message
+}
+
+// DefaultConfig returns safe producer settings for brokers.
+func DefaultConfig() Config {
+	return Config{
+		TopicPrefix:  "truyvet.",
+		Partitions:   16,
+		Replication:  1,
+		BatchTimeout: 2 * time.Millisecond,
+		WriteTimeout: 10 * time.Second,
+		MaxPerMsg:    2000,
+	}
+}
+
+// Configuration errors.
+var (
+	ErrNoBrokers = errors.New("--kafka-brokers is required")
+	ErrBadConfig = errors.New("kafka settings must be positive")
+)
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return ErrNoBrokers
+	}
+	if c.Partitions < 1 || c.Partitions > event.Shards || c.Replication < 1 || c.BatchTimeout <= 0 ||
+		c.WriteTimeout <= 0 || c.MaxPerMsg < 1 {
+		return fmt.Errorf("%w (partitions 1..%d)", ErrBadConfig, event.Shards)
+	}
+	_, err := event.TopicsFor(c.TopicPrefix)
+	return err
+}
+
+// SplitBrokers parses a comma-separated broker list.
+func SplitBrokers(s string) []string {
+	var out []string
+	for b := range strings.SplitSeq(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Producer writes batches to Kafka.
+type Producer struct {
+	cfg    Config
+	topics event.Topics
+	w      *kafka.Writer
+	m      *Metrics
+}
+
+var _ ingest.Producer = (*Producer)(nil)
+
+// New returns a producer. It does not contact Kafka; see EnsureTopics.
+func New(cfg Config, m *Metrics, log *slog.Logger) (*Producer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	topics, _ := event.TopicsFor(cfg.TopicPrefix)
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Balancer:     ShardBalancer{},
+		RequiredAcks: kafka.RequireAll, // acknowledged by every in-sync replica
+		BatchTimeout: cfg.BatchTimeout, // kafka-go's default linger is 1 s
+		BatchSize:    1000,
+		BatchBytes:   1 << 20, // the broker's default message.max.bytes
+		Compression:  compress.Lz4,
+		WriteTimeout: cfg.WriteTimeout,
+		ReadTimeout:  cfg.WriteTimeout,
+		MaxAttempts:  5,
+		ErrorLogger:  kafka.LoggerFunc(func(msg string, args ...any) { log.Debug(fmt.Sprintf(msg, args...), "component", "kafka-writer") }),
+	}
+	return &Producer{cfg: cfg, topics: topics, w: w, m: m}, nil
+}
+
+// Topics returns the topics written to.
+func (p *Producer) Topics() event.Topics { return p.topics }
+
+// Produce writes b and returns nil once Kafka acknowledged every record.
+func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	start := time.Now()
+	msgs := p.messages(b)
+	err := p.w.WriteMessages(ctx, msgs...)
+	p.m.write.Observe(time.Since(start).Seconds())
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	var mv, me, bv, be int
+	for i := range msgs {
+		if msgs[i].Topic == p.topics.Checkins {
+			mv++
+			bv += len(msgs[i].Value)
+		} else {
+			me++
+			be += len(msgs[i].Value)
+		}
+	}
+	p.m.records.WithLabelValues("checkins", result).Add(float64(len(b.Visits)))
+	p.m.records.WithLabelValues("proximity", result).Add(float64(len(b.Encounters)))
+	p.m.messages.WithLabelValues("checkins", result).Add(float64(mv))
+	p.m.messages.WithLabelValues("proximity", result).Add(float64(me))
+	if err != nil {
+		return fmt.Errorf("produce %d records to kafka: %w", b.Len(), err)
+	}
+	p.m.bytes.WithLabelValues("checkins").Add(float64(bv))
+	p.m.bytes.WithLabelValues("proximity").Add(float64(be))
+	return nil
+}
+
+// messages encodes b as one or more messages per (kind, shard).
+func (p *Producer) messages(b *event.Batch) []kafka.Message {
+	var msgs []kafka.Message
+	var vs [event.Shards][]event.Visit
+	for i := range b.Visits {
+		s := event.VisitShard(&b.Visits[i])
+		vs[s] = append(vs[s], b.Visits[i])
+	}
+	for s := range vs {
+		for chunk := range chunks(vs[s], p.cfg.MaxPerMsg) {
+			msgs = append(msgs, kafka.Message{Topic: p.topics.Checkins, Key: event.ShardKey(uint16(s)),
+				Value: event.AppendVisitsWire(nil, chunk)})
+		}
+	}
+	var es [event.Shards][]event.Encounter
+	for i := range b.Encounters {
+		s := event.EncounterShard(&b.Encounters[i])
+		es[s] = append(es[s], b.Encounters[i])
+	}
+	for s := range es {
+		for chunk := range chunks(es[s], p.cfg.MaxPerMsg) {
+			msgs = append(msgs, kafka.Message{Topic: p.topics.Proximity, Key: event.ShardKey(uint16(s)),
+				Value: event.AppendEncountersWire(nil, chunk)})
+		}
+	}
+	return msgs
+}
+
+func chunks[T any](s []T, n int) func(func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			k := min(n, len(s))
+			if !yield(s[:k]) {
+				return
+			}
+			s = s[k:]
+		}
+	}
+}
+
+// Close flushes and closes the writer.
+func (p *Producer) Close() error { return p.w.Close() }
+
+// ShardBalancer sends a message keyed by a shard (event.ShardKey) to
+// partition shard mod n, so shards spread evenly and stay put; other keys go
+// by hash.
+type ShardBalancer struct{}
+
+// Balance implements kafka.Balancer.
+func (ShardBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	if len(msg.Key) == 2 {
+		shard := int(msg.Key[0])<<8 | int(msg.Key[1])
+		return partitions[shard%len(partitions)]
+	}
+	return (&kafka.Hash{}).Balance(msg, partitions...)
+}
+
+// Metrics returns the producer's metrics.
+func (p *Producer) Metrics() *Metrics { return p.m }
+
+// Records is the counter of records produced to a topic ("checkins",
+// "proximity") with a result ("ok", "error").
+func (m *Metrics) Records(topic, result string) prometheus.Counter {
+	return m.records.WithLabelValues(topic, result)
+}
+
+// Metrics of the producer.
+type Metrics struct {
+	records, messages *prometheus.CounterVec
+	bytes             *prometheus.CounterVec
+	write             prometheus.Histogram
+}
+
+// NewMetrics registers the producer's metrics on reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_ingest_kafka_records_total",
+			Help: "Records produced to Kafka, by topic and result (ok|error)."}, []string{"topic", "result"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_ingest_kafka_messages_total",
+			Help: "Kafka messages produced, by topic and result (ok|error)."}, []string{"topic", "result"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_ingest_kafka_bytes_total",
+			Help: "Message value bytes acknowledged by Kafka, by topic."}, []string{"topic"}),
+		write: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "truyvet_ingest_kafka_write_duration_seconds",
+			Help:    "Time from handing a batch to Kafka to its acknowledgement by all in-sync replicas.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.messages, m.bytes, m.write)
+	}
+	return m
+}

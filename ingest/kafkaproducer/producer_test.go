@@ -1,0 +1,119 @@
+package kafkaproducer_test
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/ingest"
+	"github.com/truyvet/truyvet/ingest/kafkaproducer"
+	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+	"github.com/truyvet/truyvet/schemas/event"
+)
+
+func TestShardBalancer(t *testing.T) {
+	parts := []int{0, 1, 2, 3, 4}
+	for shard := range uint16(event.Shards) {
+		p := kafkaproducer.ShardBalancer{}.Balance(kafka.Message{Key: event.ShardKey(shard)}, parts...)
+		require.Equal(t, int(shard)%5, p)
+	}
+	// Other keys still land on a partition.
+	p := kafkaproducer.ShardBalancer{}.Balance(kafka.Message{Key: []byte("other")}, parts...)
+	require.Contains(t, parts, p)
+}
+
+func TestConfigValidate(t *testing.T) {
+	cfg := kafkaproducer.DefaultConfig()
+	require.ErrorIs(t, cfg.Validate(), kafkaproducer.ErrNoBrokers)
+	cfg.Brokers = []string{"127.0.0.1:1"}
+	require.NoError(t, cfg.Validate())
+	cfg.Partitions = event.Shards + 1
+	require.ErrorIs(t, cfg.Validate(), kafkaproducer.ErrBadConfig)
+	cfg = kafkaproducer.DefaultConfig()
+	cfg.Brokers, cfg.TopicPrefix = []string{"b"}, "bad prefix/"
+	require.ErrorIs(t, cfg.Validate(), event.ErrBadTopicPrefix)
+	require.Equal(t, []string{"a:1", "b:2"}, kafkaproducer.SplitBrokers(" a:1, ,b:2,"))
+}
+
+// Every record produced comes back from its topic, each shard from one
+// partition, with the metrics counting them.
+func TestProduceFake(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	brokers := kafkatest.Fake(t)
+	cfg := kafkatest.Config(t, brokers)
+	cfg.MaxPerMsg = 7
+	topics, err := kafkaproducer.EnsureTopics(ctx, cfg)
+	require.NoError(t, err)
+	reg := prometheus.NewRegistry()
+	p, err := kafkaproducer.New(cfg, kafkaproducer.NewMetrics(reg), nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, p.Close()) }()
+	var b event.Batch
+	for i := range 300 {
+		b.Visits = append(b.Visits, event.Visit{VisitID: "v", UserID: uint32(i + 1), VenueID: uint32(i%40 + 1), Enter: 1_790_000_000})
+		b.Encounters = append(b.Encounters, event.Encounter{EncounterID: "e", UserID: uint32(i + 1), PeerID: uint32(i + 2), Start: 1_790_000_000, DurationS: 60})
+	}
+	require.NoError(t, p.Produce(ctx, &b))
+
+	var got event.Batch
+	for _, topic := range []string{topics.Checkins, topics.Proximity} {
+		shardPartition := map[string]int{}
+		for part := range cfg.Partitions {
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 50 * time.Millisecond})
+			end, err := r.ReadLag(ctx)
+			require.NoError(t, err)
+			for range end {
+				m, err := r.ReadMessage(ctx)
+				require.NoError(t, err)
+				require.NoError(t, event.DecodeWire(m.Value, &got))
+				if prev, ok := shardPartition[string(m.Key)]; ok {
+					require.Equal(t, prev, part, "shard %x split over partitions", m.Key)
+				}
+				shardPartition[string(m.Key)] = part
+			}
+			require.NoError(t, r.Close())
+		}
+	}
+	require.ElementsMatch(t, b.Visits, got.Visits)
+	require.ElementsMatch(t, b.Encounters, got.Encounters)
+	require.InDelta(t, 300, testutil.ToFloat64(p.Metrics().Records("checkins", "ok")), 0)
+	require.InDelta(t, 300, testutil.ToFloat64(p.Metrics().Records("proximity", "ok")), 0)
+	require.Equal(t, 1, testutil.CollectAndCount(reg, "truyvet_ingest_kafka_write_duration_seconds"))
+}
+
+// With Kafka unreachable, ingest answers 503 with Retry-After and counts
+// nothing as accepted.
+func TestUnavailableKafkaIs503(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now
+	cfg := kafkaproducer.DefaultConfig()
+	cfg.Brokers, cfg.WriteTimeout = []string{addr}, 200*time.Millisecond
+	p, err := kafkaproducer.New(cfg, nil, nil)
+	require.NoError(t, err)
+	defer func() { _ = p.Close() }()
+	icfg := ingest.DefaultConfig()
+	icfg.ProduceTimeout = time.Second
+	now := time.Now()
+	h, err := ingest.NewHandler(icfg, p, ingest.NewMetrics(prometheus.NewRegistry()), nil, func() time.Time { return now })
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	h.Register(mux)
+	v := event.Visit{VisitID: "v1", UserID: 1, VenueID: 2, Enter: now.Add(-time.Hour).Unix()}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/checkins", bytes.NewReader(event.AppendVisitJSON(nil, &v))))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	require.NotEmpty(t, rec.Header().Get("Retry-After"))
+	require.Zero(t, h.Counts().Accepted)
+}

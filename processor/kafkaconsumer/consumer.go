@@ -1,0 +1,373 @@
+// Package kafkaconsumer feeds the processor from Kafka: a member of a consumer
+// group that fetches messages, decodes and checks their records, has the
+// processor build and write them, and only then commits the offsets
+// (fetch → build → write → commit; never auto-commit). A crash between write
+// and commit replays the batch, which the store absorbs (set unions, records
+// keyed by id). Any number of replicas share the partitions; Kafka rebalances
+// them when one dies or joins.
+//
+// Records that cannot be decoded or fail validation go to the dead-letter
+// topic with the reason in the "truyvet-reason" header, and are counted: every
+// record consumed is either written or dead-lettered.
+//
+// Metrics (see NewMetrics):
+//
+//	truyvet_processor_kafka_records_total{topic,result}     records consumed (result stored|deadlettered)
+//	truyvet_processor_kafka_messages_total{topic}           messages consumed
+//	truyvet_processor_deadletter_records_total{reason}      records sent to the dead-letter topic
+//	truyvet_processor_flush_duration_seconds                time to build and write one batch (with retries)
+//	truyvet_processor_flush_retries_total{stage}            failed store or dead-letter writes retried
+//	truyvet_processor_commit_duration_seconds               time to commit a batch's offsets
+//	truyvet_processor_commit_errors_total                   commits that failed (the batch will be replayed)
+//	truyvet_processor_kafka_lag_records{topic,partition}    records not yet committed by the group
+package kafkaconsumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+
+	"github.com/truyvet/truyvet/ingest/kafkaproducer"
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/schemas/event"
+)
+
+// Config says what to consume and how big a batch may grow.
+type Config struct {
+	Brokers       []string
+	TopicPrefix   string
+	Group         string
+	MaxRecords    int           // flush when a batch holds this many records
+	FlushInterval time.Duration // or this long after its first message
+	LagInterval   time.Duration // how often consumer lag is measured
+	Limits        event.Limits  // structural checks (the clock is not consulted)
+}
+
+// DefaultConfig returns the defaults: batches of up to 50 000 records or 1 s.
+func DefaultConfig() Config {
+	return Config{
+		TopicPrefix:   "truyvet.",
+		Group:         "truyvet-processor",
+		MaxRecords:    50_000,
+		FlushInterval: time.Second,
+		LagInterval:   5 * time.Second,
+		Limits:        event.DefaultLimits(),
+	}
+}
+
+// Configuration errors.
+var (
+	ErrNoGroup   = errors.New("--kafka-group is required")
+	ErrBadConfig = errors.New("batch size, flush and lag intervals must be positive")
+)
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return kafkaproducer.ErrNoBrokers
+	}
+	if c.Group == "" {
+		return ErrNoGroup
+	}
+	if c.MaxRecords < 1 || c.FlushInterval <= 0 || c.LagInterval <= 0 {
+		return ErrBadConfig
+	}
+	_, err := event.TopicsFor(c.TopicPrefix)
+	return err
+}
+
+// Header names on dead-lettered messages.
+const (
+	HeaderReason    = "truyvet-reason"
+	HeaderError     = "truyvet-error"
+	HeaderTopic     = "truyvet-source-topic"
+	HeaderPartition = "truyvet-source-partition"
+	HeaderOffset    = "truyvet-source-offset"
+)
+
+// ReasonUndecodable is the dead-letter reason of a message that is not in the
+// wire format; the other reasons are event.Reasons.
+const ReasonUndecodable = "undecodable"
+
+// Consumer is one member of the processor group.
+type Consumer struct {
+	cfg    Config
+	topics event.Topics
+	proc   *processor.Processor
+	r      *kafka.Reader
+	dlq    *kafka.Writer
+	m      *Metrics
+	log    *slog.Logger
+
+	stored, dead atomic.Int64
+}
+
+// New returns a consumer writing through proc.
+func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	topics, _ := event.TopicsFor(cfg.TopicPrefix)
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "processor", "group", cfg.Group)
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:               cfg.Brokers,
+		GroupID:               cfg.Group,
+		GroupTopics:           []string{topics.Checkins, topics.Proximity},
+		MinBytes:              1,
+		MaxBytes:              16 << 20,
+		MaxWait:               250 * time.Millisecond,
+		CommitInterval:        0, // commits are synchronous, after the store has the data
+		StartOffset:           kafka.FirstOffset,
+		HeartbeatInterval:     time.Second,
+		SessionTimeout:        10 * time.Second,
+		RebalanceTimeout:      10 * time.Second,
+		JoinGroupBackoff:      time.Second,
+		WatchPartitionChanges: true,
+		ReadBackoffMin:        50 * time.Millisecond,
+		ReadBackoffMax:        time.Second,
+		ErrorLogger:           kafka.LoggerFunc(func(msg string, args ...any) { log.Debug(fmt.Sprintf(msg, args...), "component", "kafka-reader") }),
+	})
+	dlq := &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Topic:        topics.DeadLetter,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchTimeout: 2 * time.Millisecond,
+		Compression:  compress.Lz4,
+		MaxAttempts:  5,
+	}
+	return &Consumer{cfg: cfg, topics: topics, proc: proc, r: r, dlq: dlq, m: m, log: log}, nil
+}
+
+// Counts returns the records this consumer stored and dead-lettered.
+func (c *Consumer) Counts() (stored, deadLettered int64) { return c.stored.Load(), c.dead.Load() }
+
+// Run consumes until ctx ends, then leaves the group. It returns nil on a
+// clean stop; uncommitted work is replayed by whoever takes the partitions.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer func() {
+		_ = c.r.Close()
+		_ = c.dlq.Close()
+	}()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go c.watchLag(lagCtx)
+	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity})
+	var b pending
+	for ctx.Err() == nil {
+		b.reset()
+		if err := c.fill(ctx, &b); err != nil {
+			return err
+		}
+		if len(b.msgs) == 0 || ctx.Err() != nil {
+			continue
+		}
+		if err := c.flush(ctx, &b); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// pending is one batch on its way to the store.
+type pending struct {
+	msgs     []kafka.Message
+	recs     event.Batch
+	dead     []kafka.Message
+	perTopic map[string][2]int // topic → stored, dead-lettered
+}
+
+func (b *pending) reset() {
+	b.msgs, b.dead = b.msgs[:0], b.dead[:0]
+	b.recs.Reset()
+	b.perTopic = map[string][2]int{}
+}
+
+// fill fetches messages until the batch is full or FlushInterval has passed
+// since its first message.
+func (c *Consumer) fill(ctx context.Context, b *pending) error {
+	var deadline time.Time
+	for b.recs.Len() < c.cfg.MaxRecords {
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if !deadline.IsZero() {
+			fctx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		m, err := c.r.FetchMessage(fctx)
+		cancel()
+		switch {
+		case err == nil:
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, context.DeadlineExceeded):
+			return nil
+		case errors.Is(err, io.EOF), errors.Is(err, kafka.ErrGroupClosed):
+			return fmt.Errorf("kafka reader closed: %w", err)
+		default:
+			c.log.Warn("fetch failed; retrying", "err", err)
+			if !sleep(ctx, time.Second) {
+				return nil
+			}
+			continue
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(c.cfg.FlushInterval)
+		}
+		c.m.messages.WithLabelValues(c.topicLabel(m.Topic)).Inc()
+		b.msgs = append(b.msgs, m)
+		c.take(&m, b)
+	}
+	return nil
+}
+
+// take decodes m into the batch, dead-lettering what cannot be taken.
+func (c *Consumer) take(m *kafka.Message, b *pending) {
+	nv, ne := len(b.recs.Visits), len(b.recs.Encounters)
+	if err := event.DecodeWire(m.Value, &b.recs); err != nil {
+		b.dead = append(b.dead, c.deadLetter(m, m.Value, ReasonUndecodable, err))
+		c.m.deadLettered.WithLabelValues(ReasonUndecodable).Inc()
+		c.count(b, m.Topic, 0, 1)
+		return
+	}
+	// Keep the valid records in place; dead-letter the others one by one.
+	kept := nv
+	for i := nv; i < len(b.recs.Visits); i++ {
+		v := &b.recs.Visits[i]
+		if err := c.cfg.Limits.ValidateVisit(v, time.Time{}); err != nil {
+			b.dead = append(b.dead, c.deadLetter(m, event.AppendVisitsWire(nil, b.recs.Visits[i:i+1]), string(event.ReasonOf(err)), err))
+			c.m.deadLettered.WithLabelValues(string(event.ReasonOf(err))).Inc()
+			continue
+		}
+		b.recs.Visits[kept] = *v
+		kept++
+	}
+	deadV := len(b.recs.Visits) - kept
+	b.recs.Visits = b.recs.Visits[:kept]
+	kept = ne
+	for i := ne; i < len(b.recs.Encounters); i++ {
+		e := &b.recs.Encounters[i]
+		if err := c.cfg.Limits.ValidateEncounter(e, time.Time{}); err != nil {
+			b.dead = append(b.dead, c.deadLetter(m, event.AppendEncountersWire(nil, b.recs.Encounters[i:i+1]), string(event.ReasonOf(err)), err))
+			c.m.deadLettered.WithLabelValues(string(event.ReasonOf(err))).Inc()
+			continue
+		}
+		b.recs.Encounters[kept] = *e
+		kept++
+	}
+	deadE := len(b.recs.Encounters) - kept
+	b.recs.Encounters = b.recs.Encounters[:kept]
+	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne, deadV+deadE)
+}
+
+func (c *Consumer) count(b *pending, topic string, stored, dead int) {
+	x := b.perTopic[topic]
+	x[0] += stored
+	x[1] += dead
+	b.perTopic[topic] = x
+}
+
+func (c *Consumer) deadLetter(m *kafka.Message, value []byte, reason string, err error) kafka.Message {
+	detail := err.Error()
+	if len(detail) > 512 {
+		detail = detail[:512]
+	}
+	return kafka.Message{Key: m.Key, Value: value, Headers: []kafka.Header{
+		{Key: HeaderReason, Value: []byte(reason)},
+		{Key: HeaderError, Value: []byte(detail)},
+		{Key: HeaderTopic, Value: []byte(m.Topic)},
+		{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+	}}
+}
+
+// flush writes the batch and its dead letters, retrying until they are
+// durable or ctx ends, then commits the offsets.
+func (c *Consumer) flush(ctx context.Context, b *pending) error {
+	start := time.Now()
+	if b.recs.Len() > 0 {
+		if !c.retry(ctx, "store", func() error { return c.proc.Process(ctx, &b.recs) }) {
+			return ctx.Err()
+		}
+	}
+	if len(b.dead) > 0 {
+		if !c.retry(ctx, "deadletter", func() error { return c.dlq.WriteMessages(ctx, b.dead...) }) {
+			return ctx.Err()
+		}
+	}
+	c.m.flush.Observe(time.Since(start).Seconds())
+	for topic, x := range b.perTopic {
+		c.m.records.WithLabelValues(c.topicLabel(topic), "stored").Add(float64(x[0]))
+		c.m.records.WithLabelValues(c.topicLabel(topic), "deadlettered").Add(float64(x[1]))
+		c.stored.Add(int64(x[0]))
+		c.dead.Add(int64(x[1]))
+	}
+	start = time.Now()
+	if err := c.r.CommitMessages(ctx, b.msgs...); err != nil {
+		// The data is stored; a later owner of these partitions replays
+		// the batch, which changes nothing.
+		c.m.commitErrors.Inc()
+		c.log.Warn("commit failed; the batch will be replayed", "messages", len(b.msgs), "err", err)
+		return nil
+	}
+	c.m.commit.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// retry runs f until it succeeds or ctx ends, backing off up to 10 s.
+func (c *Consumer) retry(ctx context.Context, stage string, f func() error) bool {
+	wait := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		c.m.retries.WithLabelValues(stage).Inc()
+		c.log.Warn("write failed; retrying", "stage", stage, "backoff", wait.String(), "err", err)
+		if !sleep(ctx, wait) {
+			return false
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// topicLabel maps a topic to its bounded metric label.
+func (c *Consumer) topicLabel(topic string) string {
+	switch topic {
+	case c.topics.Checkins:
+		return "checkins"
+	case c.topics.Proximity:
+		return "proximity"
+	default:
+		return "other"
+	}
+}
