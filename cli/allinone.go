@@ -154,6 +154,7 @@ func newNode(cfg allInOneConfig, log *slog.Logger, now func() time.Time) (*node,
 	n.ingest.Register(n.mux)
 	a.Register(n.mux)
 	n.mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
+	registerPprof(n.mux)
 	n.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	n.mux.HandleFunc("GET /readyz", n.readyz)
 	n.mux.HandleFunc("GET /v1/status", n.status)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -57,7 +58,7 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 	for range b.N {
 		prefix := kafkatest.Prefix(b)
 		kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "8"}
-		ing := start(b, bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--log-level", "warn"}, kafka...)...)
+		ing := start(b, bin, append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...)...)
 		pr := start(b, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", b.TempDir(), "--kafka-group", prefix + "g"}, kafka...)...)
 
 		processed := func() int64 {
@@ -105,6 +106,24 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 				}
 			})
 		}
+		if path := os.Getenv("TRUYVET_BENCH_PROFILE"); path != "" {
+			// 10 s CPU profiles of both stages, for finding their costs.
+			for name, p := range map[string]*proc{"ingest": ing, "process": pr} {
+				go func() {
+					resp, err := http.Get(p.url("/debug/pprof/profile?seconds=10"))
+					if err != nil {
+						return
+					}
+					defer func() { _ = resp.Body.Close() }()
+					f, err := os.Create(path + "." + name)
+					if err != nil {
+						return
+					}
+					defer func() { _ = f.Close() }()
+					_, _ = io.Copy(f, resp.Body)
+				}()
+			}
+		}
 		stopLag := make(chan struct{})
 		lagDone := make(chan struct{})
 		go func() {
@@ -135,6 +154,9 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		elapsed := time.Since(begin)
+		if os.Getenv("TRUYVET_BENCH_PROFILE") != "" {
+			time.Sleep(time.Until(begin.Add(11 * time.Second))) // let the profiles finish
+		}
 		close(stopLag)
 		<-lagDone
 		slices.Sort(latencies)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // The wire format carries records between stages (the value of a Kafka
@@ -136,7 +137,7 @@ func DecodeWire(msg []byte, dst *Batch) error {
 	markV, markE := len(dst.Visits), len(dst.Encounters)
 	switch kind {
 	case KindVisit:
-		dst.Visits = growTo(dst.Visits, int(n))
+		dst.Visits = slices.Grow(dst.Visits, int(n))
 		for range n {
 			var v Visit
 			v.UserID = r.uint32("user_id")
@@ -157,7 +158,7 @@ func DecodeWire(msg []byte, dst *Batch) error {
 			dst.Visits = append(dst.Visits, v)
 		}
 	case KindEncounter:
-		dst.Encounters = growTo(dst.Encounters, int(n))
+		dst.Encounters = slices.Grow(dst.Encounters, int(n))
 		for range n {
 			var e Encounter
 			e.UserID = r.uint32("user_id")
@@ -185,13 +186,6 @@ func DecodeWire(msg []byte, dst *Batch) error {
 		return fmt.Errorf("%w: %d bytes after the last record", ErrWire, len(r.b))
 	}
 	return nil
-}
-
-func growTo[T any](s []T, n int) []T {
-	if cap(s)-len(s) < n {
-		s = append(make([]T, 0, len(s)+n), s...)
-	}
-	return s
 }
 
 // wireReader reads fields, remembering the first error.
