@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"demo":       {"all-in-one with a small synthetic city loaded, printing queries to try", runDemo},
 		"ingest":     {"HTTP ingest that validates records and produces them to Kafka", runIngest},
 		"process":    {"a processor replica: consumes Kafka, builds the index, writes the store", runProcess},
+		"query":      {"the query API and UI over the ClickHouse store", runQuery},
 		"version":    {"print the version", runVersion},
 	}
 }

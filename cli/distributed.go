@@ -21,7 +21,6 @@ import (
 	"github.com/truyvet/truyvet/ingest"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/processor/kafkaconsumer"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
@@ -150,22 +149,7 @@ func runIngest(ctx context.Context, env Env) error {
 	started := env.Now()
 	mux := http.NewServeMux()
 	h.Register(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	registerPprof(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if !ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		if err := kafkaproducer.Ping(pctx, kcfg); err != nil {
-			http.Error(w, "kafka unreachable: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	registerOps(mux, reg, &ready, func(ctx context.Context) error { return kafkaproducer.Ping(ctx, kcfg) })
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
 		c := h.Counts()
 		writeStatus(w, map[string]any{"mode": "ingest", "accepted": c.Accepted, "rejected": c.Rejected, "received": c.Received,
@@ -182,43 +166,39 @@ func registerIngest(fs *flag.FlagSet, c *ingest.Config) {
 	durationFlag(fs, &c.ProduceTimeout, "ingest-timeout", c.ProduceTimeout, "longest an ingest request waits for durability before answering 503")
 }
 
-// runProcess is `truyvet process`: a member of the processor group. Until the
-// shared store lands it writes to an embedded store under --data-dir and
-// serves the query API over it (one replica per data directory).
+// runProcess is `truyvet process`: a member of the processor group, writing
+// to ClickHouse (--clickhouse-addr; any number of replicas) or to the embedded
+// store under --data-dir (one active replica per directory, others stand by;
+// it then also serves the query API, as no other process can read that store).
 func runProcess(ctx context.Context, env Env) error {
 	var (
-		listen, dataDir        string
+		listen                 string
 		kf                     kafkaFlags
+		sf                     storeFlags
 		ccfg                   = kafkaconsumer.DefaultConfig()
-		bucketLen, dwell       time.Duration
 		retention, retInterval time.Duration
 		qcfg                   = api.DefaultConfig()
-		cacheBytes             int64
 		dryRun                 bool
 		logc                   logConfig
 	)
 	fs := flag.NewFlagSet("process", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	fs.StringVar(&listen, "listen", "127.0.0.1:8082", "HTTP listen address (metrics, status, and the query API over the embedded store)")
-	fs.StringVar(&dataDir, "data-dir", "truyvet-process-data", "directory of the embedded store")
+	fs.StringVar(&listen, "listen", "127.0.0.1:8082", "HTTP listen address (metrics, status; with the embedded store also the query API)")
 	kf.register(fs)
+	sf.register(fs, true)
 	fs.StringVar(&ccfg.Group, "kafka-group", ccfg.Group, "consumer group shared by the processor replicas")
 	fs.IntVar(&ccfg.MaxRecords, "batch-records", ccfg.MaxRecords, "flush a batch at this many records")
 	durationFlag(fs, &ccfg.FlushInterval, "flush-interval", ccfg.FlushInterval, "or this long after its first message")
-	durationFlag(fs, &bucketLen, "bucket", bucket.DefaultBucket, "time bucket of the co-location index (divides 1h)")
-	durationFlag(fs, &dwell, "dwell", bucket.DefaultDwell, "assumed stay of a check-in without check-out")
 	durationFlag(fs, &retention, "retention", ccfg.Limits.Retention, "keep this many days (e.g. 28d); older days are dropped whole")
 	durationFlag(fs, &retInterval, "retention-interval", time.Hour, "how often retention runs")
-	fs.Int64Var(&cacheBytes, "cache-bytes", 256<<20, "block cache of the embedded store, in bytes")
 	fs.BoolVar(&dryRun, "dry-run", false, "validate the configuration, print it and exit")
 	logc.register(fs)
 	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
 		return err
 	}
 	kcfg, err := kf.config()
-	layout := bucket.Layout{BucketSeconds: int64(bucketLen / time.Second), DwellSeconds: int64(dwell / time.Second)}
 	if err == nil {
-		err = layout.Validate()
+		err = sf.validate()
 	}
 	ccfg.Brokers, ccfg.TopicPrefix = kcfg.Brokers, kcfg.TopicPrefix
 	if err == nil {
@@ -241,12 +221,12 @@ func runProcess(ctx context.Context, env Env) error {
 		return err
 	}
 	reg := registry()
-	store, err := openStandby(ctx, pebblestore.Options{Dir: dataDir, Layout: layout, CacheBytes: cacheBytes, Logger: log, Registerer: reg}, log)
+	store, err := sf.open(ctx, reg, log)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = store.Close() }()
-	proc, err := processor.New(layout, store, processor.NewMetrics(reg))
+	proc, err := processor.New(sf.layout(), store, processor.NewMetrics(reg))
 	if err != nil {
 		return err
 	}
@@ -254,37 +234,24 @@ func runProcess(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	a := api.New(qcfg, graph.NewEngine(store), store, api.NewMetrics(reg), log, env.Now)
 	var ready atomic.Bool
 	started := env.Now()
 	mux := http.NewServeMux()
-	a.Register(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	registerPprof(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	if !store.shared() {
+		api.New(qcfg, graph.NewEngine(store), store, api.NewMetrics(reg), log, env.Now).Register(mux)
+		mux.Handle("/", ui.Handler())
+	}
+	registerOps(mux, reg, &ready, nil)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		stored, dead := cons.Counts()
-		sc, err := store.Counts(r.Context())
+		st, err := store.stored(r.Context())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		days := make([]string, 0, len(sc.Days))
-		for _, d := range sc.Days {
-			days = append(days, d.String())
-		}
-		writeStatus(w, map[string]any{"mode": "process", "processed": stored, "dead_lettered": dead,
-			"stored":         storedJSON{Visits: sc.Visits, Encounters: sc.Encounters, Days: days},
+		writeStatus(w, map[string]any{"mode": "process", "processed": stored, "dead_lettered": dead, "stored": st,
 			"uptime_seconds": int64(env.Now().Sub(started).Seconds())})
 	})
-	mux.Handle("/", ui.Handler())
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -299,6 +266,83 @@ func runProcess(ctx context.Context, env Env) error {
 	cancel()
 	wg.Wait()
 	return errors.Join(err, consErr)
+}
+
+// runQuery is `truyvet query`: the query API and UI over the ClickHouse store.
+func runQuery(ctx context.Context, env Env) error {
+	var (
+		listen string
+		sf     storeFlags
+		qcfg   = api.DefaultConfig()
+		dryRun bool
+		logc   logConfig
+	)
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.StringVar(&listen, "listen", "127.0.0.1:8083", "HTTP listen address")
+	sf.register(fs, false)
+	durationFlag(fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
+	fs.BoolVar(&dryRun, "dry-run", false, "validate the configuration, print it and exit")
+	logc.register(fs)
+	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
+		return err
+	}
+	if err := sf.validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	log, err := logc.logger(env.Stderr)
+	if err != nil {
+		return err
+	}
+	if dryRun {
+		return printConfig(env, fs)
+	}
+	reg := registry()
+	store, err := sf.open(ctx, reg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = store.Close() }()
+	var ready atomic.Bool
+	started := env.Now()
+	mux := http.NewServeMux()
+	api.New(qcfg, graph.NewEngine(store), store, api.NewMetrics(reg), log, env.Now).Register(mux)
+	registerOps(mux, reg, &ready, nil)
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := store.stored(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeStatus(w, map[string]any{"mode": "query", "stored": st, "layout": map[string]int64{
+			"bucket_seconds": store.Layout().BucketSeconds, "dwell_seconds": store.Layout().DwellSeconds},
+			"uptime_seconds": int64(env.Now().Sub(started).Seconds())})
+	})
+	mux.Handle("/", ui.Handler())
+	return serve(ctx, listen, mux, log.With("component", "query"), &ready, nil)
+}
+
+// registerOps adds /metrics, /debug/pprof/, /healthz and /readyz; readyz
+// also runs check when not nil.
+func registerOps(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool, check func(context.Context) error) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	registerPprof(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if check != nil {
+			cctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := check(cctx); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		fmt.Fprintln(w, "ready")
+	})
 }
 
 // openStandby opens the embedded store, waiting while another replica holds

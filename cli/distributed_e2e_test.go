@@ -133,14 +133,14 @@ func equalGraphs(a, b any) bool {
 	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
-// TestDistributedBrokerRestart restarts the real broker (deploy/local's)
+// TestOutageKafkaBrokerRestart restarts the real broker (deploy/local's)
 // while records are being ingested. Clients retry on 503, as the apps do;
 // in the end every record is stored once in the answers, nothing else.
 // It stops the shared broker, so it runs alone: scripts/test.sh runs it after
-// the other tests with TRUYVET_IT_KAFKA_RESTART=1.
-func TestDistributedBrokerRestart(t *testing.T) {
-	if os.Getenv("TRUYVET_IT_KAFKA_RESTART") != "1" {
-		t.Skip("restarts the shared local broker; set TRUYVET_IT_KAFKA_RESTART=1 (scripts/test.sh does, after the other tests)")
+// the other tests with TRUYVET_IT_OUTAGES=1.
+func TestOutageKafkaBrokerRestart(t *testing.T) {
+	if os.Getenv("TRUYVET_IT_OUTAGES") != "1" {
+		t.Skip("restarts the shared local broker; set TRUYVET_IT_OUTAGES=1 (scripts/test.sh does, after the other tests)")
 	}
 	brokers := kafkatest.Real(t)
 	bin := buildBinary(t)
@@ -189,7 +189,7 @@ func TestDistributedBrokerRestart(t *testing.T) {
 		}
 	}()
 	time.Sleep(time.Second)
-	down := exec.Command("deploy/local/down.sh")
+	down := exec.Command("deploy/local/down.sh", "kafka")
 	down.Dir, down.Stderr = repoRoot(t), os.Stderr
 	require.NoError(t, down.Run())
 	time.Sleep(3 * time.Second)

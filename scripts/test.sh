@@ -12,11 +12,12 @@ echo "== services: deploy/local/up.sh"
 # Integration tests talk to real services; the test command starts them
 # itself (installing them on first use). Under CI a failure here is fatal;
 # elsewhere the integration tests skip and say which variable they need.
-if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ]; then
+if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ] || [ -z "${TRUYVET_IT_CLICKHOUSE_ADDR:-}" ]; then
   if out=$(deploy/local/up.sh); then
     brokers=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_KAFKA_BROKERS=//p')
-    export TRUYVET_IT_KAFKA_BROKERS="$brokers"
-    local_kafka=1
+    chaddr=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_CLICKHOUSE_ADDR=//p')
+    export TRUYVET_IT_KAFKA_BROKERS="$brokers" TRUYVET_IT_CLICKHOUSE_ADDR="$chaddr"
+    local_services=1
     if [ "${CI:-}" = true ]; then trap 'deploy/local/down.sh >/dev/null 2>&1 || true' EXIT; fi
   elif [ "${CI:-}" = true ]; then
     echo "deploy/local/up.sh failed; CI needs the real services"; exit 1
@@ -25,11 +26,12 @@ if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ]; then
   fi
 fi
 echo "TRUYVET_IT_KAFKA_BROKERS=${TRUYVET_IT_KAFKA_BROKERS:-}"
+echo "TRUYVET_IT_CLICKHOUSE_ADDR=${TRUYVET_IT_CLICKHOUSE_ADDR:-}"
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
-if [ "${local_kafka:-}" = 1 ]; then
-  echo "== broker restart while ingesting (stops and starts the local broker)"
-  TRUYVET_IT_KAFKA_RESTART=1 go test -race -count=1 -timeout 10m -run '^TestDistributedBrokerRestart$' ./cli/
+if [ "${local_services:-}" = 1 ]; then
+  echo "== outages: the local broker and ClickHouse are stopped and started under load"
+  TRUYVET_IT_OUTAGES=1 go test -race -count=1 -timeout 10m -run '^TestOutage' ./cli/
 fi
 echo "== fuzz (${FUZZTIME:-10s} each)"
 ./scripts/fuzz.sh "${FUZZTIME:-10s}"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Stops what deploy/local/up.sh started. --purge also deletes their data (the
-# downloaded jars stay cached).
+# Stops what deploy/local/up.sh started (every service, or those named).
+# --purge also deletes their data (the downloaded jars stay cached).
 set -euo pipefail
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
 purge=false
 for a in "$@"; do
   case $a in
     --purge) purge=true ;;
-    *) echo "usage: down.sh [--purge]" >&2; exit 2 ;;
+    kafka | clickhouse) ;;
+    *) echo "usage: down.sh [kafka] [clickhouse] [--purge]" >&2; exit 2 ;;
   esac
 done
 
@@ -27,8 +28,16 @@ stop() { # name pidfile
   rm -f "$pid"
 }
 
-stop kafka "$state/kafka/kafka.pid"
-if $purge; then
-  rm -rf "$state/kafka/data" "$state/kafka/server.log"* "$state/kafka/stdout.log"
-  echo "down.sh: purged $state/kafka/data" >&2
-fi
+services=()
+for a in "$@"; do [ "$a" = --purge ] || services+=("$a"); done
+[ ${#services[@]} -gt 0 ] || services=(kafka clickhouse)
+for s in "${services[@]}"; do
+  case $s in
+    kafka | clickhouse) stop "$s" "$state/$s/$s.pid" ;;
+    *) echo "down.sh: unknown service $s" >&2; exit 2 ;;
+  esac
+  if $purge; then
+    rm -rf "${state:?}/$s/data" "$state/$s/server.log"* "$state/$s/server.err.log"* "$state/$s/stdout.log"
+    echo "down.sh: purged $state/$s/data" >&2
+  fi
+done

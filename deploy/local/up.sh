@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
 # Starts truyvet's local services on loopback, installing them on first use
-# (no Docker): an Apache Kafka broker in KRaft mode, from Maven Central jars.
+# (no Docker): an Apache Kafka broker in KRaft mode, from Maven Central jars,
+# and a ClickHouse server, from Debian's clickhouse-server package.
 #
-#   deploy/local/up.sh [kafka]     # default: every service
+#   deploy/local/up.sh [kafka] [clickhouse]     # default: every service
 #
 # Prints one NAME=value line per service on stdout (progress goes to stderr):
 #   TRUYVET_KAFKA_BROKERS=127.0.0.1:19092
+#   TRUYVET_CLICKHOUSE_ADDR=127.0.0.1:19000
 # Idempotent: a service already running is left as it is. deploy/local/down.sh
 # stops them. Settings: TRUYVET_LOCAL_DIR (state and caches, default
 # ~/.cache/truyvet/local), TRUYVET_KAFKA_PORT (19092),
-# TRUYVET_KAFKA_CONTROLLER_PORT (19093).
+# TRUYVET_KAFKA_CONTROLLER_PORT (19093), TRUYVET_CLICKHOUSE_PORT (19000, native
+# protocol), TRUYVET_CLICKHOUSE_HTTP_PORT (18123).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
 kafka_port=${TRUYVET_KAFKA_PORT:-19092}
 controller_port=${TRUYVET_KAFKA_CONTROLLER_PORT:-19093}
+ch_port=${TRUYVET_CLICKHOUSE_PORT:-19000}
+ch_http_port=${TRUYVET_CLICKHOUSE_HTTP_PORT:-18123}
 
 log() { echo "up.sh: $*" >&2; }
 
@@ -93,11 +98,55 @@ PROPS
   return 1
 }
 
+start_clickhouse() {
+  local dir=$state/clickhouse pid=$state/clickhouse/clickhouse.pid
+  mkdir -p "$dir/data"
+  if alive "$pid" && port_open "$ch_port"; then
+    log "clickhouse already running (pid $(cat "$pid"))"
+    echo "TRUYVET_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
+    return
+  fi
+  local server
+  server=$(command -v clickhouse-server || true)
+  [ -n "$server" ] || [ ! -x /usr/sbin/clickhouse-server ] || server=/usr/sbin/clickhouse-server
+  if [ -z "$server" ]; then
+    log "installing clickhouse-server from Debian (once)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server >&2 ||
+      { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server >&2; }
+    server=/usr/sbin/clickhouse-server
+  fi
+  sed -e "s|@STATE@|$dir|g" -e "s|@TCP_PORT@|$ch_port|g" -e "s|@HTTP_PORT@|$ch_http_port|g" \
+    "$here/clickhouse/config.xml" > "$dir/config.xml"
+  cp "$here/clickhouse/users.xml" "$dir/users.xml"
+  if port_open "$ch_port"; then
+    log "port $ch_port is taken by another process; set TRUYVET_CLICKHOUSE_PORT"
+    return 1
+  fi
+  log "starting clickhouse on 127.0.0.1:$ch_port (logs: $dir/server.err.log)"
+  rm -f "$pid"
+  (cd "$dir" && exec setsid nohup "$server" --config-file="$dir/config.xml" > "$dir/stdout.log" 2>&1 < /dev/null &)
+  for _ in $(seq 1 120); do
+    if port_open "$ch_port" && port_open "$ch_http_port"; then
+      pgrep -f -- "--config-file=$dir/config.xml" | head -n 1 > "$pid"
+      log "clickhouse is up"
+      echo "TRUYVET_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
+      return
+    fi
+    sleep 0.5
+  done
+  log "clickhouse did not start; last lines of its logs:"
+  tail -n 30 "$dir/server.err.log" "$dir/stdout.log" >&2 || true
+  return 1
+}
+
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(kafka)
+[ ${#services[@]} -gt 0 ] || services=(kafka clickhouse)
 for s in "${services[@]}"; do
   case $s in
     kafka) start_kafka ;;
-    *) log "unknown service $s (known: kafka)"; exit 2 ;;
+    clickhouse) start_clickhouse ;;
+    *) log "unknown service $s (known: kafka, clickhouse)"; exit 2 ;;
   esac
 done

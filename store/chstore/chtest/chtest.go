@@ -1,0 +1,50 @@
+// Package chtest gives tests a ClickHouse database of their own on the real
+// server named by TRUYVET_IT_CLICKHOUSE_ADDR (what deploy/local/up.sh prints
+// as TRUYVET_CLICKHOUSE_ADDR). Without it a test fails under CI=true and is
+// skipped elsewhere, naming the variable.
+package chtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// EnvAddr names the real server integration tests use.
+const EnvAddr = "TRUYVET_IT_CLICKHOUSE_ADDR"
+
+// Addr returns the server's addresses, or fails or skips the test.
+func Addr(tb testing.TB) []string {
+	tb.Helper()
+	s := os.Getenv(EnvAddr)
+	if s == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s is not set: CI must run the real ClickHouse server (deploy/local/up.sh)", EnvAddr)
+		}
+		tb.Skipf("%s not set; start a server with deploy/local/up.sh and export it", EnvAddr)
+	}
+	return strings.Split(s, ",")
+}
+
+var seq atomic.Int64
+
+// Database returns a fresh database name for the test, dropped at its end.
+func Database(tb testing.TB, addr []string) string {
+	tb.Helper()
+	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e12, seq.Add(1))
+	tb.Cleanup(func() {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: addr})
+		if err != nil {
+			return
+		}
+		defer func() { _ = conn.Close() }()
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name)
+	})
+	return name
+}

@@ -1,0 +1,37 @@
+package chstore
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics of the store; the names are listed in the package doc.
+type Metrics struct {
+	rows, bytes   *prometheus.CounterVec
+	insert, query *prometheus.HistogramVec
+	errors        *prometheus.CounterVec
+	dropped       prometheus.Counter
+	runs          *prometheus.CounterVec
+}
+
+// NewMetrics registers the store's metrics on reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	durations := prometheus.ExponentialBuckets(0.0005, 2, 18)
+	m := &Metrics{
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_clickhouse_rows_written_total",
+			Help: "Rows inserted into ClickHouse, by table."}, []string{"table"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_clickhouse_bytes_written_total",
+			Help: "Approximate uncompressed bytes inserted into ClickHouse, by table."}, []string{"table"}),
+		insert: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "truyvet_store_clickhouse_insert_duration_seconds",
+			Help: "Time per ClickHouse insert, by table.", Buckets: durations}, []string{"table"}),
+		query: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "truyvet_store_clickhouse_query_duration_seconds",
+			Help: "Time per ClickHouse read, by what was read (stays, contacts, bitmaps).", Buckets: durations}, []string{"op"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_clickhouse_errors_total",
+			Help: "Failed ClickHouse inserts and queries, by operation."}, []string{"op"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "truyvet_store_retention_dropped_days_total",
+			Help: "Local days dropped whole by retention."}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_retention_runs_total",
+			Help: "Retention passes, by result (ok|error)."}, []string{"result"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.rows, m.bytes, m.insert, m.query, m.errors, m.dropped, m.runs)
+	}
+	return m
+}

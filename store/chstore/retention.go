@@ -1,0 +1,101 @@
+package chstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/audit"
+)
+
+// sortDays sorts and deduplicates days.
+func sortDays(days []bucket.Day) []bucket.Day {
+	slices.Sort(days)
+	return slices.Compact(days)
+}
+
+// DropBefore drops every day partition before cutoff from every data table,
+// and returns the days it dropped.
+func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day, error) {
+	days, err := s.Days(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var dropped []bucket.Day
+	for _, d := range days {
+		if d >= cutoff {
+			break
+		}
+		for _, table := range []string{"stays", "contacts", "bitmaps"} {
+			if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %d", s.db, table, uint32(d))); err != nil {
+				s.m.errors.WithLabelValues("drop_partition").Inc()
+				return dropped, fmt.Errorf("drop day %s from %s: %w", d, table, err)
+			}
+		}
+		dropped = append(dropped, d)
+	}
+	return dropped, nil
+}
+
+// RunRetention drops days older than retention every interval until ctx ends.
+func (s *Store) RunRetention(ctx context.Context, retention, interval time.Duration, now func() time.Time) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		cutoff := bucket.DayOf(now().Add(-retention).Unix())
+		dropped, err := s.DropBefore(ctx, cutoff)
+		for _, d := range dropped {
+			s.log.Info("retention dropped a day", "day", d.String(), "cutoff", cutoff.String())
+		}
+		s.m.dropped.Add(float64(len(dropped)))
+		if err != nil && ctx.Err() == nil {
+			s.m.runs.WithLabelValues("error").Inc()
+			s.log.Error("retention pass failed", "err", err)
+		} else {
+			s.m.runs.WithLabelValues("ok").Inc()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Audit implements audit.Trail.
+func (s *Store) Audit(ctx context.Context, e audit.Entry) error {
+	val, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := s.insertRow(ctx, "audit", "time, entry", e.Time.UnixNano(), string(val)); err != nil {
+		s.m.errors.WithLabelValues("audit").Inc()
+		return fmt.Errorf("write audit entry: %w", err)
+	}
+	return nil
+}
+
+// RecentAudit implements audit.Trail: the newest entries first.
+func (s *Store) RecentAudit(ctx context.Context, limit int) ([]audit.Entry, error) {
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT entry FROM %s.audit ORDER BY time DESC LIMIT %d", s.db, limit))
+	if err != nil {
+		return nil, fmt.Errorf("read audit: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []audit.Entry
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, err
+		}
+		var e audit.Entry
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			return nil, fmt.Errorf("audit entry: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

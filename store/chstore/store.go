@@ -1,0 +1,289 @@
+// Package chstore is the ClickHouse store of the distributed mode: processors
+// write stays, encounters and co-location bitmaps to it (processor.Sink), and
+// query servers read them (graph.Store, audit.Trail). Any number of each share
+// one database. The schema is schemas/clickhouse, applied on Open; the
+// decisions behind it are in schemas/README.md.
+//
+// It runs on ClickHouse 18.16 (Debian's package) and current releases: inserts
+// name their columns, set operations on bitmaps happen here in Go, and days
+// are UInt32 partitions dropped whole by retention.
+//
+// Metrics (see NewMetrics):
+//
+//	truyvet_store_clickhouse_rows_written_total{table}        rows inserted
+//	truyvet_store_clickhouse_bytes_written_total{table}       approximate uncompressed bytes inserted
+//	truyvet_store_clickhouse_insert_duration_seconds{table}   time per insert
+//	truyvet_store_clickhouse_errors_total{op}                 failed inserts and queries
+//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, contacts, bitmaps)
+//	truyvet_store_retention_dropped_days_total                days dropped by retention
+//	truyvet_store_retention_runs_total{result}                retention passes
+package chstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas"
+)
+
+// Compile-time checks: the store is a processor sink and a query store.
+var (
+	_ processor.Sink = (*Store)(nil)
+	_ graph.Store    = (*Store)(nil)
+	_ audit.Trail    = (*Store)(nil)
+)
+
+// Options configure a store.
+type Options struct {
+	Addr         []string // host:port of the native protocol
+	Database     string
+	Username     string
+	Password     string
+	Layout       bucket.Layout
+	Migrate      bool // apply the embedded schema on Open (default true via DefaultOptions)
+	DialTimeout  time.Duration
+	QueryTimeout time.Duration
+	Logger       *slog.Logger
+	Metrics      *Metrics
+}
+
+// DefaultOptions returns options for a local server.
+func DefaultOptions() Options {
+	return Options{
+		Addr:         []string{"127.0.0.1:9000"},
+		Database:     "truyvet",
+		Username:     "default",
+		Layout:       bucket.DefaultLayout(),
+		Migrate:      true,
+		DialTimeout:  5 * time.Second,
+		QueryTimeout: 60 * time.Second,
+	}
+}
+
+// Errors.
+var (
+	ErrBadDatabase    = errors.New("database name may hold only ASCII letters, digits and '_' (at most 64)")
+	ErrLayoutMismatch = errors.New("database was built with a different bucket layout")
+	ErrNotMigrated    = errors.New("database has no truyvet schema; run once with migrations on")
+)
+
+// codeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
+const codeUnknownTable = 60
+
+var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// Store is the ClickHouse store. It is safe for concurrent use.
+type Store struct {
+	conn    driver.Conn
+	db      string
+	layout  bucket.Layout
+	log     *slog.Logger
+	m       *Metrics
+	version string
+}
+
+// Open connects, applies the schema if asked, and checks the layout.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if !dbName.MatchString(opts.Database) {
+		return nil, fmt.Errorf("%q: %w", opts.Database, ErrBadDatabase)
+	}
+	if err := opts.Layout.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := opts.Metrics
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:             opts.Addr,
+		Auth:             clickhouse.Auth{Database: "default", Username: opts.Username, Password: opts.Password},
+		DialTimeout:      opts.DialTimeout,
+		ReadTimeout:      opts.QueryTimeout,
+		MaxOpenConns:     8,
+		MaxIdleConns:     4,
+		ConnMaxLifetime:  time.Hour,
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to clickhouse %v: %w", opts.Addr, err)
+	}
+	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m}
+	if err := s.init(ctx, opts.Migrate); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context, migrate bool) error {
+	v, err := s.conn.ServerVersion()
+	if err != nil {
+		return fmt.Errorf("clickhouse server version: %w", err)
+	}
+	s.version = fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch)
+	if migrate {
+		if err := s.migrate(ctx); err != nil {
+			return err
+		}
+	}
+	return s.checkLayout(ctx)
+}
+
+// ServerVersion is the ClickHouse server's version, e.g. "18.16.1".
+func (s *Store) ServerVersion() string { return s.version }
+
+// migrate creates the database and applies the migrations not yet recorded.
+// Statements are idempotent (IF NOT EXISTS), so processes starting together
+// may both apply one.
+func (s *Store) migrate(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db); err != nil {
+		return fmt.Errorf("create database %s: %w", s.db, err)
+	}
+	if err := s.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+".schema_migrations (version UInt32, name String, applied Int64) ENGINE = MergeTree ORDER BY version"); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied := map[uint32]bool{}
+	rows, err := s.conn.Query(ctx, "SELECT version FROM "+s.db+".schema_migrations")
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	_ = rows.Close()
+	ms, err := schemas.ClickHouseMigrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if applied[uint32(m.Version)] {
+			continue
+		}
+		for _, st := range m.Statements {
+			if err := s.conn.Exec(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+			}
+		}
+		if err := s.insertRow(ctx, "schema_migrations", "version, name, applied", uint32(m.Version), m.Name, time.Now().Unix()); err != nil {
+			return fmt.Errorf("record migration %d: %w", m.Version, err)
+		}
+		s.log.Info("applied schema migration", "version", m.Version, "name", m.Name, "database", s.db)
+	}
+	return nil
+}
+
+// checkLayout records the layout in a new database, or checks it against the
+// one recorded.
+func (s *Store) checkLayout(ctx context.Context) error {
+	want := map[string]string{
+		"bucket_seconds": strconv.FormatInt(s.layout.BucketSeconds, 10),
+		"dwell_seconds":  strconv.FormatInt(s.layout.DwellSeconds, 10),
+	}
+	rows, err := s.conn.Query(ctx, "SELECT name, value FROM "+s.db+".meta")
+	if err != nil {
+		if ex := (*clickhouse.Exception)(nil); errors.As(err, &ex) && ex.Code == codeUnknownTable {
+			return ErrNotMigrated
+		}
+		return fmt.Errorf("read meta: %w", err)
+	}
+	have := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		have[k] = v
+	}
+	_ = rows.Close()
+	if len(have) == 0 {
+		for k, v := range want {
+			if err := s.insertRow(ctx, "meta", "name, value", k, v); err != nil {
+				return fmt.Errorf("record layout: %w", err)
+			}
+		}
+		return nil
+	}
+	for k, v := range want {
+		if have[k] != v {
+			return fmt.Errorf("%w: %s is %s, not %s", ErrLayoutMismatch, k, have[k], v)
+		}
+	}
+	return nil
+}
+
+// Layout implements graph.Store.
+func (s *Store) Layout() bucket.Layout { return s.layout }
+
+// Ping checks the server answers.
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+
+// Close closes the connections.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Counts are the rows held and the days with data.
+type Counts struct {
+	Visits, Encounters int64 // rows, before merges fold replays
+	Days               []bucket.Day
+}
+
+// Counts reads row counts and days.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".stays").Scan(&n); err != nil {
+		return c, err
+	}
+	c.Visits = int64(n)
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".contacts").Scan(&n); err != nil {
+		return c, err
+	}
+	c.Encounters = int64(n) / 2 // stored once per direction
+	days, err := s.Days(ctx)
+	c.Days = days
+	return c, err
+}
+
+// Days lists the local days with data, from the tables' partitions.
+func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps') AND active ORDER BY partition", s.db)
+	if err != nil {
+		return nil, fmt.Errorf("list partitions: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var days []bucket.Day
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		d, err := strconv.ParseUint(p, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("partition %q is not a day: %w", p, err)
+		}
+		days = append(days, bucket.Day(d))
+	}
+	return sortDays(days), rows.Err()
+}
