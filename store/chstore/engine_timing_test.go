@@ -1,0 +1,93 @@
+package chstore_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/chstore"
+	"github.com/truyvet/truyvet/store/chstore/chtest"
+)
+
+// BenchmarkTierS loads a synthetic city through the processor into ClickHouse
+// in batches of 50 000 records (one insert per table per batch), then asks F1
+// and F2 for 100 random cases. It reports insert rows/s, bytes on disk per
+// stored record, and F1/F2 p50/p99. The demo city by default;
+// TRUYVET_BENCH_TIER=S for tier S (1 M people, one day).
+func BenchmarkTierS(b *testing.B) {
+	addr := chtest.Addr(b)
+	cfg := synth.Demo()
+	if os.Getenv("TRUYVET_BENCH_TIER") == "S" {
+		cfg = synth.TierS()
+	}
+	cfg.End = time.Now()
+	for range b.N {
+		db := chtest.Database(b, addr)
+		opts := chstore.DefaultOptions()
+		opts.Addr, opts.Database, opts.Layout = addr, db, bucket.DefaultLayout()
+		ctx := context.Background()
+		s, err := chstore.Open(ctx, opts)
+		require.NoError(b, err)
+		city, err := synth.New(cfg)
+		require.NoError(b, err)
+		p, err := processor.New(s.Layout(), s, nil)
+		require.NoError(b, err)
+		var batch event.Batch
+		records := 0
+		var load time.Duration
+		flush := func() {
+			t0 := time.Now()
+			require.NoError(b, p.Process(ctx, &batch))
+			load += time.Since(t0)
+			records += batch.Len()
+			batch = event.Batch{}
+		}
+		for part := range city.Batches() {
+			batch.Append(&part)
+			if batch.Len() >= 50_000 {
+				flush()
+			}
+		}
+		flush()
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: addr})
+		require.NoError(b, err)
+		require.NoError(b, conn.Exec(ctx, "OPTIMIZE TABLE "+db+".stays FINAL"))
+		require.NoError(b, conn.Exec(ctx, "OPTIMIZE TABLE "+db+".contacts FINAL"))
+		var rows, diskBytes uint64
+		require.NoError(b, conn.QueryRow(ctx, "SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = ? AND active", db).Scan(&rows, &diskBytes))
+		_ = conn.Close()
+		b.ReportMetric(float64(rows)/load.Seconds(), "rows/s")
+		b.ReportMetric(float64(records)/load.Seconds(), "records/s")
+		b.ReportMetric(float64(diskBytes)/float64(records), "disk-bytes/record")
+
+		from, to := city.Span()
+		eng := graph.NewEngine(s)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, depth := range []int{1, 2} {
+			var lat []time.Duration
+			for range 100 {
+				q := graph.Query{Case: uint32(rng.IntN(cfg.People) + 1), Window: graph.Window{From: from.Unix(), To: to.Unix()}, Depth: depth, MinSeconds: 900}
+				t0 := time.Now()
+				_, err := eng.Exposures(ctx, q)
+				require.NoError(b, err)
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			name := map[int]string{1: "F1", 2: "F2"}[depth]
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, name+"-p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, name+"-p99-ms")
+		}
+		require.NoError(b, s.Close())
+	}
+}
