@@ -4,7 +4,9 @@
 -- day numbers (Asia/Ho_Chi_Minh, days since 1970-01-01), one partition each,
 -- so retention drops whole partitions.
 
--- Stays, one row per visit record, ordered for per-user lookups. Records of
+-- Stays, one row per visit record, ordered for per-user lookups. A fine
+-- index granularity (1024 rows, a few hundred users) lets lookups of a few
+-- thousand candidates skip most of a day. Records of
 -- one stay share (user, enter, venue, visit_id); readers take the largest
 -- exit. Replays are exact duplicates, which merges fold away.
 CREATE TABLE IF NOT EXISTS {db}.stays (
@@ -17,7 +19,8 @@ CREATE TABLE IF NOT EXISTS {db}.stays (
     source String
 ) ENGINE = ReplacingMergeTree
 PARTITION BY day
-ORDER BY (user, enter, venue, visit_id, exit);
+ORDER BY (user, enter, venue, visit_id, exit)
+SETTINGS index_granularity = 1024;
 
 -- Encounters, both directions (user is either phone's side), ordered for
 -- per-user lookups.
@@ -32,7 +35,8 @@ CREATE TABLE IF NOT EXISTS {db}.contacts (
     source String
 ) ENGINE = ReplacingMergeTree
 PARTITION BY day
-ORDER BY (user, start, peer, duration, encounter_id);
+ORDER BY (user, start, peer, duration, encounter_id)
+SETTINGS index_granularity = 1024;
 
 -- Co-location bitmaps: for each (venue, bucket), portable 32-bit roaring
 -- bitmaps of the users present. Each writer adds one row per key per batch;

@@ -76,13 +76,19 @@ func BenchmarkTierS(b *testing.B) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, depth := range []int{1, 2} {
 			var lat []time.Duration
+			var slowest *graph.Result
 			for range 100 {
 				q := graph.Query{Case: uint32(rng.IntN(cfg.People) + 1), Window: graph.Window{From: from.Unix(), To: to.Unix()}, Depth: depth, MinSeconds: 900}
 				t0 := time.Now()
-				_, err := eng.Exposures(ctx, q)
+				res, err := eng.Exposures(ctx, q)
 				require.NoError(b, err)
 				lat = append(lat, time.Since(t0))
+				if lat[len(lat)-1] >= slices.Max(lat) {
+					slowest = res
+				}
 			}
+			b.Logf("slowest depth-%d query: %d nodes, candidates F1 %d F2 %d, stays read %d, stages (ns) %v", depth,
+				len(slowest.Nodes), slowest.Stats.CandidatesF1, slowest.Stats.CandidatesF2, slowest.Stats.StaysRead, slowest.Stats.StageNanos)
 			slices.Sort(lat)
 			name := map[int]string{1: "F1", 2: "F2"}[depth]
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, name+"-p50-ms")

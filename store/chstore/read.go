@@ -186,48 +186,96 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 }
 
 // Present implements graph.Store: the OR of every bitmap row of the ranges.
+// It asks for the ranges' venues on their days (the primary key's prefix) and
+// keeps the rows whose bucket falls in a range: one cheap indexed read rather
+// than a condition with a term per range, which ClickHouse would evaluate on
+// every row.
 func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bitmap, error) {
 	if len(ranges) == 0 {
 		return roaring.New(), nil
 	}
 	start := time.Now()
+	byVenue := map[uint32][]bucket.Range{}
 	days := map[bucket.Day]bool{}
-	var cond strings.Builder
-	for i, r := range ranges {
-		if i > 0 {
-			cond.WriteString(" OR ")
-		}
-		fmt.Fprintf(&cond, "(venue = %d AND bucket BETWEEN %d AND %d)", r.Venue, r.First, r.Last)
+	for _, r := range ranges {
+		byVenue[r.Venue] = append(byVenue[r.Venue], r)
 		for d := s.layout.DayOfBucket(r.First); d <= s.layout.DayOfBucket(r.Last); d++ {
 			days[d] = true
 		}
 	}
+	venues := make([]uint32, 0, len(byVenue))
+	for v, rs := range byVenue {
+		venues = append(venues, v)
+		byVenue[v] = mergeRanges(rs)
+	}
+	slices.Sort(venues)
 	dl := make([]uint32, 0, len(days))
 	for d := range days {
 		dl = append(dl, uint32(d))
 	}
 	slices.Sort(dl)
-	rows, err := s.conn.Query(ctx, "SELECT bitmap FROM "+s.db+".bitmaps WHERE day IN ("+idList(dl)+") AND ("+cond.String()+")")
-	if err != nil {
-		s.m.errors.WithLabelValues("bitmaps").Inc()
-		return nil, fmt.Errorf("read bitmaps: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
 	var parts []*roaring.Bitmap
-	var raw string
-	for rows.Next() {
-		if err := rows.Scan(&raw); err != nil {
-			return nil, err
-		}
-		bm, err := bitmap.Decode([]byte(raw))
+	for chunk := range slices.Chunk(venues, usersPerQuery) {
+		rows, err := s.conn.Query(ctx, "SELECT venue, bucket, bitmap FROM "+s.db+".bitmaps WHERE day IN ("+idList(dl)+
+			") AND venue IN ("+idList(chunk)+")")
 		if err != nil {
-			return nil, err
+			s.m.errors.WithLabelValues("bitmaps").Inc()
+			return nil, fmt.Errorf("read bitmaps: %w", err)
 		}
-		parts = append(parts, bm)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read bitmaps: %w", err)
+		var (
+			venue, bkt uint32
+			raw        string
+		)
+		for rows.Next() {
+			if err := rows.Scan(&venue, &bkt, &raw); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			if !inRanges(byVenue[venue], bkt) {
+				continue
+			}
+			bm, err := bitmap.Decode([]byte(raw))
+			if err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			parts = append(parts, bm)
+		}
+		err = rows.Err()
+		_ = rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read bitmaps: %w", err)
+		}
 	}
 	s.m.query.WithLabelValues("bitmaps").Observe(time.Since(start).Seconds())
 	return roaring.FastOr(parts...), nil
+}
+
+// mergeRanges sorts ranges of one venue and merges those that overlap or touch.
+func mergeRanges(rs []bucket.Range) []bucket.Range {
+	slices.SortFunc(rs, func(a, b bucket.Range) int { return cmp.Compare(a.First, b.First) })
+	out := rs[:1]
+	for _, r := range rs[1:] {
+		last := &out[len(out)-1]
+		if r.First <= last.Last+1 {
+			last.Last = max(last.Last, r.Last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// inRanges reports whether b falls in one of the sorted, disjoint ranges.
+func inRanges(rs []bucket.Range, b uint32) bool {
+	i, _ := slices.BinarySearchFunc(rs, b, func(r bucket.Range, b uint32) int {
+		switch {
+		case r.Last < b:
+			return -1
+		case r.First > b:
+			return 1
+		}
+		return 0
+	})
+	return i < len(rs) && rs[i].First <= b && b <= rs[i].Last
 }
