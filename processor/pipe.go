@@ -56,6 +56,14 @@ func (p *Pipe) Produce(ctx context.Context, b *event.Batch) error {
 	select {
 	case err := <-req.err:
 		return err
+	case <-p.done:
+		// Run has stopped; it answered every request it took.
+		select {
+		case err := <-req.err:
+			return err
+		default:
+			return ErrPipeClosed
+		}
 	case <-ctx.Done():
 		return fmt.Errorf("wait for the write: %w", ctx.Err())
 	}
