@@ -1,0 +1,162 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/query/api"
+	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/graph"
+)
+
+// world is a tiny in-memory graph.Store: case 1 and user 2 shared venue 10
+// for 30 minutes; user 2 then met user 3 by Bluetooth for 20 minutes.
+type world struct{}
+
+var t0 = time.Date(2026, 11, 20, 8, 0, 0, 0, api.Local).Unix()
+
+func (world) Layout() bucket.Layout { return bucket.DefaultLayout() }
+
+func (world) Stays(_ context.Context, users []uint32, _ graph.Window) iter.Seq2[graph.UserStays, error] {
+	stays := map[uint32][]graph.Stay{
+		1: {{Venue: 10, Interval: graph.Interval{Start: t0, End: t0 + 3600}}},
+		2: {{Venue: 10, Interval: graph.Interval{Start: t0 + 1800, End: t0 + 5400}}},
+	}
+	return func(yield func(graph.UserStays, error) bool) {
+		for _, u := range users {
+			if s, ok := stays[u]; ok && !yield(graph.UserStays{User: u, Stays: s}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (world) Contacts(_ context.Context, users []uint32, _ graph.Window) iter.Seq2[graph.UserContacts, error] {
+	c := map[uint32][]graph.Contact{
+		2: {{Peer: 3, Interval: graph.Interval{Start: t0 + 7200, End: t0 + 8400}}},
+		3: {{Peer: 2, Interval: graph.Interval{Start: t0 + 7200, End: t0 + 8400}}},
+	}
+	return func(yield func(graph.UserContacts, error) bool) {
+		for _, u := range users {
+			if s, ok := c[u]; ok && !yield(graph.UserContacts{User: u, Contacts: s}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (world) Present(_ context.Context, ranges []bucket.Range) (*roaring.Bitmap, error) {
+	bm := roaring.New()
+	for _, r := range ranges {
+		if r.Venue == 10 {
+			bm.AddMany([]uint32{1, 2})
+		}
+	}
+	return bm, nil
+}
+
+type trail struct {
+	mu      sync.Mutex
+	entries []audit.Entry
+}
+
+func (t *trail) Audit(_ context.Context, e audit.Entry) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries = append(t.entries, e)
+	return nil
+}
+
+func (t *trail) RecentAudit(_ context.Context, limit int) ([]audit.Entry, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.entries[:min(limit, len(t.entries))], nil
+}
+
+func server(t *testing.T) (*http.ServeMux, *trail) {
+	tr := &trail{}
+	now := func() time.Time { return time.Unix(t0+86400, 0) }
+	a := api.New(api.DefaultConfig(), graph.NewEngine(world{}), tr, api.NewMetrics(prometheus.NewRegistry()), nil, now)
+	mux := http.NewServeMux()
+	a.Register(mux)
+	return mux, tr
+}
+
+func do(mux *http.ServeMux, path string, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestBadParametersNameTheField(t *testing.T) {
+	mux, tr := server(t)
+	for path, field := range map[string]string{
+		"/v1/cases/0/exposures":                                                   "user_id",
+		"/v1/cases/abc/exposures":                                                 "user_id",
+		"/v1/cases/1/exposures?depth=3":                                           "depth",
+		"/v1/cases/1/exposures?min_minutes=-1":                                    "min_minutes",
+		"/v1/cases/1/exposures?min_minutes=NaN":                                   "min_minutes",
+		"/v1/cases/1/exposures?from=yesterday":                                    "from",
+		"/v1/cases/1/exposures?to=2026-13-01T00:00:00Z":                           "to",
+		"/v1/cases/1/exposures?from=2026-11-21T00:00:00Z&to=2026-11-20T00:00:00Z": "from",
+		"/v1/cases/1/exposures?from=2026-01-01T00:00:00Z&to=2026-11-20T00:00:00Z": "from",
+		"/v1/audit?limit=0":                                                       "limit",
+	} {
+		rec := do(mux, path)
+		require.Equal(t, http.StatusBadRequest, rec.Code, path)
+		var body map[string]string
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), path)
+		require.Contains(t, body["error"], field, path)
+	}
+	require.Empty(t, tr.entries, "rejected requests are not lookups")
+}
+
+func TestExposuresJSONCSVAndAudit(t *testing.T) {
+	mux, tr := server(t)
+	rec := do(mux, "/v1/cases/1/exposures?depth=2", "X-Requested-By", "team-hanoi")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var g api.GraphJSON
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
+	require.Len(t, g.Nodes, 3)
+	require.Equal(t, uint32(2), g.Nodes[1].UserID)
+	require.EqualValues(t, 1800, g.Nodes[1].ExposureSeconds)
+	require.Equal(t, 1, g.Nodes[1].Tier)
+	require.Equal(t, uint32(3), g.Nodes[2].UserID)
+	require.EqualValues(t, 1200, g.Nodes[2].ExposureSeconds)
+	require.Equal(t, 2, g.Nodes[2].Tier)
+	require.True(t, strings.HasSuffix(rec.Body.String(), "\n"))
+	require.Contains(t, rec.Body.String(), `"first_exposure":"2026-11-20T08:30:00+07:00"`)
+
+	rec = do(mux, "/v1/cases/1/exposures?depth=2", "Accept", "text/html, text/csv;q=0.9")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "text/csv; charset=utf-8", rec.Header().Get("Content-Type"))
+	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	require.Len(t, lines, 3)
+	require.Equal(t, strings.Join(api.CSVHeader, ","), lines[0])
+	require.True(t, strings.HasPrefix(lines[1], "2,1,2026-11-20T08:30:00+07:00,1800,30.0,venue,1,10"), lines[1])
+
+	require.Len(t, tr.entries, 2)
+	require.Equal(t, "team-hanoi", tr.entries[0].Requester)
+	require.Equal(t, 1, tr.entries[0].F1)
+	require.Equal(t, 1, tr.entries[0].F2)
+	require.Equal(t, "csv", tr.entries[1].Format)
+	rec = do(mux, "/v1/audit?limit=1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), "team-hanoi")
+}
