@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBenchCommands runs bench generate, replay and query on a small city
+// against an all-in-one node, and checks what they write.
+func TestBenchCommands(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var ac allInOneConfig
+	ac.register(flag.NewFlagSet("test", flag.ContinueOnError))
+	ac.Listen, ac.DataDir = "127.0.0.1:0", t.TempDir()
+	n, err := newNode(ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	require.NoError(t, err)
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- n.run(ctx, func(a string) { addrc <- a }) }()
+	url := "http://" + <-addrc
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	run := func(args ...string) string {
+		var out bytes.Buffer
+		env := Env{Args: args, Stdout: &out, Stderr: io.Discard, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
+		require.NoError(t, runBench(ctx, env), args)
+		return out.String()
+	}
+	city := []string{"--tier", "demo", "--people", "300", "--venues", "20", "--days", "1"}
+	dir := t.TempDir()
+
+	run(append([]string{"generate", "--out", filepath.Join(dir, "ds")}, city...)...)
+	var ds map[string]any
+	b, err := os.ReadFile(filepath.Join(dir, "ds", "dataset.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &ds))
+	require.Positive(t, ds["checkin_records"])
+	require.FileExists(t, filepath.Join(dir, "ds", "checkins.ndjson.gz"))
+
+	run(append([]string{"replay", "--url", url, "--out", filepath.Join(dir, "replay")}, city...)...)
+	var rep struct {
+		Figures []struct {
+			Name  string
+			Value float64
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "replay", "report.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &rep))
+	figs := map[string]float64{}
+	for _, f := range rep.Figures {
+		figs[f.Name] = f.Value
+	}
+	require.InDelta(t, ds["checkin_records"].(float64)+ds["encounter_records"].(float64), figs["records accepted"], 0)
+	require.Zero(t, figs["records rejected"])
+	require.Positive(t, figs["sustained throughput"])
+	require.FileExists(t, filepath.Join(dir, "replay", "report.md"))
+
+	out := run(append([]string{"query", "--url", url, "--cases", "10", "--out", filepath.Join(dir, "query")}, city...)...)
+	require.Contains(t, out, "F2 p50")
+	var q struct {
+		Systems []struct {
+			Name string
+			F1   map[string]float64 `json:"f1_ms"`
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "query", "report.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &q))
+	require.Len(t, q.Systems, 1)
+	require.Positive(t, q.Systems[0].F1["p50"])
+
+	var usage bytes.Buffer
+	err = runBench(ctx, Env{Args: []string{"nope"}, Stdout: &usage, Stderr: &usage, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
+	require.ErrorIs(t, err, errUsage)
+}
