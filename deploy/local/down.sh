@@ -7,8 +7,8 @@ purge=false
 for a in "$@"; do
   case $a in
     --purge) purge=true ;;
-    kafka | clickhouse) ;;
-    *) echo "usage: down.sh [kafka] [clickhouse] [--purge]" >&2; exit 2 ;;
+    kafka | clickhouse | postgres) ;;
+    *) echo "usage: down.sh [kafka] [clickhouse] [postgres] [--purge]" >&2; exit 2 ;;
   esac
 done
 
@@ -30,12 +30,25 @@ stop() { # name pidfile
 
 services=()
 for a in "$@"; do [ "$a" = --purge ] || services+=("$a"); done
-[ ${#services[@]} -gt 0 ] || services=(kafka clickhouse)
+[ ${#services[@]} -gt 0 ] || services=(kafka clickhouse postgres)
 for s in "${services[@]}"; do
   case $s in
     kafka | clickhouse) stop "$s" "$state/$s/$s.pid" ;;
+    postgres)
+      pgdir=$state/postgres
+      if [ "$(id -u)" = 0 ]; then pgdir=${TRUYVET_POSTGRES_DIR:-/var/tmp/truyvet/postgres}; fi
+      if [ -f "$pgdir/data/postmaster.pid" ]; then
+        bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+        as=()
+        if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi
+        echo "down.sh: stopping postgres" >&2
+        "${as[@]}" "$bin/pg_ctl" -D "$pgdir/data" -m fast -w stop >&2 || true
+      fi ;;
     *) echo "down.sh: unknown service $s" >&2; exit 2 ;;
   esac
+  if $purge && [ "$s" = postgres ] && [ "$(id -u)" = 0 ]; then
+    rm -rf "${TRUYVET_POSTGRES_DIR:-/var/tmp/truyvet/postgres}"
+  fi
   if $purge; then
     rm -rf "${state:?}/$s/data" "$state/$s/server.log"* "$state/$s/server.err.log"* "$state/$s/stdout.log"
     echo "down.sh: purged $state/$s/data" >&2

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Starts truyvet's local services on loopback, installing them on first use
 # (no Docker): an Apache Kafka broker in KRaft mode, from Maven Central jars,
-# and a ClickHouse server, from Debian's clickhouse-server package.
+# a ClickHouse server, from Debian's clickhouse-server package, and a
+# PostgreSQL server (Debian's postgresql-15), which the peer benchmarks use.
 #
-#   deploy/local/up.sh [kafka] [clickhouse]     # default: every service
+#   deploy/local/up.sh [kafka] [clickhouse] [postgres]     # default: every service
 #
 # Prints one NAME=value line per service on stdout (progress goes to stderr):
 #   TRUYVET_KAFKA_BROKERS=127.0.0.1:19092
 #   TRUYVET_CLICKHOUSE_ADDR=127.0.0.1:19000
+#   TRUYVET_POSTGRES_URL=postgres://truyvet@127.0.0.1:15432/truyvet?sslmode=disable
 # Idempotent: a service already running is left as it is. deploy/local/down.sh
 # stops them. Settings: TRUYVET_LOCAL_DIR (state and caches, default
 # ~/.cache/truyvet/local), TRUYVET_KAFKA_PORT (19092),
 # TRUYVET_KAFKA_CONTROLLER_PORT (19093), TRUYVET_CLICKHOUSE_PORT (19000, native
-# protocol), TRUYVET_CLICKHOUSE_HTTP_PORT (18123).
+# protocol), TRUYVET_CLICKHOUSE_HTTP_PORT (18123), TRUYVET_POSTGRES_PORT (15432).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
@@ -20,6 +22,7 @@ kafka_port=${TRUYVET_KAFKA_PORT:-19092}
 controller_port=${TRUYVET_KAFKA_CONTROLLER_PORT:-19093}
 ch_port=${TRUYVET_CLICKHOUSE_PORT:-19000}
 ch_http_port=${TRUYVET_CLICKHOUSE_HTTP_PORT:-18123}
+pg_port=${TRUYVET_POSTGRES_PORT:-15432}
 
 log() { echo "up.sh: $*" >&2; }
 
@@ -141,12 +144,57 @@ start_clickhouse() {
   return 1
 }
 
+# pg_dir is where the cluster lives. As root the server runs as the postgres
+# user, which cannot reach a home directory: it lives under /var/tmp then.
+pg_dir() {
+  if [ "$(id -u)" = 0 ]; then echo "${TRUYVET_POSTGRES_DIR:-/var/tmp/truyvet/postgres}"; else echo "$state/postgres"; fi
+}
+
+start_postgres() {
+  local dir
+  dir=$(pg_dir)
+  local url="postgres://truyvet@127.0.0.1:$pg_port/truyvet?sslmode=disable"
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
+    log "installing postgresql from Debian (once)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo -n"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 ||
+      { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2; }
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  # The server refuses to run as root: run it as the postgres user then.
+  local as=()
+  if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chmod 755 "$(dirname "$dir")"; chown postgres "$dir"; fi
+  if port_open "$pg_port"; then
+    log "postgres already running"
+    echo "TRUYVET_POSTGRES_URL=$url"
+    return
+  fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "initialising a PostgreSQL cluster in $dir/data"
+    "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >&2
+  fi
+  log "starting postgres on 127.0.0.1:$pg_port (log: $dir/server.log)"
+  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir -c shared_buffers=512MB -c work_mem=64MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >&2
+  "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'truyvet'" | grep -q 1 ||
+    "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE ROLE truyvet LOGIN SUPERUSER" >&2
+  "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'truyvet'" | grep -q 1 ||
+    "${as[@]}" "$bin/psql" -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE truyvet OWNER truyvet" >&2
+  echo "TRUYVET_POSTGRES_URL=$url"
+}
+
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(kafka clickhouse)
+[ ${#services[@]} -gt 0 ] || services=(kafka clickhouse postgres)
 for s in "${services[@]}"; do
   case $s in
     kafka) start_kafka ;;
     clickhouse) start_clickhouse ;;
-    *) log "unknown service $s (known: kafka, clickhouse)"; exit 2 ;;
+    postgres) start_postgres ;;
+    *) log "unknown service $s (known: kafka, clickhouse, postgres)"; exit 2 ;;
   esac
 done
