@@ -27,6 +27,7 @@ func runBench(ctx context.Context, env Env) error {
 		"generate": runBenchGenerate,
 		"replay":   runBenchReplay,
 		"query":    runBenchQuery,
+		"peers":    runBenchPeers,
 	}
 	if len(env.Args) == 0 || subs[env.Args[0]] == nil {
 		names := make([]string, 0, len(subs))

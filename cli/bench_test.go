@@ -80,6 +80,29 @@ func TestBenchCommands(t *testing.T) {
 	require.Len(t, q.Systems, 1)
 	require.Positive(t, q.Systems[0].F1["p50"])
 
+	// Peers: truyvet and the peers available here agree on every case.
+	args := append([]string{"peers", "--cases", "10", "--out", filepath.Join(dir, "peers")}, city...)
+	if u := os.Getenv("TRUYVET_IT_POSTGRES_URL"); u != "" {
+		args = append(args, "--postgres-url", u)
+	}
+	if a := os.Getenv("TRUYVET_IT_CLICKHOUSE_ADDR"); a != "" {
+		args = append(args, "--clickhouse-addr", a)
+	}
+	run(args...)
+	var pr struct {
+		Systems []struct {
+			Name   string
+			Agrees bool `json:"agrees_with_reference"`
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "peers", "report.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &pr))
+	require.GreaterOrEqual(t, len(pr.Systems), 2)
+	for _, s := range pr.Systems {
+		require.True(t, s.Agrees, s.Name)
+	}
+
 	var usage bytes.Buffer
 	err = runBench(ctx, Env{Args: []string{"nope"}, Stdout: &usage, Stderr: &usage, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
 	require.ErrorIs(t, err, errUsage)

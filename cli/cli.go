@@ -39,7 +39,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"all-in-one": {"ingest, processing, embedded store and query in one process", runAllInOne},
 		"demo":       {"all-in-one with a small synthetic city loaded, printing queries to try", runDemo},
-		"bench":      {"load tests: bench generate (dataset files), bench replay (stream to ingest), bench query (F1/F2 latency)", runBench},
+		"bench":      {"load tests: bench generate (dataset files), bench replay (stream to ingest), bench query (F1/F2 latency), bench peers (side by side with PostgreSQL, ClickHouse joins, plain loops)", runBench},
 		"ingest":     {"HTTP ingest that validates records and produces them to Kafka", runIngest},
 		"process":    {"a processor replica: consumes Kafka, builds the index, writes the store", runProcess},
 		"query":      {"the query API and UI over the ClickHouse store", runQuery},

@@ -12,11 +12,12 @@ echo "== services: deploy/local/up.sh"
 # Integration tests talk to real services; the test command starts them
 # itself (installing them on first use). Under CI a failure here is fatal;
 # elsewhere the integration tests skip and say which variable they need.
-if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ] || [ -z "${TRUYVET_IT_CLICKHOUSE_ADDR:-}" ]; then
+if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ] || [ -z "${TRUYVET_IT_CLICKHOUSE_ADDR:-}" ] || [ -z "${TRUYVET_IT_POSTGRES_URL:-}" ]; then
   if out=$(deploy/local/up.sh); then
     brokers=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_KAFKA_BROKERS=//p')
     chaddr=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_CLICKHOUSE_ADDR=//p')
-    export TRUYVET_IT_KAFKA_BROKERS="$brokers" TRUYVET_IT_CLICKHOUSE_ADDR="$chaddr"
+    pgurl=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_POSTGRES_URL=//p')
+    export TRUYVET_IT_KAFKA_BROKERS="$brokers" TRUYVET_IT_CLICKHOUSE_ADDR="$chaddr" TRUYVET_IT_POSTGRES_URL="$pgurl"
     local_services=1
     if [ "${CI:-}" = true ]; then trap 'deploy/local/down.sh >/dev/null 2>&1 || true' EXIT; fi
   elif [ "${CI:-}" = true ]; then
@@ -27,6 +28,7 @@ if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ] || [ -z "${TRUYVET_IT_CLICKHOUSE_ADDR:
 fi
 echo "TRUYVET_IT_KAFKA_BROKERS=${TRUYVET_IT_KAFKA_BROKERS:-}"
 echo "TRUYVET_IT_CLICKHOUSE_ADDR=${TRUYVET_IT_CLICKHOUSE_ADDR:-}"
+echo "TRUYVET_IT_POSTGRES_URL=${TRUYVET_IT_POSTGRES_URL:-}"
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
 if [ "${local_services:-}" = 1 ]; then
