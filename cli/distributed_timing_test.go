@@ -24,6 +24,7 @@ import (
 // ingest`, the real broker and `truyvet process`, and reports sustained
 // events/s from the first request until the processor has stored the last
 // record, the 202 latency percentiles, and the largest lag seen.
+// TRUYVET_BENCH_COMPRESSION sets --kafka-compression.
 func BenchmarkDistributedThroughput(b *testing.B) {
 	brokers := kafkatest.Real(b)
 	cfg := synth.TierS()
@@ -58,6 +59,9 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 	for range b.N {
 		prefix := kafkatest.Prefix(b)
 		kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "8"}
+		if c := os.Getenv("TRUYVET_BENCH_COMPRESSION"); c != "" {
+			kafka = append(kafka, "--kafka-compression", c)
+		}
 		ing := start(b, bin, append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...)...)
 		pr := start(b, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", b.TempDir(), "--kafka-group", prefix + "g"}, kafka...)...)
 

@@ -40,6 +40,7 @@ type Config struct {
 	BatchTimeout time.Duration // linger before a partial batch is sent
 	WriteTimeout time.Duration // longest a write to a broker may take
 	MaxPerMsg    int           // most records in one Kafka message
+	Compression  string        // none, lz4, snappy, gzip or zstd
 }
 
 // DefaultConfig returns safe producer settings for brokers.
@@ -51,6 +52,7 @@ func DefaultConfig() Config {
 		BatchTimeout: 2 * time.Millisecond,
 		WriteTimeout: 10 * time.Second,
 		MaxPerMsg:    2000,
+		Compression:  "lz4",
 	}
 }
 
@@ -69,8 +71,30 @@ func (c Config) Validate() error {
 		c.WriteTimeout <= 0 || c.MaxPerMsg < 1 {
 		return fmt.Errorf("%w (partitions 1..%d)", ErrBadConfig, event.Shards)
 	}
+	if _, err := codec(c.Compression); err != nil {
+		return err
+	}
 	_, err := event.TopicsFor(c.TopicPrefix)
 	return err
+}
+
+// ErrBadCompression is returned for an unknown compression name.
+var ErrBadCompression = errors.New("kafka compression must be none, lz4, snappy, gzip or zstd")
+
+func codec(name string) (compress.Compression, error) {
+	switch name {
+	case "none", "":
+		return 0, nil
+	case "lz4":
+		return compress.Lz4, nil
+	case "snappy":
+		return compress.Snappy, nil
+	case "gzip":
+		return compress.Gzip, nil
+	case "zstd":
+		return compress.Zstd, nil
+	}
+	return 0, fmt.Errorf("%w: %q", ErrBadCompression, name)
 }
 
 // SplitBrokers parses a comma-separated broker list.
@@ -106,6 +130,7 @@ func New(cfg Config, m *Metrics, log *slog.Logger) (*Producer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	comp, _ := codec(cfg.Compression)
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Balancer:     ShardBalancer{},
@@ -113,7 +138,7 @@ func New(cfg Config, m *Metrics, log *slog.Logger) (*Producer, error) {
 		BatchTimeout: cfg.BatchTimeout, // kafka-go's default linger is 1 s
 		BatchSize:    1000,
 		BatchBytes:   1 << 20, // the broker's default message.max.bytes
-		Compression:  compress.Lz4,
+		Compression:  comp,
 		WriteTimeout: cfg.WriteTimeout,
 		ReadTimeout:  cfg.WriteTimeout,
 		MaxAttempts:  5,

@@ -41,6 +41,14 @@ func TestConfigValidate(t *testing.T) {
 	cfg = kafkaproducer.DefaultConfig()
 	cfg.Brokers, cfg.TopicPrefix = []string{"b"}, "bad prefix/"
 	require.ErrorIs(t, cfg.Validate(), event.ErrBadTopicPrefix)
+	cfg = kafkaproducer.DefaultConfig()
+	cfg.Brokers = []string{"b"}
+	for _, c := range []string{"none", "lz4", "snappy", "gzip", "zstd"} {
+		cfg.Compression = c
+		require.NoError(t, cfg.Validate(), c)
+	}
+	cfg.Compression = "brotli"
+	require.ErrorIs(t, cfg.Validate(), kafkaproducer.ErrBadCompression)
 	require.Equal(t, []string{"a:1", "b:2"}, kafkaproducer.SplitBrokers(" a:1, ,b:2,"))
 }
 
