@@ -3,8 +3,11 @@ package graph
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -14,11 +17,31 @@ import (
 
 // Engine computes exposure graphs from a Store. It is safe for concurrent use.
 type Engine struct {
-	store Store
+	store    Store
+	workers  int // most refine workers per tier of a query
+	minShare int // fewest candidates worth a refine worker of their own
 }
 
-// NewEngine returns an engine reading from store.
-func NewEngine(store Store) *Engine { return &Engine{store: store} }
+// Option configures an Engine.
+type Option func(*Engine)
+
+// RefineWorkers sets how many workers may refine one tier's candidates in
+// parallel (default GOMAXPROCS, at most 8) and the fewest candidates a worker
+// is started for (default 1024): small tiers are refined on the caller's
+// goroutine, where a worker costs more than it saves.
+func RefineWorkers(workers, minShare int) Option {
+	return func(e *Engine) { e.workers, e.minShare = max(1, workers), max(1, minShare) }
+}
+
+// NewEngine returns an engine reading from store, which must be safe for
+// concurrent use.
+func NewEngine(store Store, opts ...Option) *Engine {
+	e := &Engine{store: store, workers: min(runtime.GOMAXPROCS(0), 8), minShare: 1024}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
 
 // Stage names used in Stats.StageNanos; a closed set, safe as metric labels.
 const (
@@ -38,6 +61,7 @@ func (e *Engine) Exposures(ctx context.Context, q Query) (*Result, error) {
 		return nil, fmt.Errorf("depth %d: %w", q.Depth, ErrDepth)
 	}
 	r := &run{
+		engine: e,
 		store:  e.store,
 		layout: e.store.Layout(),
 		q:      q,
@@ -57,14 +81,16 @@ func (e *Engine) Exposures(ctx context.Context, q Query) (*Result, error) {
 
 // run is the state of one query.
 type run struct {
+	engine *Engine
 	store  Store
 	layout bucket.Layout
 	q      Query
 	res    *Result
 	known  *roaring.Bitmap // the case and every person already placed in a tier
 
-	// scratch, reused across candidates
-	pieces []piece
+	edges [][]Edge // in chunks of edgeChunk, so a large graph never regrows one slice
+
+	// scratch, reused across venues
 	ivs    []Interval
 	merged []Interval
 }
@@ -268,17 +294,93 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 
 	// Refine: measure each candidate's contact with each source exactly.
 	t1 := time.Now()
-	var out []found
-	seen := map[uint32]struct{}{}
-	for us, err := range r.store.Stays(ctx, cands.ToArray(), w) {
-		if err != nil {
-			return nil, fmt.Errorf("read stays of %d tier-%d candidates: %w", cands.GetCardinality(), tier, err)
+	rf := refinement{tier: tier, srcs: srcs, venues: venues, prox: prox, keepStays: keepStays, minSeconds: r.q.MinSeconds}
+	out, err := r.refine(ctx, &rf, cands.ToArray(), w)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		r.known.Add(out[i].node.UserID)
+		r.res.Nodes = append(r.res.Nodes, out[i].node)
+	}
+	r.timed(StageRefine, tier, t1)
+	return out, nil
+}
+
+// refinement is what the refine stage of one tier reads; workers share it
+// and never write to it.
+type refinement struct {
+	tier       int
+	srcs       []source
+	venues     map[uint32]*venueList
+	prox       map[uint32][]piece
+	keepStays  bool
+	minSeconds int64
+}
+
+// refineWorker refines a contiguous share of the candidates with its own
+// scratch and its own output.
+type refineWorker struct {
+	rf        *refinement
+	out       []found
+	edges     [][]Edge
+	seen      map[uint32]struct{}
+	staysRead int
+
+	pieces []piece
+	ivs    []Interval
+	merged []Interval
+}
+
+// refine reads the stays of cands (sorted) and measures their contact with
+// rf's sources, splitting the candidates among the engine's refine workers,
+// each with its own store reads. Proximity-only candidates come last. The result
+// is in candidate order whatever the split.
+func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Window) ([]found, error) {
+	n := max(1, min(r.engine.workers, len(cands)/r.engine.minShare))
+	workers := make([]*refineWorker, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wk := &refineWorker{rf: rf, seen: map[uint32]struct{}{}}
+		workers[i] = wk
+		share := cands[i*len(cands)/n : (i+1)*len(cands)/n]
+		wg.Go(func() { errs[i] = wk.candidates(ctx, r.store, share, w) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("read stays of %d tier-%d candidates: %w", len(cands), rf.tier, err)
+	}
+	last := workers[n-1]
+	for p, ps := range rf.prox {
+		if slices.ContainsFunc(workers, func(wk *refineWorker) bool { _, ok := wk.seen[p]; return ok }) {
+			continue
 		}
-		r.res.Stats.StaysRead += len(us.Stays)
-		seen[us.User] = struct{}{}
-		r.pieces = r.pieces[:0]
+		last.pieces = append(last.pieces[:0], ps...)
+		if f, ok := last.evaluate(p); ok {
+			last.out = append(last.out, f)
+		}
+	}
+	var out []found
+	for _, wk := range workers {
+		out = append(out, wk.out...)
+		r.edges = append(r.edges, wk.edges...)
+		r.res.Stats.StaysRead += wk.staysRead
+	}
+	return out, nil
+}
+
+func (wk *refineWorker) candidates(ctx context.Context, st Store, cands []uint32, w Window) error {
+	rf := wk.rf
+	for us, err := range st.Stays(ctx, cands, w) {
+		if err != nil {
+			return err
+		}
+		wk.staysRead += len(us.Stays)
+		wk.seen[us.User] = struct{}{}
+		wk.pieces = wk.pieces[:0]
 		for _, st := range us.Stays {
-			vl := venues[st.Venue]
+			vl := rf.venues[st.Venue]
 			if vl == nil {
 				continue
 			}
@@ -290,61 +392,45 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 					break
 				}
 				if iv := intersect(st.Interval, it.Interval); iv.Len() > 0 {
-					r.pieces = append(r.pieces, piece{src: it.src, ch: ChannelVenue, venue: st.Venue, Interval: iv})
+					wk.pieces = append(wk.pieces, piece{src: it.src, ch: ChannelVenue, venue: st.Venue, Interval: iv})
 				}
 			}
 		}
-		r.pieces = append(r.pieces, prox[us.User]...)
-		if f, ok := r.evaluate(us.User, tier, srcs); ok {
-			if keepStays {
+		wk.pieces = append(wk.pieces, rf.prox[us.User]...)
+		if f, ok := wk.evaluate(us.User); ok {
+			if rf.keepStays {
 				f.stays, f.staysRead = slices.Clone(us.Stays), true
 			}
-			out = append(out, f)
+			wk.out = append(wk.out, f)
 		}
 	}
-	for p, ps := range prox {
-		if _, ok := seen[p]; ok {
-			continue
-		}
-		r.pieces = append(r.pieces[:0], ps...)
-		if f, ok := r.evaluate(p, tier, srcs); ok {
-			out = append(out, f)
-		}
-	}
-	for i := range out {
-		r.known.Add(out[i].node.UserID)
-		r.res.Nodes = append(r.res.Nodes, out[i].node)
-	}
-	r.timed(StageRefine, tier, t1)
-	return out, nil
+	return nil
 }
 
-// evaluate measures the contact in r.pieces between candidate x and each
+// evaluate measures the contact in wk.pieces between candidate x and each
 // source, and returns x's node when at least one source's contact qualifies.
-// It appends the edges of qualifying pairs to the result.
-func (r *run) evaluate(x uint32, tier int, srcs []source) (found, bool) {
-	if len(r.pieces) == 0 {
+// It appends the edges of qualifying pairs to wk.edges.
+func (wk *refineWorker) evaluate(x uint32) (found, bool) {
+	tier, srcs := wk.rf.tier, wk.rf.srcs
+	if len(wk.pieces) == 0 {
 		return found{}, false
 	}
-	slices.SortFunc(r.pieces, func(a, b piece) int {
-		return cmp.Or(cmp.Compare(a.src, b.src), cmp.Compare(a.ch, b.ch),
-			cmp.Compare(a.venue, b.venue), cmp.Compare(a.Start, b.Start))
-	})
+	slices.SortFunc(wk.pieces, comparePieces)
 	var f found
 	var mask uint8
-	for lo := 0; lo < len(r.pieces); {
+	for lo := 0; lo < len(wk.pieces); {
 		hi := lo + 1
-		for hi < len(r.pieces) && r.pieces[hi].src == r.pieces[lo].src {
+		for hi < len(wk.pieces) && wk.pieces[hi].src == wk.pieces[lo].src {
 			hi++
 		}
-		run := r.pieces[lo:hi]
+		run := wk.pieces[lo:hi]
 		lo = hi
-		r.ivs = r.ivs[:0]
+		wk.ivs = wk.ivs[:0]
 		for _, p := range run {
-			r.ivs = append(r.ivs, p.Interval)
+			wk.ivs = append(wk.ivs, p.Interval)
 		}
-		total, first := unionLen(r.ivs)
-		if total == 0 || total < r.q.MinSeconds {
+		total, first := unionLen(wk.ivs)
+		if total == 0 || total < wk.rf.minSeconds {
 			continue
 		}
 		from := srcs[run[0].src].id
@@ -360,13 +446,13 @@ func (r *run) evaluate(x uint32, tier int, srcs []source) (found, bool) {
 				b++
 			}
 			mask |= 1 << run[a].ch
-			r.ivs = r.ivs[:0]
+			wk.ivs = wk.ivs[:0]
 			for _, p := range run[a:b] {
-				r.ivs = append(r.ivs, p.Interval)
+				wk.ivs = append(wk.ivs, p.Interval)
 			}
-			r.merged = mergeInto(r.merged[:0], r.ivs)
-			for _, iv := range r.merged {
-				r.res.Edges = append(r.res.Edges, Edge{From: from, To: x, Channel: run[a].ch, VenueID: run[a].venue, Interval: iv})
+			wk.merged = mergeInto(wk.merged[:0], wk.ivs)
+			for _, iv := range wk.merged {
+				wk.addEdge(Edge{From: from, To: x, Channel: run[a].ch, VenueID: run[a].venue, Interval: iv})
 			}
 			a = b
 		}
@@ -389,44 +475,153 @@ func (r *run) assemble() {
 	slices.SortFunc(res.Nodes, func(a, b Node) int {
 		return cmp.Or(cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.FirstExposure, b.FirstExposure), cmp.Compare(a.UserID, b.UserID))
 	})
-	slices.SortFunc(res.Edges, func(a, b Edge) int {
-		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Start, b.Start),
-			cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.VenueID, b.VenueID))
-	})
-	res.Venues = Sites(res.Edges, r.q.Case)
+	// The sites need the edges but not their order: derive them while the
+	// edges are sorted.
+	var wg sync.WaitGroup
+	wg.Go(func() { res.Venues = sites(r.edges, r.q.Case) })
+	res.Edges = sortEdges(r.edges)
+	wg.Wait()
 }
 
-// Sites summarises the venue edges of a graph into exposure sites, sorted by
-// (First, VenueID). Edges from the case give tier 0, all others tier 1.
-func Sites(edges []Edge, caseID uint32) []Site {
-	type acc struct {
-		site Site
-		to   map[uint32]struct{}
+// sites summarises the venue edges of a graph, given in chunks, into exposure
+// sites, sorted by (First, VenueID). Edges from the case give tier 0, all
+// others tier 1.
+func sites(chunks [][]Edge, caseID uint32) []Site {
+	by := map[uint32]*Site{}
+	var exposed []uint64 // venue<<32 | to, one per venue edge
+	for _, chunk := range chunks {
+		for _, e := range chunk {
+			if e.Channel != ChannelVenue {
+				continue
+			}
+			by[e.VenueID] = widen(by[e.VenueID], e, caseID)
+			exposed = append(exposed, uint64(e.VenueID)<<32|uint64(e.To))
+		}
 	}
-	by := map[uint32]*acc{}
-	for _, e := range edges {
-		if e.Channel != ChannelVenue {
-			continue
+	slices.Sort(exposed)
+	for i, x := range exposed {
+		if i == 0 || x != exposed[i-1] {
+			by[uint32(x>>32)].Exposed++
 		}
-		a := by[e.VenueID]
-		if a == nil {
-			a = &acc{site: Site{VenueID: e.VenueID, Tier: 1, First: e.Start, Last: e.End}, to: map[uint32]struct{}{}}
-			by[e.VenueID] = a
-		}
-		if e.From == caseID {
-			a.site.Tier = 0
-		}
-		a.site.First = min(a.site.First, e.Start)
-		a.site.Last = max(a.site.Last, e.End)
-		a.to[e.To] = struct{}{}
 	}
-	var out []Site
-	for _, a := range by {
-		a.site.Exposed = len(a.to)
-		out = append(out, a.site)
+	if len(by) == 0 {
+		return nil
+	}
+	out := make([]Site, 0, len(by))
+	for _, s := range by {
+		out = append(out, *s)
 	}
 	slices.SortFunc(out, func(a, b Site) int {
-		return cmp.Or(cmp.Compare(a.First, b.First), cmp.Compare(a.VenueID, b.VenueID))
+		if c := cmp.Compare(a.First, b.First); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.VenueID, b.VenueID)
 	})
 	return out
+}
+
+const edgeChunk = 4096
+
+func (wk *refineWorker) addEdge(e Edge) {
+	if n := len(wk.edges); n == 0 || len(wk.edges[n-1]) == edgeChunk {
+		wk.edges = append(wk.edges, make([]Edge, 0, edgeChunk))
+	}
+	last := &wk.edges[len(wk.edges)-1]
+	*last = append(*last, e)
+}
+
+// sortEdges returns the edges of chunks in CompareEdges order. A large
+// graph is first ordered by From with a stable radix sort (two 16-bit
+// passes), which keeps each From's edges in the order the refine stage
+// produced them, mostly ascending by To; sorting those small, nearly sorted
+// groups is then cheap.
+func sortEdges(chunks [][]Edge) []Edge {
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
+	}
+	if total == 0 {
+		return nil
+	}
+	out := make([]Edge, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	if total < radixMin {
+		slices.SortFunc(out, CompareEdges)
+		return out
+	}
+	tmp := make([]Edge, total)
+	var count [1 << 16]int
+	for _, shift := range []uint{0, 16} {
+		clear(count[:])
+		for i := range out {
+			count[uint16(out[i].From>>shift)]++
+		}
+		off := 0
+		for d, n := range count {
+			count[d] = off
+			off += n
+		}
+		for i := range out {
+			d := uint16(out[i].From >> shift)
+			tmp[count[d]] = out[i]
+			count[d]++
+		}
+		out, tmp = tmp, out
+	}
+	for lo := 0; lo < len(out); {
+		hi := lo + 1
+		for hi < len(out) && out[hi].From == out[lo].From {
+			hi++
+		}
+		slices.SortFunc(out[lo:hi], CompareEdges)
+		lo = hi
+	}
+	return out
+}
+
+// radixMin is the fewest edges worth sortEdges' radix passes.
+const radixMin = 4096
+
+// widen returns s (nil for a venue not seen yet) grown to cover venue edge e.
+func widen(s *Site, e Edge, caseID uint32) *Site {
+	if s == nil {
+		s = &Site{VenueID: e.VenueID, Tier: 1, First: e.Start, Last: e.End}
+	}
+	if e.From == caseID {
+		s.Tier = 0
+	}
+	s.First = min(s.First, e.Start)
+	s.Last = max(s.Last, e.End)
+	return s
+}
+
+// CompareEdges orders edges by (From, To, Start, Channel, VenueID), the order
+// of Result.Edges.
+func CompareEdges(a, b Edge) int {
+	switch {
+	case a.From != b.From:
+		return cmp.Compare(a.From, b.From)
+	case a.To != b.To:
+		return cmp.Compare(a.To, b.To)
+	case a.Start != b.Start:
+		return cmp.Compare(a.Start, b.Start)
+	case a.Channel != b.Channel:
+		return cmp.Compare(a.Channel, b.Channel)
+	}
+	return cmp.Compare(a.VenueID, b.VenueID)
+}
+
+// comparePieces orders a candidate's pieces by (source, channel, venue, Start).
+func comparePieces(a, b piece) int {
+	switch {
+	case a.src != b.src:
+		return cmp.Compare(a.src, b.src)
+	case a.ch != b.ch:
+		return cmp.Compare(a.ch, b.ch)
+	case a.venue != b.venue:
+		return cmp.Compare(a.venue, b.venue)
+	}
+	return cmp.Compare(a.Start, b.Start)
 }

@@ -70,7 +70,8 @@ type UserContacts struct {
 }
 
 // Store is what the engine reads. Implementations: the embedded store
-// (all-in-one) and the ClickHouse store (distributed).
+// (all-in-one) and the ClickHouse store (distributed). They must be safe for
+// concurrent use: one query may read through several iterators at once.
 type Store interface {
 	// Layout is the bucketing the store's index was built with.
 	Layout() bucket.Layout

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -468,8 +469,14 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 			return nil, fmt.Errorf("scan bitmaps: %w", err)
 		}
 	}
+	if len(parts) >= parallelOrMin {
+		return roaring.ParOr(runtime.GOMAXPROCS(0), parts...), nil
+	}
 	return roaring.FastOr(parts...), nil
 }
+
+// parallelOrMin is the fewest bitmaps worth a parallel union.
+const parallelOrMin = 256
 
 // DropBefore deletes every local day before cutoff, whole, and returns the
 // days it dropped.

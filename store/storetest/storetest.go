@@ -203,6 +203,30 @@ func testPresent(t *testing.T, open Factory) {
 	require.Equal(t, []uint32{1, 2, 4}, present(bucket.Range{Venue: 30, First: b0, Last: b0}, bucket.Range{Venue: 31, First: b0 + 3, Last: b0 + 3}))
 	require.Empty(t, present(bucket.Range{Venue: 32, First: b0, Last: b0}))
 	require.Empty(t, present())
+
+	// Many bitmaps at once (stores may union them in parallel): 600 venues,
+	// users spread over several roaring containers, one in every other venue.
+	var many event.Batch
+	var ranges []bucket.Range
+	var want []uint32
+	for v := uint32(1000); v < 1600; v++ {
+		u := (v - 1000) * 977 // up to ~585 k: ids in nine 65 536-wide containers
+		many.Visits = append(many.Visits, visit(fmt.Sprint("m", v), u, v, t0, t0+2*hour))
+		ranges = append(ranges, bucket.Range{Venue: v, First: b0 + uint32(v%3), Last: b0 + 4})
+		if v%2 == 0 {
+			want = append(want, u)
+		}
+		ranges = append(ranges, bucket.Range{Venue: v + 1000, First: b0, Last: b0 + 4}) // nobody there
+	}
+	write(t, s, many)
+	evenOnly := ranges[:0:0]
+	for _, r := range ranges {
+		if r.Venue < 2000 && r.Venue%2 == 0 {
+			evenOnly = append(evenOnly, r)
+		}
+	}
+	require.Equal(t, want, present(evenOnly...))
+	require.Len(t, present(ranges...), 600)
 }
 
 func testReplay(t *testing.T, open Factory) {
@@ -316,7 +340,11 @@ func testDifferential(t *testing.T, open Factory) {
 					write(t, s, part)
 				}
 			}
+			// Odd seeds refine every tier with several workers.
 			eng := graph.NewEngine(s)
+			if seed%2 == 1 {
+				eng = graph.NewEngine(s, graph.RefineWorkers(3, 1))
+			}
 			for i := range 40 {
 				q := graph.Query{
 					Case:       uint32(rng.IntN(people) + 1),
