@@ -246,8 +246,7 @@ func runBenchReplay(ctx context.Context, env Env) error {
 	r := &report.Report{Command: "truyvet bench replay", Title: "Replay of a synthetic city into truyvet ingest", Started: started,
 		Duration: time.Since(started), Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
 	r.Dataset["target_rate"], r.Dataset["clients"], r.Dataset["ingest_url"] = rate, clients, rc.IngestURL
-	lat := report.PercentilesOf(res.LatencyMS)
-	fresh := report.PercentilesOf(res.FreshnessMS)
+	lat, fresh := res.Latency.Percentiles(), res.Freshness.Percentiles()
 	r.Figures = append(r.Figures,
 		report.Figure{Name: "records accepted", Value: float64(res.Events), Unit: "records"},
 		report.Figure{Name: "records rejected", Value: float64(res.Rejected), Unit: "records"},
@@ -256,6 +255,12 @@ func runBenchReplay(ctx context.Context, env Env) error {
 		report.Figure{Name: "request latency p50", Value: lat.P50, Unit: "ms"},
 		report.Figure{Name: "request latency p99", Value: lat.P99, Unit: "ms"},
 	)
+	if res.Behind != nil {
+		behind := res.Behind.Percentiles()
+		r.Figures = append(r.Figures,
+			report.Figure{Name: "latency from schedule p50", Value: behind.P50, Unit: "ms", Note: "from when the target rate meant to send each request: free of coordinated omission"},
+			report.Figure{Name: "latency from schedule p99", Value: behind.P99, Unit: "ms"})
+	}
 	if res.Drained > 0 {
 		r.Figures = append(r.Figures,
 			report.Figure{Name: "sustained throughput", Value: float64(res.Events) / res.Drained.Seconds(), Unit: "events/s", Note: "first request until everything is processed"},
@@ -271,9 +276,10 @@ func runBenchReplay(ctx context.Context, env Env) error {
 		}
 	}
 	r.Series = append(r.Series, thr, lag)
-	r.Histograms = append(r.Histograms, report.Histogram{Name: "request latency", Unit: "ms", Samples: res.LatencyMS})
-	if len(res.FreshnessMS) > 0 {
-		r.Histograms = append(r.Histograms, report.Histogram{Name: "freshness", Unit: "ms", Samples: res.FreshnessMS})
+	r.Histograms = append(r.Histograms, report.Histogram{Name: "request latency", Unit: "ms", Dist: res.Latency},
+		report.Histogram{Name: "freshness", Unit: "ms", Dist: res.Freshness})
+	if res.Behind != nil {
+		r.Histograms = append(r.Histograms, report.Histogram{Name: "latency from schedule", Unit: "ms", Dist: res.Behind})
 	}
 	r.Notes = append(r.Notes, "Freshness is measured from /v1/status: the time from a 202 until the processed count reaches the records acknowledged by then; it assumes no other traffic.")
 	if err := r.Write(out); err != nil {
@@ -319,14 +325,15 @@ func runBenchQuery(ctx context.Context, env Env) error {
 	r := &report.Report{Command: "truyvet bench query", Title: "Exposure-graph latency over HTTP", Started: started,
 		Duration: time.Since(started), Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
 	r.Dataset["url"], r.Dataset["cases_per_depth"] = lc.URL, lc.Cases
-	f1, f2 := report.PercentilesOf(res.F1MS), report.PercentilesOf(res.F2MS)
+	d1, d2 := report.DistributionOf(res.F1MS), report.DistributionOf(res.F2MS)
+	f1, f2 := d1.Percentiles(), d2.Percentiles()
 	r.Systems = []report.System{{Name: "truyvet", F1ms: f1, F2ms: f2, AgreesWithReference: true,
 		Notes: "answers are checked against the reference by the test suite, not by this command"}}
 	r.Figures = append(r.Figures,
 		report.Figure{Name: "F1 p50", Value: f1.P50, Unit: "ms"}, report.Figure{Name: "F1 p99", Value: f1.P99, Unit: "ms"},
 		report.Figure{Name: "F2 p50", Value: f2.P50, Unit: "ms"}, report.Figure{Name: "F2 p99", Value: f2.P99, Unit: "ms"})
-	r.Histograms = append(r.Histograms, report.Histogram{Name: "F1 latency", Unit: "ms", Samples: res.F1MS},
-		report.Histogram{Name: "F2 latency", Unit: "ms", Samples: res.F2MS})
+	r.Histograms = append(r.Histograms, report.Histogram{Name: "F1 latency", Unit: "ms", Dist: d1},
+		report.Histogram{Name: "F2 latency", Unit: "ms", Dist: d2})
 	if err := r.Write(out); err != nil {
 		return err
 	}

@@ -65,6 +65,27 @@ func TestBenchCommands(t *testing.T) {
 	require.Zero(t, figs["records rejected"])
 	require.Positive(t, figs["sustained throughput"])
 	require.FileExists(t, filepath.Join(dir, "replay", "report.md"))
+	require.FileExists(t, filepath.Join(dir, "replay", "request-latency.hgrm"))
+
+	// Paced: latency is also measured from the schedule, into HDR histograms.
+	run(append([]string{"replay", "--url", url, "--rate", "20000", "--out", filepath.Join(dir, "paced")}, city...)...)
+	var paced struct {
+		Distributions map[string]struct {
+			N   int
+			P99 float64
+			HDR string
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "paced", "report.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &paced))
+	for _, name := range []string{"request latency", "latency from schedule"} {
+		d := paced.Distributions[name]
+		require.Positive(t, d.N, name)
+		require.Positive(t, d.P99, name)
+		require.NotEmpty(t, d.HDR, name)
+	}
+	require.GreaterOrEqual(t, paced.Distributions["latency from schedule"].P99, paced.Distributions["request latency"].P99*0.99)
 
 	out := run(append([]string{"query", "--url", url, "--cases", "10", "--out", filepath.Join(dir, "query")}, city...)...)
 	require.Contains(t, out, "F2 p50")

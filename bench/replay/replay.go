@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/truyvet/truyvet/bench/report"
 	"github.com/truyvet/truyvet/bench/synth"
 	"github.com/truyvet/truyvet/schemas/event"
 )
@@ -74,9 +75,14 @@ type Result struct {
 	Unavailable int64         `json:"unavailable"` // 503 answers, retried
 	Sent        time.Duration `json:"sent_ns"`     // first request to last 202
 	Drained     time.Duration `json:"drained_ns"`  // first request to everything processed (0: unknown)
-	LatencyMS   []float64     `json:"-"`           // per request, to 202
-	FreshnessMS []float64     `json:"-"`           // 202 → processed, sampled
-	Series      []Sample      `json:"series"`
+	// Latency is each request's time from being sent to its 202. Behind is,
+	// with a target rate, each request's time from when the schedule meant
+	// to send it to its 202: what a client at that rate would have waited,
+	// queueing included, free of coordinated omission (nil without a rate).
+	Latency   *report.Distribution `json:"-"`
+	Behind    *report.Distribution `json:"-"`
+	Freshness *report.Distribution `json:"-"` // 202 → processed, sampled
+	Series    []Sample             `json:"series"`
 }
 
 // request is one body to post.
@@ -84,6 +90,7 @@ type request struct {
 	path   string
 	body   []byte
 	events int
+	due    time.Time // when the schedule meant to send it; zero without a rate
 }
 
 // Run replays city's uploads in order. progress, if not nil, gets a live
@@ -93,11 +100,14 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 		return nil, err
 	}
 	client := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}}
-	res := &Result{}
+	res := &Result{Latency: report.NewDistribution()}
+	if cfg.Rate > 0 {
+		res.Behind = report.NewDistribution()
+	}
 	var (
 		accepted, unavailable, rejected atomic.Int64
+		requests                        atomic.Int64
 		mu                              sync.Mutex
-		latencies                       []float64
 		acks                            []ack // (time, cumulative accepted) for freshness
 	)
 	// Count first, so progress can show how far along the replay is.
@@ -120,8 +130,12 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 				unavailable.Add(n503)
 				rejected.Add(rej)
 				a := accepted.Add(acc)
+				res.Latency.Record(lat)
+				if !req.due.IsZero() {
+					res.Behind.Record(time.Since(req.due))
+				}
+				requests.Add(1)
 				mu.Lock()
-				latencies = append(latencies, lat.Seconds()*1000)
 				acks = append(acks, ack{at: time.Now(), accepted: a})
 				mu.Unlock()
 			}
@@ -178,6 +192,7 @@ feed:
 		for _, req := range bodies(&b) {
 			if cfg.Rate > 0 {
 				due := start.Add(time.Duration(float64(sent) / cfg.Rate * float64(time.Second)))
+				req.due = due
 				if d := time.Until(due); d > 0 {
 					select {
 					case <-ctx.Done():
@@ -224,10 +239,9 @@ feed:
 	if progress != nil {
 		fmt.Fprintln(progress)
 	}
-	res.Events, res.Requests = accepted.Load(), int64(len(latencies))
+	res.Events, res.Requests = accepted.Load(), requests.Load()
 	res.Rejected, res.Unavailable = rejected.Load(), unavailable.Load()
-	res.LatencyMS = latencies
-	res.FreshnessMS = freshness(acks, processedAt)
+	res.Freshness = freshness(acks, processedAt)
 	return res, feedErr
 }
 
@@ -239,9 +253,9 @@ type ack struct {
 // freshness pairs each acknowledgement with the first status observation at
 // which the processor had caught up to it: an upper bound of the time from
 // 202 to processed, with the polling interval (50 ms) as its resolution.
-func freshness(acks, seen []ack) []float64 {
+func freshness(acks, seen []ack) *report.Distribution {
 	slices.SortFunc(acks, func(a, b ack) int { return a.at.Compare(b.at) })
-	var out []float64
+	out := report.NewDistribution()
 	j := 0
 	for _, a := range acks {
 		for j < len(seen) && (seen[j].accepted < a.accepted || seen[j].at.Before(a.at)) {
@@ -250,7 +264,7 @@ func freshness(acks, seen []ack) []float64 {
 		if j == len(seen) {
 			break
 		}
-		out = append(out, float64(seen[j].at.Sub(a.at).Microseconds())/1000)
+		out.Record(seen[j].at.Sub(a.at))
 	}
 	return out
 }

@@ -60,11 +60,21 @@ type Series struct {
 	Points []Point `json:"points"`
 }
 
-// Histogram is a distribution of samples, drawn with log-spaced buckets.
+// Histogram is a named latency distribution, in milliseconds: summarised in
+// report.json (percentiles and the HDR encoding), drawn as a chart, and
+// written as an HdrHistogram percentile table (<name>.hgrm).
 type Histogram struct {
-	Name    string    `json:"name"`
-	Unit    string    `json:"unit"`
-	Samples []float64 `json:"-"`
+	Name string
+	Unit string
+	Dist *Distribution
+}
+
+// Summary is a distribution in report.json: its percentiles and, for
+// merging runs or other HdrHistogram tools, its encoding (compressed V2,
+// base64, values in microseconds).
+type Summary struct {
+	Percentiles
+	HDR string `json:"hdr,omitempty"`
 }
 
 // Figure is one headline number.
@@ -118,18 +128,18 @@ func ThisMachine() Machine {
 
 // Report is everything one command measured.
 type Report struct {
-	Command    string                 `json:"command"`
-	Title      string                 `json:"title"`
-	Started    time.Time              `json:"started"`
-	Duration   time.Duration          `json:"duration_ns"`
-	Machine    Machine                `json:"machine"`
-	Dataset    map[string]any         `json:"dataset"`
-	Figures    []Figure               `json:"figures"`
-	Systems    []System               `json:"systems,omitempty"`
-	Series     []Series               `json:"series,omitempty"`
-	Histograms []Histogram            `json:"-"`
-	Summaries  map[string]Percentiles `json:"distributions,omitempty"`
-	Notes      []string               `json:"notes,omitempty"`
+	Command    string             `json:"command"`
+	Title      string             `json:"title"`
+	Started    time.Time          `json:"started"`
+	Duration   time.Duration      `json:"duration_ns"`
+	Machine    Machine            `json:"machine"`
+	Dataset    map[string]any     `json:"dataset"`
+	Figures    []Figure           `json:"figures"`
+	Systems    []System           `json:"systems,omitempty"`
+	Series     []Series           `json:"series,omitempty"`
+	Histograms []Histogram        `json:"-"`
+	Summaries  map[string]Summary `json:"distributions,omitempty"`
+	Notes      []string           `json:"notes,omitempty"`
 }
 
 // Write creates dir and writes report.json, report.md and the charts.
@@ -147,9 +157,19 @@ func (r *Report) Write(dir string) error {
 			r.Figures[i].Note = strings.TrimSpace(r.Figures[i].Note + " (not measured)")
 		}
 	}
-	r.Summaries = map[string]Percentiles{}
+	r.Summaries = map[string]Summary{}
 	for _, h := range r.Histograms {
-		r.Summaries[h.Name] = PercentilesOf(h.Samples)
+		if h.Dist == nil || h.Dist.Count() == 0 {
+			continue
+		}
+		enc, err := h.Dist.Encoded()
+		if err != nil {
+			return err
+		}
+		r.Summaries[h.Name] = Summary{Percentiles: h.Dist.Percentiles(), HDR: enc}
+		if err := writeHgrm(filepath.Join(dir, slug(h.Name)+".hgrm"), h.Dist); err != nil {
+			return err
+		}
 	}
 	j, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -179,6 +199,18 @@ func (r *Report) Write(dir string) error {
 		}
 	}
 	return os.WriteFile(filepath.Join(dir, "report.md"), []byte(r.markdown(charts)), 0o644)
+}
+
+func writeHgrm(path string, d *Distribution) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := d.WritePercentiles(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func (r *Report) markdown(charts []string) string {

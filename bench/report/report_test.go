@@ -1,17 +1,20 @@
 package report
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/stretchr/testify/require"
 )
 
@@ -48,7 +51,7 @@ func TestWrite(t *testing.T) {
 			{Name: "postgres <gist>", F1ms: Percentiles{P50: 20, P99: 80}, F2ms: Percentiles{P50: 900, P99: 9000}},
 		},
 		Series:     []Series{{Name: "lag", Unit: "records", Points: []Point{{0, 0}, {1, 50}, {2, math.NaN()}, {3, 10}}}, {Name: "empty"}},
-		Histograms: []Histogram{{Name: "latency", Unit: "ms", Samples: []float64{0, 0.5, 1, 2, 3, 100, 2000}}, {Name: "none", Unit: "ms"}},
+		Histograms: []Histogram{{Name: "latency", Unit: "ms", Dist: DistributionOf([]float64{0, 0.5, 1, 2, 3, 100, 2000})}, {Name: "none", Unit: "ms"}},
 		Notes:      []string{"a note"},
 	}
 	require.NoError(t, r.Write(dir))
@@ -65,6 +68,15 @@ func TestWrite(t *testing.T) {
 	}
 	require.Contains(t, first["f2_ms"], "p99")
 	require.Contains(t, first["f1_ms"], "p50")
+	dists := raw["distributions"].(map[string]any)
+	require.Len(t, dists, 1, "an empty distribution is left out")
+	lat := dists["latency"].(map[string]any)
+	require.InDelta(t, 2.0, lat["p50"], 0.01)
+	require.InDelta(t, 2000.0, lat["max"], 2)
+	require.NotEmpty(t, lat["hdr"])
+	hgrm, err := os.ReadFile(filepath.Join(dir, "latency.hgrm"))
+	require.NoError(t, err)
+	require.Contains(t, string(hgrm), "#[Max")
 
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
@@ -91,12 +103,53 @@ func TestChartsEscapeAndSurviveEdgeCases(t *testing.T) {
 		requireXML(t, LineChart(`a<b>&"c"`+"\x01", "x", "y", []Series{{Name: "s<1>", Points: pts}}))
 	}
 	for _, xs := range [][]float64{nil, {0}, {-1, -2}, {5, 5, 5}, {1e-6, 1e9}} {
-		requireXML(t, HistogramChart(Histogram{Name: "h", Unit: "ms", Samples: xs}))
+		requireXML(t, HistogramChart(Histogram{Name: "h", Unit: "ms", Dist: DistributionOf(xs)}))
 	}
+	requireXML(t, HistogramChart(Histogram{Name: "nil"}))
 	requireXML(t, SystemsChart(nil))
 	requireXML(t, SystemsChart([]System{{Name: "zero"}}))
 	require.Equal(t, "chart", slug("<>"))
 	require.Equal(t, "f1-latency", slug("F1 latency"))
+}
+
+// The HDR distribution agrees with exact nearest-rank percentiles to within
+// its precision, survives an encode/decode round trip, corrects coordinated
+// omission and clamps what is out of its range.
+func TestDistribution(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ms []float64
+	d := NewDistribution()
+	for range 100_000 {
+		v := math.Exp(rng.NormFloat64()*1.5) * 5 // lognormal around 5 ms
+		ms = append(ms, v)
+		d.Record(time.Duration(v * float64(time.Millisecond)))
+	}
+	exact, hdr := PercentilesOf(ms), d.Percentiles()
+	require.Equal(t, 100_000, hdr.N)
+	for _, pair := range [][2]float64{{exact.P50, hdr.P50}, {exact.P90, hdr.P90}, {exact.P99, hdr.P99}, {exact.Max, hdr.Max}} {
+		require.InEpsilon(t, pair[0], pair[1], 0.002)
+	}
+	enc, err := d.Encoded()
+	require.NoError(t, err)
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	require.NoError(t, err)
+	back, err := hdrhistogram.Decode(raw)
+	require.NoError(t, err)
+	require.Equal(t, int64(100_000), back.TotalCount())
+	require.Equal(t, d.h.ValueAtQuantile(99), back.ValueAtQuantile(99))
+
+	// A sender meaning to send every 10 ms that waited 1 s for one answer
+	// also stalled 99 sends: they count, from 990 ms down to 10 ms.
+	co := NewDistribution()
+	co.RecordCorrected(time.Second, 10*time.Millisecond)
+	require.Equal(t, int64(100), co.Count())
+	require.InDelta(t, 500.0, co.Percentiles().P50, 10)
+
+	out := NewDistribution()
+	out.Record(0)
+	out.Record(2 * time.Hour)
+	require.Equal(t, int64(2), out.clamped)
+	require.InDelta(t, 3_600_000.0, out.Percentiles().Max, 3_600)
 }
 
 func FuzzLineChart(f *testing.F) {

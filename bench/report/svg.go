@@ -191,26 +191,25 @@ func LineChart(title, xTitle, yUnit string, series []Series) string {
 	return c.done()
 }
 
-// HistogramChart draws the samples' distribution over log-spaced buckets
-// (values ≤ 0 are counted in the first bucket).
+// HistogramChart draws the distribution over log-spaced buckets, five per
+// decade; each of the HDR histogram's bars counts where its middle falls.
 func HistogramChart(h Histogram) string {
 	c := newCanvas(h.Name + " (" + h.Unit + ")")
-	var xs []float64
-	for _, v := range h.Samples {
-		if finite(v) {
-			xs = append(xs, v)
-		}
+	var bars []bar
+	if h.Dist != nil {
+		bars = h.Dist.bars()
 	}
-	if len(xs) == 0 {
+	if len(bars) == 0 {
 		c.text(width/2, height/2, "middle", "no data", "")
 		return c.done()
 	}
+	mid := func(b bar) float64 { return (b.from + b.to) / 2 }
 	lo, hi := math.Inf(1), 0.0
-	for _, v := range xs {
-		if v > 0 {
+	for _, b := range bars {
+		if v := mid(b); v > 0 {
 			lo = min(lo, v)
 		}
-		hi = max(hi, v)
+		hi = max(hi, mid(b))
 	}
 	if math.IsInf(lo, 1) {
 		lo, hi = 1, 10
@@ -219,15 +218,15 @@ func HistogramChart(h Histogram) string {
 	hi = math.Max(math.Pow(10, math.Ceil(math.Log10(hi))), lo*10)
 	const perDecade = 5
 	n := int(math.Round(math.Log10(hi/lo))) * perDecade
-	counts := make([]int, n)
-	for _, v := range xs {
+	counts := make([]int64, n)
+	for _, b := range bars {
 		i := 0
-		if v > lo {
+		if v := mid(b); v > lo {
 			i = min(n-1, int(math.Log10(v/lo)*perDecade))
 		}
-		counts[i]++
+		counts[i] += b.count
 	}
-	most := 0
+	most := int64(0)
 	for _, k := range counts {
 		most = max(most, k)
 	}
@@ -245,7 +244,7 @@ func HistogramChart(h Histogram) string {
 		fmt.Fprintf(&c.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`+"\n",
 			x0+1, y.at(float64(k)), math.Max(1, x1-x0-2), y.at(0)-y.at(float64(k)), palette[0])
 	}
-	p := PercentilesOf(xs)
+	p := h.Dist.Percentiles()
 	for i, m := range []struct {
 		name string
 		v    float64
