@@ -28,6 +28,7 @@ func runBench(ctx context.Context, env Env) error {
 		"replay":   runBenchReplay,
 		"query":    runBenchQuery,
 		"peers":    runBenchPeers,
+		"scale":    runBenchScale,
 	}
 	if len(env.Args) == 0 || subs[env.Args[0]] == nil {
 		names := make([]string, 0, len(subs))

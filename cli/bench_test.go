@@ -124,6 +124,27 @@ func TestBenchCommands(t *testing.T) {
 		require.True(t, s.Agrees, s.Name)
 	}
 
+	// Scale: three sizes, a fitted model with predictions for tiers M and L.
+	run(append([]string{"scale", "--sizes", "0.5,1,1.5", "--cases", "5", "--out", filepath.Join(dir, "scale")}, city...)...)
+	var sc struct {
+		Tables []struct {
+			Title  string
+			Header []string
+			Rows   [][]string
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "scale", "report.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &sc))
+	require.Len(t, sc.Tables, 2)
+	require.Len(t, sc.Tables[0].Rows, 3)
+	require.Equal(t, []string{"150", "20"}, sc.Tables[0].Rows[0][:2], "venues never fewer than synth.MinVenues")
+	require.Equal(t, "ingest cost per record (µs)", sc.Tables[1].Rows[0][0])
+	require.Len(t, sc.Tables[1].Rows[0], 5, "exponent, residual and two predictions")
+	var bad bytes.Buffer
+	err = runBench(ctx, Env{Args: []string{"scale", "--sizes", "1"}, Stdout: &bad, Stderr: &bad, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
+	require.ErrorIs(t, err, errUsage)
+
 	var usage bytes.Buffer
 	err = runBench(ctx, Env{Args: []string{"nope"}, Stdout: &usage, Stderr: &usage, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
 	require.ErrorIs(t, err, errUsage)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"time"
 
 	"github.com/truyvet/truyvet/bench/peers"
@@ -14,11 +13,7 @@ import (
 	"github.com/truyvet/truyvet/bench/peers/postgres"
 	"github.com/truyvet/truyvet/bench/report"
 	"github.com/truyvet/truyvet/bench/synth"
-	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/graph"
-	"github.com/truyvet/truyvet/schemas/event"
-	"github.com/truyvet/truyvet/store/pebblestore"
 )
 
 // runBenchPeers answers the same random cases with truyvet and with the
@@ -47,46 +42,24 @@ func runBenchPeers(ctx context.Context, env Env) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
+	started := time.Now()
 	city, err := synth.New(cfg)
 	if err != nil {
 		return err
 	}
-	var recs event.Batch
-	for b := range city.Batches() {
-		recs.Append(&b)
-	}
+	recs := cityRecords(city)
 	from, to := city.Span()
 	w := graph.Window{From: from.Unix(), To: to.Unix()}
 	fmt.Fprintf(env.Stderr, "city: %d people, %d check-in and %d encounter records\n", cfg.People, len(recs.Visits), len(recs.Encounters))
 
 	// truyvet: the embedded store, loaded through the processor.
-	dir, err := os.MkdirTemp("", "truyvet-peers-")
+	emb, err := loadEmbedded(ctx, &recs)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	store, err := pebblestore.Open(pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = store.Close() }()
-	proc, err := processor.New(store.Layout(), store, nil)
-	if err != nil {
-		return err
-	}
-	t0 := time.Now()
-	for i := 0; i < len(recs.Visits) || i < len(recs.Encounters); i += 50_000 {
-		part := event.Batch{Visits: recs.Visits[min(i, len(recs.Visits)):min(i+50_000, len(recs.Visits))],
-			Encounters: recs.Encounters[min(i, len(recs.Encounters)):min(i+50_000, len(recs.Encounters))]}
-		if err := proc.Process(ctx, &part); err != nil {
-			return err
-		}
-	}
-	if err := store.Compact(ctx); err != nil {
-		return err
-	}
-	loads := map[string]time.Duration{"truyvet (embedded)": time.Since(t0)}
-	engine := graph.NewEngine(store)
+	defer emb.close()
+	loads := map[string]time.Duration{"truyvet (embedded)": emb.load + emb.compact}
+	engine := graph.NewEngine(emb.store)
 
 	var ps []peers.Peer
 	if withNaive {
@@ -166,7 +139,7 @@ func runBenchPeers(ctx context.Context, env Env) error {
 	}
 
 	r := &report.Report{Command: "truyvet bench peers", Title: "truyvet and its peers on the same records and cases",
-		Started: env.Now(), Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
+		Started: started, Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
 	r.Dataset["checkin_records"], r.Dataset["encounter_records"], r.Dataset["cases_per_depth"] = len(recs.Visits), len(recs.Encounters), cases
 	names := append([]string{"truyvet"}, func() []string {
 		var n []string

@@ -94,6 +94,14 @@ type System struct {
 	Notes               string      `json:"notes,omitempty"`
 }
 
+// Table is a small table of text cells, for what fits neither figures nor
+// systems (a scaling curve's sizes, a fitted model).
+type Table struct {
+	Title  string     `json:"title"`
+	Header []string   `json:"header"`
+	Rows   [][]string `json:"rows"`
+}
+
 // Machine describes where the numbers were taken.
 type Machine struct {
 	Hostname  string `json:"hostname"`
@@ -136,6 +144,7 @@ type Report struct {
 	Dataset    map[string]any     `json:"dataset"`
 	Figures    []Figure           `json:"figures"`
 	Systems    []System           `json:"systems,omitempty"`
+	Tables     []Table            `json:"tables,omitempty"`
 	Series     []Series           `json:"series,omitempty"`
 	Histograms []Histogram        `json:"-"`
 	Summaries  map[string]Summary `json:"distributions,omitempty"`
@@ -259,6 +268,25 @@ func (r *Report) markdown(charts []string) string {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, t := range r.Tables {
+		fmt.Fprintf(w, "## %s\n\n|", t.Title)
+		for _, h := range t.Header {
+			fmt.Fprintf(w, " %s |", cell(h))
+		}
+		fmt.Fprint(w, "\n|")
+		for range t.Header {
+			fmt.Fprint(w, " --- |")
+		}
+		fmt.Fprintln(w)
+		for _, row := range t.Rows {
+			fmt.Fprint(w, "|")
+			for _, c := range row {
+				fmt.Fprintf(w, " %s |", cell(c))
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w)
+	}
 	if len(r.Summaries) > 0 {
 		names := make([]string, 0, len(r.Summaries))
 		for n := range r.Summaries {
@@ -288,6 +316,11 @@ func (r *Report) markdown(charts []string) string {
 	}
 	_ = w.Flush()
 	return b.String()
+}
+
+// cell makes text safe inside a markdown table cell.
+func cell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
 // num formats a value with sensible precision.

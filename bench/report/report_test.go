@@ -53,6 +53,7 @@ func TestWrite(t *testing.T) {
 		Series:     []Series{{Name: "lag", Unit: "records", Points: []Point{{0, 0}, {1, 50}, {2, math.NaN()}, {3, 10}}}, {Name: "empty"}},
 		Histograms: []Histogram{{Name: "latency", Unit: "ms", Dist: DistributionOf([]float64{0, 0.5, 1, 2, 3, 100, 2000})}, {Name: "none", Unit: "ms"}},
 		Notes:      []string{"a note"},
+		Tables:     []Table{{Title: "Sizes", Header: []string{"people", "a|b"}, Rows: [][]string{{"1 000", "x\ny"}}}},
 	}
 	require.NoError(t, r.Write(dir))
 
@@ -96,6 +97,7 @@ func TestWrite(t *testing.T) {
 	require.Equal(t, 5, svgs)
 	require.Contains(t, string(md), "| postgres <gist> |")
 	require.Contains(t, string(md), "30.0×")
+	require.Contains(t, string(md), "## Sizes\n\n| people | a\\|b |\n| --- | --- |\n| 1 000 | x y |\n")
 }
 
 func TestChartsEscapeAndSurviveEdgeCases(t *testing.T) {

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/pebblestore"
+)
+
+// cityRecords generates all of city's records in upload order.
+func cityRecords(city *synth.City) event.Batch {
+	var recs event.Batch
+	for b := range city.Batches() {
+		recs.Append(&b)
+	}
+	return recs
+}
+
+// embedded is a benchmark's embedded store in a temporary directory, loaded
+// through the processor.
+type embedded struct {
+	store   *pebblestore.Store
+	dir     string
+	load    time.Duration // processing and writing every record
+	compact time.Duration // settling the store afterwards
+}
+
+// loadEmbedded writes recs into a fresh embedded store through the processor
+// in batches of 50 000 (unsynced: a benchmark fixture), then compacts it as a
+// running store's background compactions would have.
+func loadEmbedded(ctx context.Context, recs *event.Batch) (*embedded, error) {
+	dir, err := os.MkdirTemp("", "truyvet-bench-")
+	if err != nil {
+		return nil, err
+	}
+	e := &embedded{dir: dir}
+	e.store, err = pebblestore.Open(pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	proc, err := processor.New(e.store.Layout(), e.store, nil)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	t0 := time.Now()
+	const step = 50_000
+	for i := 0; i < len(recs.Visits) || i < len(recs.Encounters); i += step {
+		part := event.Batch{Visits: recs.Visits[min(i, len(recs.Visits)):min(i+step, len(recs.Visits))],
+			Encounters: recs.Encounters[min(i, len(recs.Encounters)):min(i+step, len(recs.Encounters))]}
+		if err := proc.Process(ctx, &part); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	e.load = time.Since(t0)
+	t1 := time.Now()
+	if err := e.store.Compact(ctx); err != nil {
+		e.close()
+		return nil, err
+	}
+	e.compact = time.Since(t1)
+	return e, nil
+}
+
+// diskBytes is the size of the store's files.
+func (e *embedded) diskBytes() int64 {
+	var n int64
+	_ = filepath.WalkDir(e.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func (e *embedded) close() {
+	_ = e.store.Close()
+	_ = os.RemoveAll(e.dir)
+}
