@@ -53,7 +53,7 @@ type cityFlags struct {
 }
 
 func (c *cityFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.tier, "tier", "demo", "city size: demo (4 000 people), S (1 M people, 10 k venues, one day)")
+	fs.StringVar(&c.tier, "tier", "demo", "city size: demo (4 000 people), S (1 M people, 10 k venues, one day), M (10 M people, 100 k venues, 14 days) or L/100 (1 M people, 10 k venues, 14 days: a hundredth of tier L)")
 	fs.IntVar(&c.people, "people", 0, "override the tier's population")
 	fs.IntVar(&c.venues, "venues", 0, "override the tier's venue count")
 	fs.IntVar(&c.days, "days", 0, "override the tier's days")
@@ -71,8 +71,16 @@ func (c *cityFlags) config(now time.Time) (synth.Config, error) {
 		cfg = synth.Demo()
 	case "s":
 		cfg = synth.TierS()
+	case "m":
+		// DESIGN's tier M as one city: 10 M people, 100 k venues, 14 days.
+		cfg = synth.TierS()
+		cfg.People, cfg.Venues, cfg.Days = 10_000_000, 100_000, 14
+	case "l/100":
+		// A hundredth of tier L: 1 M people and 10 k venues over 14 days.
+		cfg = synth.TierS()
+		cfg.Days = 14
 	default:
-		return cfg, fmt.Errorf("--tier %q: want demo or S", c.tier)
+		return cfg, fmt.Errorf("--tier %q: want demo, S, M or L/100", c.tier)
 	}
 	if c.people > 0 {
 		cfg.People = c.people

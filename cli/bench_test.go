@@ -149,3 +149,20 @@ func TestBenchCommands(t *testing.T) {
 	err = runBench(ctx, Env{Args: []string{"nope"}, Stdout: &usage, Stderr: &usage, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
 	require.ErrorIs(t, err, errUsage)
 }
+
+func TestCityTiers(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	for tier, want := range map[string][3]int{
+		"demo": {4_000, 100, 2}, "S": {1_000_000, 10_000, 1}, "m": {10_000_000, 100_000, 14}, "L/100": {1_000_000, 10_000, 14},
+	} {
+		c := cityFlags{tier: tier, end: "now", seed: 1}
+		cfg, err := c.config(now)
+		require.NoError(t, err, tier)
+		require.Equal(t, want, [3]int{cfg.People, cfg.Venues, cfg.Days}, tier)
+		require.Equal(t, now, cfg.End)
+	}
+	_, err := (&cityFlags{tier: "XL", end: "now"}).config(now)
+	require.ErrorContains(t, err, "--tier")
+	_, err = (&cityFlags{tier: "S", end: "yesterday"}).config(now)
+	require.ErrorContains(t, err, "--end")
+}
