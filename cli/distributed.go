@@ -141,6 +141,9 @@ func runIngest(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	if err := prod.LearnPartitions(ctx); err != nil {
+		return err
+	}
 	defer func() { _ = prod.Close() }()
 	h, err := ingest.NewHandler(icfg, prod, ingest.NewMetrics(reg), log, env.Now)
 	if err != nil {

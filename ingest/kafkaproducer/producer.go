@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,6 +115,9 @@ type Producer struct {
 	topics event.Topics
 	w      *kafka.Writer
 	m      *Metrics
+	// Partition counts of the check-in and proximity topics, once learned
+	// (LearnPartitions); 0 until then.
+	checkinParts, proximityParts atomic.Int32
 }
 
 var _ ingest.Producer = (*Producer)(nil)
@@ -185,32 +189,73 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 	return nil
 }
 
-// messages encodes b as one or more messages per (kind, shard).
+// messages encodes b as one or more messages per (kind, group of shards).
+// Shards whose records land on the same partition (shard mod partitions,
+// ShardBalancer's rule) share messages, keyed by the group: the partition
+// is the one each record's own shard would choose, and a 5 000-record
+// request becomes a message per partition instead of one per shard, which
+// the broker and the consumers handle at a fraction of the cost. Until the
+// partition counts are known every shard is its own group.
 func (p *Producer) messages(b *event.Batch) []kafka.Message {
 	var msgs []kafka.Message
-	var vs [event.Shards][]event.Visit
-	for i := range b.Visits {
-		s := event.VisitShard(&b.Visits[i])
-		vs[s] = append(vs[s], b.Visits[i])
+	groups := func(parts int32) int {
+		if parts <= 0 || parts > event.Shards {
+			return event.Shards
+		}
+		return int(parts)
 	}
-	for s := range vs {
-		for chunk := range chunks(vs[s], p.cfg.MaxPerMsg) {
-			msgs = append(msgs, kafka.Message{Topic: p.topics.Checkins, Key: event.ShardKey(uint16(s)),
+	nv := groups(p.checkinParts.Load())
+	vs := make([][]event.Visit, nv)
+	for i := range b.Visits {
+		g := int(event.VisitShard(&b.Visits[i])) % nv
+		vs[g] = append(vs[g], b.Visits[i])
+	}
+	for g := range vs {
+		for chunk := range chunks(vs[g], p.cfg.MaxPerMsg) {
+			msgs = append(msgs, kafka.Message{Topic: p.topics.Checkins, Key: event.ShardKey(uint16(g)),
 				Value: event.AppendVisitsWire(nil, chunk)})
 		}
 	}
-	var es [event.Shards][]event.Encounter
+	ne := groups(p.proximityParts.Load())
+	es := make([][]event.Encounter, ne)
 	for i := range b.Encounters {
-		s := event.EncounterShard(&b.Encounters[i])
-		es[s] = append(es[s], b.Encounters[i])
+		g := int(event.EncounterShard(&b.Encounters[i])) % ne
+		es[g] = append(es[g], b.Encounters[i])
 	}
-	for s := range es {
-		for chunk := range chunks(es[s], p.cfg.MaxPerMsg) {
-			msgs = append(msgs, kafka.Message{Topic: p.topics.Proximity, Key: event.ShardKey(uint16(s)),
+	for g := range es {
+		for chunk := range chunks(es[g], p.cfg.MaxPerMsg) {
+			msgs = append(msgs, kafka.Message{Topic: p.topics.Proximity, Key: event.ShardKey(uint16(g)),
 				Value: event.AppendEncountersWire(nil, chunk)})
 		}
 	}
 	return msgs
+}
+
+// LearnPartitions reads the partition counts of the producer's topics, so
+// that records bound for one partition travel in shared messages. Records
+// still reach the partition of their own shard either way; a producer that
+// never learns the counts sends one message per shard. After partitions are
+// added to a topic, a producer keeps its old grouping until it learns again:
+// its records then stay on the old partitions, which costs bitmap locality,
+// not correctness (any processor may write any bitmap).
+func (p *Producer) LearnPartitions(ctx context.Context) error {
+	c := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: p.cfg.WriteTimeout}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topics.Checkins, p.topics.Proximity}})
+	if err != nil {
+		return fmt.Errorf("read partitions of %s and %s: %w", p.topics.Checkins, p.topics.Proximity, err)
+	}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return fmt.Errorf("read partitions of %s: %w", t.Name, t.Error)
+		}
+		switch t.Name {
+		case p.topics.Checkins:
+			p.checkinParts.Store(int32(len(t.Partitions)))
+		case p.topics.Proximity:
+			p.proximityParts.Store(int32(len(t.Partitions)))
+		}
+	}
+	return nil
 }
 
 func chunks[T any](s []T, n int) func(func([]T) bool) {
@@ -249,6 +294,12 @@ func (p *Producer) Metrics() *Metrics { return p.m }
 // "proximity") with a result ("ok", "error").
 func (m *Metrics) Records(topic, result string) prometheus.Counter {
 	return m.records.WithLabelValues(topic, result)
+}
+
+// Messages is the counter of Kafka messages produced to a topic
+// ("checkins", "proximity") with a result ("ok", "error").
+func (m *Metrics) Messages(topic, result string) prometheus.Counter {
+	return m.messages.WithLabelValues(topic, result)
 }
 
 // Metrics of the producer.

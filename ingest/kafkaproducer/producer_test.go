@@ -52,8 +52,10 @@ func TestConfigValidate(t *testing.T) {
 	require.Equal(t, []string{"a:1", "b:2"}, kafkaproducer.SplitBrokers(" a:1, ,b:2,"))
 }
 
-// Every record produced comes back from its topic, each shard from one
-// partition, with the metrics counting them.
+// Every record produced comes back from its topic, on the partition of its
+// own shard (shard mod partitions) — sent one message per shard before the
+// producer knows the partition counts, and in shared messages per partition
+// after — with the metrics counting them.
 func TestProduceFake(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -66,16 +68,35 @@ func TestProduceFake(t *testing.T) {
 	p, err := kafkaproducer.New(cfg, kafkaproducer.NewMetrics(reg), nil)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, p.Close()) }()
-	var b event.Batch
-	for i := range 300 {
-		b.Visits = append(b.Visits, event.Visit{VisitID: "v", UserID: uint32(i + 1), VenueID: uint32(i%40 + 1), Enter: 1_790_000_000})
-		b.Encounters = append(b.Encounters, event.Encounter{EncounterID: "e", UserID: uint32(i + 1), PeerID: uint32(i + 2), Start: 1_790_000_000, DurationS: 60})
+	batch := func(base int) event.Batch {
+		var b event.Batch
+		for i := base; i < base+300; i++ {
+			b.Visits = append(b.Visits, event.Visit{VisitID: "v", UserID: uint32(i + 1), VenueID: uint32(i%40 + 1), Enter: 1_790_000_000})
+			b.Encounters = append(b.Encounters, event.Encounter{EncounterID: "e", UserID: uint32(i + 1), PeerID: uint32(i + 2), Start: 1_790_000_000, DurationS: 60})
+		}
+		return b
 	}
-	require.NoError(t, p.Produce(ctx, &b))
+	messages := func() float64 {
+		var n float64
+		for _, topic := range []string{"checkins", "proximity"} {
+			n += testutil.ToFloat64(p.Metrics().Messages(topic, "ok"))
+		}
+		return n
+	}
+	perShard := batch(0)
+	require.NoError(t, p.Produce(ctx, &perShard))
+	before := messages()
+	require.NoError(t, p.LearnPartitions(ctx))
+	grouped := batch(1000)
+	require.NoError(t, p.Produce(ctx, &grouped))
+	after := messages() - before
+	// 300 records of each kind in at most 7 per message: per shard, about
+	// one message per distinct shard; per partition, about 300/7 per kind.
+	require.Less(t, after, before, "grouping by partition sends fewer messages")
+	require.LessOrEqual(t, after, float64(2*(300/7+cfg.Partitions)))
 
 	var got event.Batch
 	for _, topic := range []string{topics.Checkins, topics.Proximity} {
-		shardPartition := map[string]int{}
 		for part := range cfg.Partitions {
 			r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 50 * time.Millisecond})
 			end, err := r.ReadLag(ctx)
@@ -83,19 +104,25 @@ func TestProduceFake(t *testing.T) {
 			for range end {
 				m, err := r.ReadMessage(ctx)
 				require.NoError(t, err)
-				require.NoError(t, event.DecodeWire(m.Value, &got))
-				if prev, ok := shardPartition[string(m.Key)]; ok {
-					require.Equal(t, prev, part, "shard %x split over partitions", m.Key)
+				var one event.Batch
+				require.NoError(t, event.DecodeWire(m.Value, &one))
+				for i := range one.Visits {
+					require.Equal(t, part, int(event.VisitShard(&one.Visits[i]))%cfg.Partitions, "check-in on the wrong partition")
 				}
-				shardPartition[string(m.Key)] = part
+				for i := range one.Encounters {
+					require.Equal(t, part, int(event.EncounterShard(&one.Encounters[i]))%cfg.Partitions, "encounter on the wrong partition")
+				}
+				got.Append(&one)
 			}
 			require.NoError(t, r.Close())
 		}
 	}
-	require.ElementsMatch(t, b.Visits, got.Visits)
-	require.ElementsMatch(t, b.Encounters, got.Encounters)
-	require.InDelta(t, 300, testutil.ToFloat64(p.Metrics().Records("checkins", "ok")), 0)
-	require.InDelta(t, 300, testutil.ToFloat64(p.Metrics().Records("proximity", "ok")), 0)
+	want := perShard
+	want.Append(&grouped)
+	require.ElementsMatch(t, want.Visits, got.Visits)
+	require.ElementsMatch(t, want.Encounters, got.Encounters)
+	require.InDelta(t, 600, testutil.ToFloat64(p.Metrics().Records("checkins", "ok")), 0)
+	require.InDelta(t, 600, testutil.ToFloat64(p.Metrics().Records("proximity", "ok")), 0)
 	require.Equal(t, 1, testutil.CollectAndCount(reg, "truyvet_ingest_kafka_write_duration_seconds"))
 }
 
