@@ -36,6 +36,42 @@ type embedded struct {
 // in batches of 50 000 (unsynced: a benchmark fixture), then compacts it as a
 // running store's background compactions would have.
 func loadEmbedded(ctx context.Context, recs *event.Batch) (*embedded, error) {
+	return loadEmbeddedFrom(ctx, func(yield func(event.Batch) bool) {
+		const step = 50_000
+		for i := 0; i < len(recs.Visits) || i < len(recs.Encounters); i += step {
+			part := event.Batch{Visits: recs.Visits[min(i, len(recs.Visits)):min(i+step, len(recs.Visits))],
+				Encounters: recs.Encounters[min(i, len(recs.Encounters)):min(i+step, len(recs.Encounters))]}
+			if !yield(part) {
+				return
+			}
+		}
+	})
+}
+
+// loadCityEmbedded streams city's records into a fresh embedded store,
+// 50 000 at a time, without holding them all: for cities too large for
+// memory. It returns the store and the number of records.
+func loadCityEmbedded(ctx context.Context, city *synth.City) (*embedded, int, error) {
+	n := 0
+	e, err := loadEmbeddedFrom(ctx, func(yield func(event.Batch) bool) {
+		var b event.Batch
+		for part := range city.Batches() {
+			b.Append(&part)
+			if b.Len() >= 50_000 {
+				n += b.Len()
+				if !yield(b) {
+					return
+				}
+				b = event.Batch{}
+			}
+		}
+		n += b.Len()
+		yield(b)
+	})
+	return e, n, err
+}
+
+func loadEmbeddedFrom(ctx context.Context, batches func(func(event.Batch) bool)) (*embedded, error) {
 	dir, err := os.MkdirTemp("", "truyvet-bench-")
 	if err != nil {
 		return nil, err
@@ -52,10 +88,7 @@ func loadEmbedded(ctx context.Context, recs *event.Batch) (*embedded, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	const step = 50_000
-	for i := 0; i < len(recs.Visits) || i < len(recs.Encounters); i += step {
-		part := event.Batch{Visits: recs.Visits[min(i, len(recs.Visits)):min(i+step, len(recs.Visits))],
-			Encounters: recs.Encounters[min(i, len(recs.Encounters)):min(i+step, len(recs.Encounters))]}
+	for part := range batches {
 		if err := proc.Process(ctx, &part); err != nil {
 			e.close()
 			return nil, err
