@@ -53,7 +53,7 @@ type cityFlags struct {
 }
 
 func (c *cityFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.tier, "tier", "demo", "city size: demo (4 000 people), S (1 M people, 10 k venues, one day), M (10 M people, 100 k venues, 14 days) or L/100 (1 M people, 10 k venues, 14 days: a hundredth of tier L)")
+	fs.StringVar(&c.tier, "tier", "demo", "synthetic population: demo (4 000 people), S (a city: 1 M people, 10 k venues, one day), M (a country of 63 provinces: 10 M people, 100 k venues, 14 days) or L/k (1/k of the nation over the 14 days of Tết, with the travel surge), optionally with :tet, :reunification or :ordinary; e.g. "+strings.Join(synth.PresetNames(), ", "))
 	fs.IntVar(&c.people, "people", 0, "override the tier's population")
 	fs.IntVar(&c.venues, "venues", 0, "override the tier's venue count")
 	fs.IntVar(&c.days, "days", 0, "override the tier's days")
@@ -65,22 +65,9 @@ func (c *cityFlags) register(fs *flag.FlagSet) {
 }
 
 func (c *cityFlags) config(now time.Time) (synth.Config, error) {
-	var cfg synth.Config
-	switch strings.ToLower(c.tier) {
-	case "demo":
-		cfg = synth.Demo()
-	case "s":
-		cfg = synth.TierS()
-	case "m":
-		// DESIGN's tier M as one city: 10 M people, 100 k venues, 14 days.
-		cfg = synth.TierS()
-		cfg.People, cfg.Venues, cfg.Days = 10_000_000, 100_000, 14
-	case "l/100":
-		// A hundredth of tier L: 1 M people and 10 k venues over 14 days.
-		cfg = synth.TierS()
-		cfg.Days = 14
-	default:
-		return cfg, fmt.Errorf("--tier %q: want demo, S, M or L/100", c.tier)
+	cfg, err := synth.Preset(c.tier)
+	if err != nil {
+		return cfg, fmt.Errorf("--tier: %w", err)
 	}
 	if c.people > 0 {
 		cfg.People = c.people
@@ -113,6 +100,7 @@ func (c *cityFlags) config(now time.Time) (synth.Config, error) {
 
 func (c *cityFlags) dataset(cfg synth.Config) map[string]any {
 	return map[string]any{"tier": c.tier, "people": cfg.People, "venues": cfg.Venues, "days": cfg.Days, "seed": cfg.Seed,
+		"provinces": cfg.Provinces, "scenario": cfg.Scenario, "travel_rate": cfg.TravelRate,
 		"end": cfg.End.Format(time.RFC3339), "adoption": cfg.Adoption, "checkout_rate": cfg.CheckoutRate, "bluetooth_rate": cfg.BluetoothRate}
 }
 

@@ -152,16 +152,24 @@ func TestBenchCommands(t *testing.T) {
 
 func TestCityTiers(t *testing.T) {
 	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	for tier, want := range map[string][3]int{
-		"demo": {4_000, 100, 2}, "S": {1_000_000, 10_000, 1}, "m": {10_000_000, 100_000, 14}, "L/100": {1_000_000, 10_000, 14},
+	for tier, want := range map[string][4]int{
+		"demo": {4_000, 100, 2, 0}, "S": {1_000_000, 10_000, 1, 0}, "m": {10_000_000, 100_000, 14, 63}, "L/100": {1_000_000, 10_000, 14, 63},
 	} {
 		c := cityFlags{tier: tier, end: "now", seed: 1}
 		cfg, err := c.config(now)
 		require.NoError(t, err, tier)
-		require.Equal(t, want, [3]int{cfg.People, cfg.Venues, cfg.Days}, tier)
+		require.Equal(t, want, [4]int{cfg.People, cfg.Venues, cfg.Days, cfg.Provinces}, tier)
 		require.Equal(t, now, cfg.End)
 	}
-	_, err := (&cityFlags{tier: "XL", end: "now"}).config(now)
+	c := cityFlags{tier: "L/100", end: "now"}
+	cfg, err := c.config(now)
+	require.NoError(t, err)
+	require.Equal(t, "tet", cfg.Scenario)
+	c.tier = "S:reunification"
+	cfg, err = c.config(now)
+	require.NoError(t, err)
+	require.Equal(t, "reunification", cfg.Scenario)
+	_, err = (&cityFlags{tier: "XL", end: "now"}).config(now)
 	require.ErrorContains(t, err, "--tier")
 	_, err = (&cityFlags{tier: "S", end: "yesterday"}).config(now)
 	require.ErrorContains(t, err, "--end")

@@ -43,6 +43,7 @@ type Person struct {
 	Work      uint32   // venue id of the school or workplace; 0 for none
 	QR        bool     // scans QR codes
 	Bluetooth bool     // runs Bluezone
+	Province  string   // where the household lives (see City.Place)
 }
 
 // person flags.
@@ -108,23 +109,28 @@ const (
 // and safe for concurrent use; each call of Uploads or Batches simulates its
 // days afresh.
 type City struct {
-	cfg   Config
-	seed  uint64 // cfg.Seed, mixed
-	base  int64  // Unix time of the first local midnight
-	lim   int32  // every generated time, as an offset from base, is below lim
-	wards int
+	cfg       Config
+	seed      uint64 // cfg.Seed, mixed
+	base      int64  // Unix time of the first local midnight
+	lim       int32  // every generated time, as an offset from base, is below lim
+	wards     int    // over all provinces
+	districts int    // over all provinces
 
-	venues []venue        // by id-1
-	pools  [nKinds][]pool // per ward, then one city-wide pool at index wards
-	people []person       // by internal index
-	ids    []uint32       // internal index -> user id
-	inv    []uint32       // user id - 1 -> internal index
-	hh     []uint32       // household index -> first member; one extra entry
-	hhWard []uint16       //
-	hhFait []uint8        //
-	wpOff  []uint32       // venue id -> offset into wpList; Venues+2 entries
-	wpList []uint32       // Bluetooth users by school or workplace, internal indexes
-	srcs   [3]string      // QR apps
+	provs    []province     // largest first; one for a city without provinces
+	wardProv []uint8        // ward -> province
+	wardDist []uint16       // ward -> district
+	venues   []venue        // by id-1
+	pools    [nKinds][]pool // per ward, then per district, then per province
+	people   []person       // by internal index
+	ids      []uint32       // internal index -> user id
+	inv      []uint32       // user id - 1 -> internal index
+	hh       []uint32       // household index -> first member; one extra entry
+	hhWard   []uint16       //
+	hhFait   []uint8        //
+	wpOff    []uint32       // venue id -> offset into wpList; Venues+2 entries
+	wpList   []uint32       // people by school or workplace, internal indexes
+	srcs     [3]string      // QR apps
+	holiday  []hday         // the scenario's days; nil for ordinary days
 }
 
 // New builds the city described by cfg.
@@ -138,7 +144,8 @@ func New(cfg Config) (*City, error) {
 	midnight := time.Date(end.Year(), end.Month(), end.Day(), 0, 0, 0, 0, ict).Unix()
 	c.base = midnight - int64(cfg.Days)*daySec
 	c.lim = int32(cfg.End.Unix() - 60 - c.base)
-	c.wards = max(1, cfg.Venues/200)
+	c.holiday = scenarioDays[cfg.Scenario]
+	c.buildProvinces()
 	r := rand.New(rand.NewPCG(c.seed, 0x63697479))
 	c.buildVenues(r)
 	c.buildPeople(r)
@@ -155,11 +162,12 @@ var venueShare = [nKinds]float64{
 // Spread of the lognormal popularity by kind.
 var venueSigma = [nKinds]float64{
 	kSchool: 0.4, kOffice: 1.3, kFactory: 0.8, kMarket: 0.8, kSupermarket: 0.7,
-	kRestaurant: 1.0, kCafe: 1.0, kHospital: 1.2, kPagoda: 0.8, kChurch: 0.6, kBusStation: 0.5,
+	kRestaurant: 1.0, kCafe: 1.0, kHospital: 1.2, kPagoda: 0.8, kChurch: 0.6, kBusStation: 0.5, kAirport: 0.3,
 }
 
-func (c *City) buildVenues(r *rand.Rand) {
-	n := c.cfg.Venues
+// venueCounts returns how many venues of each kind a province of n venues
+// has.
+func venueCounts(n int, airport bool) [nKinds]int {
 	var count [nKinds]int
 	rest := n
 	for k := range nKinds {
@@ -168,40 +176,62 @@ func (c *City) buildVenues(r *rand.Rand) {
 			continue
 		case kBusStation:
 			count[k] = min(4, max(1, n/3000))
+		case kAirport:
+			count[k] = int(b2u(airport))
 		default:
 			count[k] = max(1, int(math.Round(float64(n)*venueShare[k])))
 		}
 		rest -= count[k]
 	}
 	count[kRestaurant] = rest
-	kinds := make([]uint8, 0, n)
-	for k := range nKinds {
-		for range count[k] {
-			kinds = append(kinds, k)
+	return count
+}
+
+func (c *City) buildVenues(r *rand.Rand) {
+	n := c.cfg.Venues
+	// Province and kind of every venue, shuffled so that ids mix them.
+	kinds := make([]uint16, 0, n)
+	for i := range c.provs {
+		count := venueCounts(c.provs[i].venues, c.hasAirport(i))
+		for k := range nKinds {
+			for range count[k] {
+				kinds = append(kinds, uint16(i)<<8|uint16(k))
+			}
 		}
 	}
 	r.Shuffle(n, func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 	c.venues = make([]venue, n)
-	var ord [nKinds]uint32
-	for i, k := range kinds {
-		ord[k]++
+	ord := make([][nKinds]uint32, len(c.provs))
+	for i, pk := range kinds {
+		p, k := &c.provs[pk>>8], uint8(pk)
+		ord[pk>>8][k]++
 		c.venues[i] = venue{
 			kind:   k,
-			ward:   uint16(r.IntN(c.wards)),
-			ord:    ord[k],
+			ward:   p.ward0 + uint16(r.IntN(int(p.wards))),
+			ord:    ord[pk>>8][k],
 			weight: float32(math.Exp(venueSigma[k] * normal(r))),
 		}
 	}
+	c.buildPools()
+}
+
+// buildPools lists the venues of each kind by ward, district and province,
+// for weighted picks. Hubs serve their province; a province of one district
+// has no district pools.
+func (c *City) buildPools() {
 	for k := range nKinds {
-		c.pools[k] = make([]pool, c.wards+1)
+		c.pools[k] = make([]pool, c.wards+c.districts+len(c.provs))
 	}
 	for i := range c.venues {
 		v := &c.venues[i]
-		for _, w := range []int{int(v.ward), c.wards} {
-			p := &c.pools[v.kind][w]
-			if v.kind == kBusStation && w != c.wards {
-				continue // bus stations serve the whole city
+		prov := c.provinceOf(v.ward)
+		pools := [3]int{int(v.ward), c.wards + int(c.wardDist[v.ward]), c.wards + c.districts + prov}
+		for n, w := range pools {
+			hub := v.kind == kBusStation || v.kind == kAirport
+			if (hub && n < 2) || (n == 1 && c.provs[prov].ndist == 1) {
+				continue
 			}
+			p := &c.pools[v.kind][w]
 			total := float64(v.weight)
 			if len(p.cum) > 0 {
 				total += p.cum[len(p.cum)-1]
@@ -212,16 +242,22 @@ func (c *City) buildVenues(r *rand.Rand) {
 	}
 }
 
-// pickIn picks a venue of kind k at quantile u, in ward w when it has one.
+// pickIn picks a venue of kind k at quantile u, in ward w when it has one,
+// else in its district, else in its province.
 func (c *City) pickIn(k uint8, w uint16, u float64) uint32 {
 	if v := c.pools[k][w].pick(u); v != 0 {
 		return v
 	}
-	return c.pools[k][c.wards].pick(u)
+	if v := c.pools[k][c.wards+int(c.wardDist[w])].pick(u); v != 0 {
+		return v
+	}
+	return c.pickProv(k, c.provinceOf(w), u)
 }
 
-// pickCity picks a venue of kind k at quantile u anywhere in the city.
-func (c *City) pickCity(k uint8, u float64) uint32 { return c.pools[k][c.wards].pick(u) }
+// pickProv picks a venue of kind k at quantile u anywhere in province i.
+func (c *City) pickProv(k uint8, i int, u float64) uint32 {
+	return c.pools[k][c.wards+c.districts+i].pick(u)
+}
 
 // Household sizes 1..6, cumulative (Vietnam: mean about 3.5).
 var hhSizeCum = [6]float64{0.08, 0.25, 0.49, 0.76, 0.90, 1}
@@ -238,7 +274,15 @@ func (c *City) buildPeople(r *rand.Rand) {
 	n := c.cfg.People
 	c.people = make([]person, 0, n)
 	c.hh = make([]uint32, 0, n/3+2)
+	prov, quota := 0, c.provs[0].people
 	for len(c.people) < n {
+		if len(c.people) >= quota && prov+1 < len(c.provs) {
+			c.provs[prov].hh1 = uint32(len(c.hh))
+			prov++
+			quota += c.provs[prov].people
+			c.provs[prov].hh0 = uint32(len(c.hh))
+		}
+		p := &c.provs[prov]
 		u := r.Float64()
 		size := 1
 		for size < 6 && u >= hhSizeCum[size-1] {
@@ -247,7 +291,7 @@ func (c *City) buildPeople(r *rand.Rand) {
 		size = min(size, n-len(c.people))
 		h := uint32(len(c.hh))
 		c.hh = append(c.hh, uint32(len(c.people)))
-		ward := uint16(r.IntN(c.wards))
+		ward := p.ward0 + uint16(r.IntN(int(p.wards)))
 		c.hhWard = append(c.hhWard, ward)
 		faith := faithNone
 		if f := r.Float64(); f < 0.07 {
@@ -261,6 +305,7 @@ func (c *City) buildPeople(r *rand.Rand) {
 		}
 	}
 	c.hh = append(c.hh, uint32(len(c.people)))
+	c.provs[prov].hh1 = uint32(len(c.hh) - 1)
 
 	// User ids are a permutation of 1..People, so households and workplaces
 	// are not runs of consecutive ids.
@@ -320,6 +365,7 @@ func composition(r *rand.Rand, size int) []Role {
 
 func (c *City) newPerson(r *rand.Rand, h uint32, ward uint16, role Role) person {
 	p := person{hh: h, role: role}
+	prov := c.provinceOf(ward)
 	if r.Float64() < c.cfg.Adoption {
 		p.flags |= fQR
 	}
@@ -332,7 +378,7 @@ func (c *City) newPerson(r *rand.Rand, h uint32, ward uint16, role Role) person 
 		if r.Float64() < 0.85 {
 			p.work = c.pickIn(kSchool, ward, r.Float64())
 		} else {
-			p.work = c.pickCity(kSchool, r.Float64())
+			p.work = c.pickProv(kSchool, prov, r.Float64())
 		}
 		t := r.Float64()
 		switch {
@@ -352,7 +398,7 @@ func (c *City) newPerson(r *rand.Rand, h uint32, ward uint16, role Role) person 
 		u := r.Float64()
 		switch {
 		case u < 0.28:
-			p.work = c.pickCity(kFactory, r.Float64())
+			p.work = c.pickProv(kFactory, prov, r.Float64())
 			if r.Float64() < 0.15 {
 				p.shift = 2
 			}
@@ -360,7 +406,7 @@ func (c *City) newPerson(r *rand.Rand, h uint32, ward uint16, role Role) person 
 			if r.Float64() < 0.5 {
 				p.work = c.pickIn(kOffice, ward, r.Float64())
 			} else {
-				p.work = c.pickCity(kOffice, r.Float64())
+				p.work = c.pickProv(kOffice, prov, r.Float64())
 			}
 		default:
 			s, k := r.Float64(), kHospital
@@ -373,7 +419,7 @@ func (c *City) newPerson(r *rand.Rand, h uint32, ward uint16, role Role) person 
 			if r.Float64() < 0.6 {
 				p.work = c.pickIn(k, ward, r.Float64())
 			} else {
-				p.work = c.pickCity(k, r.Float64())
+				p.work = c.pickProv(k, prov, r.Float64())
 			}
 			switch s := r.Float64(); k {
 			case kMarket:
@@ -412,13 +458,13 @@ func b2u(b bool) uint8 {
 	return 0
 }
 
-// buildWorkplaces lists the Bluetooth users of every school and workplace;
+// buildWorkplaces lists the people of every school and workplace;
 // colleagues and classmates meet their neighbours on that list.
 func (c *City) buildWorkplaces() {
 	c.wpOff = make([]uint32, len(c.venues)+2)
 	for i := range c.people {
 		p := &c.people[i]
-		if p.work != 0 && p.flags&fBT != 0 {
+		if p.work != 0 {
 			c.wpOff[p.work+1]++
 		}
 	}
@@ -430,7 +476,7 @@ func (c *City) buildWorkplaces() {
 	copy(fill, c.wpOff[:len(c.venues)+1])
 	for i := range c.people {
 		p := &c.people[i]
-		if p.work != 0 && p.flags&fBT != 0 {
+		if p.work != 0 {
 			c.wpList[fill[p.work]] = uint32(i)
 			fill[p.work]++
 		}
@@ -453,7 +499,7 @@ func (c *City) Venue(id uint32) (kind string, name string) {
 		return "", ""
 	}
 	v := &c.venues[id-1]
-	return kindNames[v.kind], venueName(id, v)
+	return kindNames[v.kind], c.venueName(id, v)
 }
 
 // Person describes the person with user id id; ok is false when there is
@@ -465,6 +511,7 @@ func (c *City) Person(id uint32) (p Person, ok bool) {
 	i := c.inv[id-1]
 	q := &c.people[i]
 	p = Person{ID: id, Role: q.role, Work: q.work, QR: q.flags&fQR != 0, Bluetooth: q.flags&fBT != 0}
+	p.Province = c.provs[c.provinceOf(c.hhWard[q.hh])].info.name
 	for j := c.hh[q.hh]; j < c.hh[q.hh+1]; j++ {
 		p.Household = append(p.Household, c.ids[j])
 	}
@@ -499,7 +546,12 @@ func (c *City) BusyPerson() uint32 {
 						bt++
 					}
 				}
-				mates := c.wpOff[p.work+1] - c.wpOff[p.work]
+				mates := 0
+				for _, j := range c.wpList[c.wpOff[p.work]:c.wpOff[p.work+1]] {
+					if c.people[j].flags&fBT != 0 {
+						mates++
+					}
+				}
 				if hi-lo < 3 || bt < 2 || mates < 6 {
 					continue
 				}
@@ -512,13 +564,16 @@ func (c *City) BusyPerson() uint32 {
 
 // awayAtStart reports whether person i is travelling when the data starts.
 func (c *City) awayAtStart(i uint32) bool {
-	away, _ := c.awayInit(i)
-	return away
+	if away, _ := c.awayOrdinary(i); away {
+		return true
+	}
+	t, ok := c.tripOf(c.people[i].hh)
+	return ok && t.dep <= 0
 }
 
-// awayInit reports whether person i is travelling when the data starts, and
-// the day they come back.
-func (c *City) awayInit(i uint32) (bool, int) {
+// awayOrdinary reports whether person i is on an ordinary trip when the
+// data starts, and the day they come back.
+func (c *City) awayOrdinary(i uint32) (bool, int) {
 	h := mix(c.seed ^ 0x61776179 ^ uint64(i)<<20)
 	return unit(h) < 0.004, int((h >> 8) % 3)
 }

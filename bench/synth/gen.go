@@ -1,7 +1,9 @@
 package synth
 
 import (
+	"cmp"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -27,13 +29,43 @@ const (
 	lateEncRate    = 0.01  // an encounter is uploaded 1 to 6 h late
 	oneSidedRate   = 0.08  // only one phone reports a meeting
 	noRSSIRate     = 3     // percent of encounter records without RSSI
-	colleagueMeet  = 0.45  // a pair of neighbouring colleagues meets on a day both work
+	colleagueMeet  = 0.55  // a pair of neighbouring colleagues meets on a day both work
 	colleagueTwice = 0.25  // ... and meets a second time
 	commute        = 15 * minute
 )
 
-// Crossing probability between neighbouring visitors, by venue kind.
-var crossRate = [nKinds]float64{kMarket: 0.08, kSupermarket: 0.04, kHospital: 0.06, kBusStation: 0.25}
+// A crossing is a meeting of two visitors of a venue who arrive close
+// together (each of the next six visitors to arrive meets the newcomer with
+// probability rate, if both run Bluezone): strangers passing at markets,
+// hubs and pagodas; companions sharing a table at cafés and restaurants.
+type crossing struct {
+	rate         float64
+	least, most  int32 // duration, seconds
+	rssiLo, rssi int32 // RSSI range, dBm
+}
+
+var (
+	passing    = crossing{least: 2 * minute, most: 10 * minute, rssiLo: -90, rssi: -70}
+	companions = crossing{least: 20 * minute, most: 90 * minute, rssiLo: -70, rssi: -50}
+)
+
+// crossings by venue kind; a zero rate: none.
+var crossings = [nKinds]crossing{
+	kMarket: passing.at(0.08), kSupermarket: passing.at(0.04), kHospital: passing.at(0.06),
+	kBusStation: passing.at(0.25), kAirport: passing.at(0.2), kPagoda: passing.at(0.06), kChurch: passing.at(0.06),
+	kCafe: companions.at(0.15), kRestaurant: companions.at(0.1),
+}
+
+func (x crossing) at(rate float64) crossing { x.rate = rate; return x }
+
+// Peers on each side of a person on their workplace's list: at least this
+// many, and up to two more.
+func peerBase(kind uint8) int {
+	if kind == kSchool {
+		return 3 // classmates
+	}
+	return 2
+}
 
 // Record kinds in a ref.
 const (
@@ -89,14 +121,27 @@ type dayBuf struct {
 type presence struct {
 	ws, ls, le, we int32
 	hs, he         int32
+	vs, ve         int32 // visiting relatives at home (ve > vs)
 }
 
 type cand struct {
 	v    uint32
 	s, e int32
-	prio uint8 // higher wins a conflict
+	host uint32 // home: the household visited
+	prio uint8  // higher wins a conflict
 	work bool
+	home bool // at the home of household host, not at a venue
 }
+
+// crossRef is a stay at a venue with crossings, with its sort key.
+type crossRef struct {
+	key uint64
+	k   uint32
+}
+
+// guest pairs household h with household host, which it stays with for the
+// day (a holiday trip) or visits at home (relatives on holidays).
+type guest struct{ h, host uint32 }
 
 // Priorities of candidate stays.
 const (
@@ -116,16 +161,19 @@ const (
 
 // gen is the state of one pass over the days.
 type gen struct {
-	c     *City
-	pcg   rand.PCG
-	r     *rand.Rand
-	bufs  [2]dayBuf
-	pres  []presence
-	ret   []int16 // day a travelling person comes back; -1: at home
-	refs  []uint64
-	cand  []cand
-	kept  []cand
-	cross []uint32
+	c      *City
+	pcg    rand.PCG
+	r      *rand.Rand
+	bufs   [2]dayBuf
+	pres   []presence
+	ret    []int16 // day a travelling person comes back; -1: at home
+	refs   []uint64
+	cand   []cand
+	kept   []cand
+	cross  []crossRef
+	ctx    dayCtx  // the day being simulated
+	guests []guest // households staying with others today
+	visits []guest // households visiting relatives today
 }
 
 func newGen(c *City) *gen {
@@ -133,7 +181,7 @@ func newGen(c *City) *gen {
 	g.r = rand.New(&g.pcg)
 	for i := range g.ret {
 		g.ret[i] = -1
-		if away, back := c.awayInit(uint32(i)); away {
+		if away, back := c.awayOrdinary(uint32(i)); away {
 			g.ret[i] = int16(back)
 		}
 	}
@@ -221,17 +269,20 @@ func (g *gen) day(d int) {
 		buf.meets = make([]meeting, 0, int(float64(n)*(0.1+1.9*c.cfg.BluetoothRate)))
 	}
 	buf.day, buf.stays, buf.meets = d, buf.stays[:0], buf.meets[:0]
-	wd := time.Unix(c.base+int64(d)*daySec+12*hour, 0).In(ict).Weekday()
+	g.ctx = c.dayContext(d)
+	g.guests, g.visits = g.guests[:0], g.visits[:0]
 	for h := range len(c.hh) - 1 {
 		lo, hi := c.hh[h], c.hh[h+1]
-		var fam cand
-		if hi-lo >= 2 {
-			g.seed(sFamily, d, uint64(h))
-			fam = g.family(uint32(h), wd)
-		}
+		tr, travels := c.tripOf(uint32(h))
+		travels = travels && tr.dep <= d && d <= tr.ret
+		fam := g.household(uint32(h), d, &tr, travels)
 		for i := lo; i < hi; i++ {
 			g.seed(sPerson, d, uint64(i))
-			g.person(buf, i, d, wd, &fam)
+			if travels {
+				g.traveller(buf, i, d, &tr, &fam)
+			} else {
+				g.person(buf, i, &fam)
+			}
 		}
 	}
 	g.seed(sMeet, d, 0)
@@ -240,16 +291,40 @@ func (g *gen) day(d int) {
 	g.crossings(buf)
 }
 
-// family decides a household's meal or outing together, if any.
-func (g *gen) family(h uint32, wd time.Weekday) cand {
-	p := 0.04
-	switch wd {
-	case time.Saturday, time.Sunday:
-		p = 0.3
-	case time.Friday:
-		p = 0.1
+// household decides what household h does together on day d: a meal or an
+// outing, a visit to relatives, or, for a household staying with another,
+// joining the host's outing.
+func (g *gen) household(h uint32, d int, tr *trip, travels bool) cand {
+	c := g.c
+	switch {
+	case travels && tr.dest >= 0 && tr.dep < d && d < tr.ret:
+		g.guests = append(g.guests, guest{h, tr.host})
+		g.seed(sFamily, d, uint64(tr.host))
+		if fam := g.family(tr.host); !fam.home {
+			return fam
+		}
+	case !travels && c.hh[h+1]-c.hh[h] >= 2:
+		g.seed(sFamily, d, uint64(h))
+		fam := g.family(h)
+		if fam.home {
+			g.visits = append(g.visits, guest{h, fam.host})
+		}
+		return fam
 	}
-	if !g.p(p) {
+	return cand{}
+}
+
+// family decides a household's meal or outing together, or on holidays a
+// visit to relatives at home, if any.
+func (g *gen) family(h uint32) cand {
+	x := &g.ctx
+	if x.visit > 0 && g.p(x.visit) {
+		if rel, ok := g.c.relative(h); ok {
+			s := g.uni(hm(8, 30), hm(17, 0))
+			return cand{s: s, e: s + g.uni(90*minute, 4*hour), host: rel, prio: prioFamily, home: true}
+		}
+	}
+	if !g.p(x.family) {
 		return cand{}
 	}
 	ward := g.c.hhWard[h]
@@ -258,7 +333,7 @@ func (g *gen) family(h uint32, wd time.Weekday) cand {
 	case u < 0.65:
 		s := hm(18, 30) + g.jit(25*minute)
 		return cand{v: g.near(kRestaurant, ward, key, 0.5), s: s, e: s + g.uni(60*minute, 100*minute), prio: prioFamily}
-	case u < 0.8 && (wd == time.Saturday || wd == time.Sunday):
+	case u < 0.8 && x.weekend:
 		s := g.uni(hm(8, 0), hm(10, 0))
 		return cand{v: g.near(kCafe, ward, key, 0.5), s: s, e: s + g.uni(50*minute, 90*minute), prio: prioFamily}
 	default:
@@ -267,138 +342,198 @@ func (g *gen) family(h uint32, wd time.Weekday) cand {
 	}
 }
 
-// person simulates person i's day d.
-func (g *gen) person(buf *dayBuf, i uint32, d int, wd time.Weekday, fam *cand) {
+// relative returns a household of h's province that h's members visit on
+// holidays.
+func (c *City) relative(h uint32) (uint32, bool) {
+	p := &c.provs[c.provinceOf(c.hhWard[h])]
+	n := p.hh1 - p.hh0
+	if n < 2 {
+		return 0, false
+	}
+	step := 1 + uint32(mix(c.seed^uint64(h)<<16^saltHost)%uint64(n-1))
+	return p.hh0 + (h-p.hh0+step)%n, true
+}
+
+// person simulates person i's day at home.
+func (g *gen) person(buf *dayBuf, i uint32, fam *cand) {
 	c := g.c
 	p := &c.people[i]
-	pr := &g.pres[i]
-	*pr = presence{ws: -1}
+	g.pres[i] = presence{ws: -1}
 	g.cand = g.cand[:0]
 	ward := c.hhWard[p.hh]
-	key := uint64(i)
-	hkey := uint64(p.hh) | 1<<40
-
-	// Travel: away, coming back, or leaving today.
-	if r := g.ret[i]; r >= 0 {
-		if int(r) > d {
-			return
-		}
-		g.ret[i] = -1
-		s := g.uni(hm(5, 0), hm(20, 30))
-		g.add(c.pickCity(kBusStation, g.r.Float64()), s, s+g.uni(15*minute, 45*minute), prioFixed, false)
-		g.finish(buf, i, homeAfter)
+	if g.ordinaryTrip(buf, i) {
 		return
 	}
-	depart := 0.002
-	switch wd {
-	case time.Friday:
-		depart = 0.006
-	case time.Saturday:
-		depart = 0.005
-	case time.Sunday:
-		depart = 0.003
-	}
-	if g.p(depart) {
-		g.ret[i] = int16(d + 1 + g.r.IntN(4))
-		s := g.uni(hm(6, 0), hm(21, 0))
-		g.add(c.pickCity(kBusStation, g.r.Float64()), s, s+g.uni(30*minute, 90*minute), prioFixed, false)
-		g.finish(buf, i, homeBefore)
-		return
-	}
-
-	weekend := wd == time.Saturday || wd == time.Sunday
 	switch p.role {
 	case Student:
-		school := !weekend || (wd == time.Saturday && p.flags&fSat != 0)
-		if school && wd == time.Saturday {
-			s := hm(7, 30) + g.jit(10*minute)
-			g.add(p.work, s, hm(11, 0)+g.jit(10*minute), prioFixed, true)
-		} else if school {
-			switch p.shift {
-			case 0:
-				g.add(p.work, hm(6, 45)+g.jit(10*minute), hm(16, 30)+g.jit(15*minute), prioFixed, true)
-			case 1:
-				g.add(p.work, hm(7, 0)+g.jit(10*minute), hm(11, 30)+g.jit(8*minute), prioFixed, true)
-				g.add(p.work, hm(13, 30)+g.jit(8*minute), hm(16, 30)+g.jit(15*minute), prioFixed, true)
-			case 2:
-				g.add(p.work, hm(7, 0)+g.jit(10*minute), hm(11, 30)+g.jit(8*minute), prioFixed, true)
-			default:
-				g.add(p.work, hm(13, 0)+g.jit(10*minute), hm(17, 0)+g.jit(10*minute), prioFixed, true)
-			}
-		}
-		if school && !weekend {
-			if g.p(0.3) {
-				s := hm(6, 15) + g.jit(5*minute)
-				g.add(g.near(kRestaurant, ward, key, 0.7), s, s+g.uni(10*minute, 20*minute), prioErrand, false)
-			}
-			if g.p(0.25) { // extra classes (hoc them) at a school or centre nearby
-				s := g.uni(hm(17, 30), hm(18, 30))
-				g.add(g.near(kSchool, ward, key, 0.9), s, s+g.uni(80*minute, 100*minute), prioErrand, false)
-			}
-			if g.p(0.25) {
-				s := g.uni(hm(19, 30), hm(20, 30))
-				g.add(g.near(kCafe, ward, key, 0.5), s, s+g.uni(30*minute, 75*minute), prioErrand, false)
-			}
-		} else {
-			if g.p(0.3) {
-				s := g.uni(hm(14, 0), hm(20, 0))
-				g.add(g.near(kCafe, ward, key, 0.5), s, s+g.uni(40*minute, 100*minute), prioErrand, false)
-			}
-			if g.p(0.12) {
-				s := g.uni(hm(9, 0), hm(18, 0))
-				g.add(g.near(kSupermarket, ward, key, 0.5), s, s+g.uni(30*minute, 70*minute), prioErrand, false)
-			}
-		}
+		g.student(p, i, ward)
 	case Worker:
-		g.worker(p, i, ward, wd)
+		g.worker(p, i, ward)
 	case Elderly:
-		if g.p(0.65) {
-			s := hm(5, 45) + g.jit(25*minute)
-			g.add(g.near(kMarket, ward, hkey, 0.8), s, s+g.uni(30*minute, 75*minute), prioErrand, false)
-		}
-		if g.p(0.25) {
-			s := g.uni(hm(6, 30), hm(8, 30))
-			g.add(g.near(kCafe, ward, key, 0.7), s, s+g.uni(45*minute, 90*minute), prioErrand, false)
-		}
-		if g.p(0.06) {
-			s := g.uni(hm(7, 30), hm(10, 0))
-			g.add(g.near(kHospital, ward, hkey, 0.6), s, s+g.uni(60*minute, 180*minute), prioFixed, false)
-		}
-		if g.p(0.15) {
-			s := g.uni(hm(15, 0), hm(17, 30))
-			g.add(g.near(kSupermarket, ward, hkey, 0.6), s, s+g.uni(30*minute, 60*minute), prioErrand, false)
-		}
-		if g.p(0.1) {
-			s := g.uni(hm(10, 30), hm(11, 30))
-			g.add(g.near(kRestaurant, ward, key, 0.7), s, s+g.uni(30*minute, 50*minute), prioErrand, false)
-		}
+		g.elderly(p, i, ward)
 	case Homemaker:
-		if g.p(0.8) {
-			s := hm(6, 30) + g.jit(35*minute)
-			g.add(g.near(kMarket, ward, hkey, 0.8), s, s+g.uni(30*minute, 60*minute), prioErrand, false)
-		}
-		if g.p(0.35) {
-			s := g.uni(hm(15, 0), hm(18, 0))
-			g.add(g.near(kSupermarket, ward, hkey, 0.6), s, s+g.uni(30*minute, 60*minute), prioErrand, false)
-		}
-		if g.p(0.2) {
-			s := g.uni(hm(9, 0), hm(11, 0))
-			g.add(g.near(kCafe, ward, key, 0.6), s, s+g.uni(45*minute, 90*minute), prioErrand, false)
-		}
-		if g.p(0.02) {
-			s := g.uni(hm(7, 30), hm(14, 0))
-			g.add(g.near(kHospital, ward, hkey, 0.6), s, s+g.uni(60*minute, 180*minute), prioFixed, false)
-		}
+		g.homemaker(p, i, ward)
 	}
 	if p.role != Elderly && p.role != Homemaker && g.p(0.012) {
 		s := g.uni(hm(8, 0), hm(16, 0))
+		g.add(g.near(kHospital, ward, uint64(p.hh)|1<<40, 0.6), s, s+g.uni(60*minute, 180*minute), prioFixed, false)
+	}
+	g.faith(p, ward)
+	g.shopping(p, ward)
+	g.join(fam)
+	g.finish(buf, i, homeAny)
+}
+
+// shopping adds, on the days before a holiday, a trip to the market for
+// those who would not otherwise go (chợ Tết).
+func (g *gen) shopping(p *person, ward uint16) {
+	x := &g.ctx
+	if x.market <= 1 || p.role == Elderly || p.role == Homemaker || !g.p(0.3*(x.market-1)) {
+		return
+	}
+	s := g.uni(hm(7, 0), hm(11, 0))
+	if x.classes {
+		s = g.uni(hm(17, 30), hm(19, 30))
+	}
+	g.add(g.near(kMarket, ward, uint64(p.hh)|1<<40, 0.6), s, s+g.uni(30*minute, 75*minute), prioErrand, false)
+}
+
+// ordinaryTrip handles the few people who travel on ordinary days: away,
+// coming back through a hub, or leaving through one today. It reports
+// whether it decided the day.
+func (g *gen) ordinaryTrip(buf *dayBuf, i uint32) bool {
+	c := g.c
+	d := g.ctx.d
+	prov := c.provinceOf(c.hhWard[c.people[i].hh])
+	if r := g.ret[i]; r >= 0 {
+		if int(r) > d {
+			return true
+		}
+		g.ret[i] = -1
+		s := g.uni(hm(5, 0), hm(20, 30))
+		g.add(c.hub(prov, g.r.Float64(), uint64(i)), s, s+g.uni(15*minute, 45*minute), prioFixed, false)
+		g.finish(buf, i, homeAfter)
+		return true
+	}
+	if g.p(g.ctx.depart) {
+		g.ret[i] = int16(d + 1 + g.r.IntN(4))
+		s := g.uni(hm(6, 0), hm(21, 0))
+		g.add(c.hub(prov, g.r.Float64(), uint64(i)), s, s+g.uni(30*minute, 90*minute), prioFixed, false)
+		g.finish(buf, i, homeBefore)
+		return true
+	}
+	return false
+}
+
+// hub picks a bus station, or in a province with an airport sometimes the
+// airport, at quantile u; key decides which.
+func (c *City) hub(prov int, u float64, key uint64) uint32 {
+	if c.hasAirport(prov) && unit(mix(c.seed^key<<8^saltLeg)) < 0.3 {
+		return c.pickProv(kAirport, prov, u)
+	}
+	return c.pickProv(kBusStation, prov, u)
+}
+
+// student adds a student's classes and errands.
+func (g *gen) student(p *person, i uint32, ward uint16) {
+	x := &g.ctx
+	key := uint64(i)
+	school := x.classes || (x.satClasses && p.flags&fSat != 0)
+	if school && x.satClasses {
+		s := hm(7, 30) + g.jit(10*minute)
+		g.add(p.work, s, hm(11, 0)+g.jit(10*minute), prioFixed, true)
+	} else if school {
+		switch p.shift {
+		case 0:
+			g.add(p.work, hm(6, 45)+g.jit(10*minute), hm(16, 30)+g.jit(15*minute), prioFixed, true)
+		case 1:
+			g.add(p.work, hm(7, 0)+g.jit(10*minute), hm(11, 30)+g.jit(8*minute), prioFixed, true)
+			g.add(p.work, hm(13, 30)+g.jit(8*minute), hm(16, 30)+g.jit(15*minute), prioFixed, true)
+		case 2:
+			g.add(p.work, hm(7, 0)+g.jit(10*minute), hm(11, 30)+g.jit(8*minute), prioFixed, true)
+		default:
+			g.add(p.work, hm(13, 0)+g.jit(10*minute), hm(17, 0)+g.jit(10*minute), prioFixed, true)
+		}
+	}
+	if school && x.classes {
+		if g.p(0.3) {
+			s := hm(6, 15) + g.jit(5*minute)
+			g.add(g.near(kRestaurant, ward, key, 0.7), s, s+g.uni(10*minute, 20*minute), prioErrand, false)
+		}
+		if g.p(0.25) { // extra classes (hoc them) at a school or centre nearby
+			s := g.uni(hm(17, 30), hm(18, 30))
+			g.add(g.near(kSchool, ward, key, 0.9), s, s+g.uni(80*minute, 100*minute), prioErrand, false)
+		}
+		if g.p(0.25) {
+			s := g.uni(hm(19, 30), hm(20, 30))
+			g.add(g.near(kCafe, ward, key, 0.5), s, s+g.uni(30*minute, 75*minute), prioErrand, false)
+		}
+		return
+	}
+	if g.p(0.3) {
+		s := g.uni(hm(14, 0), hm(20, 0))
+		g.add(g.near(kCafe, ward, key, 0.5), s, s+g.uni(40*minute, 100*minute), prioErrand, false)
+	}
+	if g.p(0.12) {
+		s := g.uni(hm(9, 0), hm(18, 0))
+		g.add(g.near(kSupermarket, ward, key, 0.5), s, s+g.uni(30*minute, 70*minute), prioErrand, false)
+	}
+}
+
+// elderly adds a retired person's outings.
+func (g *gen) elderly(p *person, i uint32, ward uint16) {
+	key, hkey := uint64(i), uint64(p.hh)|1<<40
+	if g.p(min(0.95, 0.65*g.ctx.market)) {
+		s := hm(5, 45) + g.jit(25*minute)
+		g.add(g.near(kMarket, ward, hkey, 0.8), s, s+g.uni(30*minute, 75*minute), prioErrand, false)
+	}
+	if g.p(0.25) {
+		s := g.uni(hm(6, 30), hm(8, 30))
+		g.add(g.near(kCafe, ward, key, 0.7), s, s+g.uni(45*minute, 90*minute), prioErrand, false)
+	}
+	if g.p(0.06) {
+		s := g.uni(hm(7, 30), hm(10, 0))
 		g.add(g.near(kHospital, ward, hkey, 0.6), s, s+g.uni(60*minute, 180*minute), prioFixed, false)
 	}
+	if g.p(0.15) {
+		s := g.uni(hm(15, 0), hm(17, 30))
+		g.add(g.near(kSupermarket, ward, hkey, 0.6), s, s+g.uni(30*minute, 60*minute), prioErrand, false)
+	}
+	if g.p(0.1) {
+		s := g.uni(hm(10, 30), hm(11, 30))
+		g.add(g.near(kRestaurant, ward, key, 0.7), s, s+g.uni(30*minute, 50*minute), prioErrand, false)
+	}
+}
 
-	// Faith: Sunday Mass, pagoda visits.
-	switch c.hhFait[p.hh] {
+// homemaker adds a homemaker's errands.
+func (g *gen) homemaker(p *person, i uint32, ward uint16) {
+	key, hkey := uint64(i), uint64(p.hh)|1<<40
+	if g.p(min(0.95, 0.8*g.ctx.market)) {
+		s := hm(6, 30) + g.jit(35*minute)
+		g.add(g.near(kMarket, ward, hkey, 0.8), s, s+g.uni(30*minute, 60*minute), prioErrand, false)
+	}
+	if g.p(0.35) {
+		s := g.uni(hm(15, 0), hm(18, 0))
+		g.add(g.near(kSupermarket, ward, hkey, 0.6), s, s+g.uni(30*minute, 60*minute), prioErrand, false)
+	}
+	if g.p(0.2) {
+		s := g.uni(hm(9, 0), hm(11, 0))
+		g.add(g.near(kCafe, ward, key, 0.6), s, s+g.uni(45*minute, 90*minute), prioErrand, false)
+	}
+	if g.p(0.02) {
+		s := g.uni(hm(7, 30), hm(14, 0))
+		g.add(g.near(kHospital, ward, hkey, 0.6), s, s+g.uni(60*minute, 180*minute), prioFixed, false)
+	}
+}
+
+// faith adds Sunday Mass and pagoda visits; on Tết most families go to a
+// pagoda.
+func (g *gen) faith(p *person, ward uint16) {
+	x := &g.ctx
+	hkey := uint64(p.hh) | 1<<40
+	switch g.c.hhFait[p.hh] {
 	case faithCatholic:
-		if wd == time.Sunday && g.p(0.8) {
+		if x.mass && g.p(0.8) {
 			s := hm(17, 0)
 			if g.p(0.5) {
 				s = hm(5, 30)
@@ -406,39 +541,55 @@ func (g *gen) person(buf *dayBuf, i uint32, d int, wd time.Weekday, fam *cand) {
 			s += g.jit(5 * minute)
 			g.add(g.near(kChurch, ward, hkey, 0.9), s-10*minute, s+g.uni(60*minute, 75*minute), prioFaith, false)
 		}
+		return
 	case faithBuddhist:
 		q := 0.04
 		switch {
 		case p.role == Elderly:
 			q = 0.4
-		case weekend:
+		case x.weekend:
 			q = 0.15
 		}
-		if g.p(q) {
-			s := g.uni(hm(15, 30), hm(18, 30))
-			g.add(g.near(kPagoda, ward, hkey, 0.9), s, s+g.uni(45*minute, 90*minute), prioFaith, false)
+		if !g.p(min(0.9, q*x.pagoda)) {
+			return
+		}
+	default:
+		if x.pagoda <= 1 || !g.p(0.1*(x.pagoda-1)) {
+			return
 		}
 	}
-	if fam.v != 0 {
+	s := g.uni(hm(15, 30), hm(18, 30))
+	if x.kind == dFeast && g.p(0.5) {
+		s = g.uni(hm(6, 0), hm(10, 0)) // the first visit of the year
+	}
+	g.add(g.near(kPagoda, ward, hkey, 0.9), s, s+g.uni(45*minute, 90*minute), prioFaith, false)
+}
+
+// join adds the household's outing or visit, with a little jitter.
+func (g *gen) join(fam *cand) {
+	switch {
+	case fam.v != 0:
 		j := g.jit(2 * minute)
 		g.add(fam.v, fam.s+j, fam.e+j, prioFamily, false)
+	case fam.home:
+		j := g.jit(5 * minute)
+		g.cand = append(g.cand, cand{s: fam.s + j, e: fam.e + j, host: fam.host, prio: prioFamily, home: true})
 	}
-	g.finish(buf, i, homeAny)
 }
 
 // worker adds a worker's work and errands.
-func (g *gen) worker(p *person, i uint32, ward uint16, wd time.Weekday) {
+func (g *gen) worker(p *person, i uint32, ward uint16) {
 	c := g.c
 	wv := &c.venues[p.work-1]
 	key := uint64(i)
 	var on bool
-	switch wv.kind {
+	switch x := &g.ctx; wv.kind {
 	case kOffice, kSchool:
-		on = wd != time.Saturday && wd != time.Sunday
+		on = x.office
 	case kFactory:
-		on = wd != time.Sunday
+		on = x.factory >= 1 || (x.factory > 0 && unit(mix(c.seed^uint64(i)<<20^uint64(x.d)<<8^saltFactor)) < x.factory)
 	default:
-		on = wd != time.Weekday(p.off)
+		on = x.wd != time.Weekday(p.off)
 	}
 	end := int32(-1) // end of the day shift, for evening errands
 	if on {
@@ -543,7 +694,7 @@ func (g *gen) worker(p *person, i uint32, ward uint16, wd time.Weekday) {
 // Where finish looks for a person's time at home.
 const (
 	homeAny    = iota // any gap between stays
-	homeBefore        // before the last stay (leaving town)
+	homeBefore        // before the first stay (leaving town)
 	homeAfter         // after the last stay (back in town)
 )
 
@@ -584,6 +735,10 @@ func (g *gen) finish(buf *dayBuf, i uint32, home int) {
 	qr := p.flags&fQR != 0
 	nw := 0
 	for n, k := range kept {
+		if k.home {
+			pr.vs, pr.ve = k.s, k.e
+			continue
+		}
 		buf.stays = append(buf.stays, stay{p: i, v: k.v, enter: k.s, dur: uint16(min(k.e-k.s, 65535)), ord: uint8(n), scan: qr && g.p(scanRate)})
 		if k.work {
 			switch nw {
@@ -603,7 +758,7 @@ func (g *gen) finish(buf *dayBuf, i uint32, home int) {
 	first, last := 0, len(kept)
 	switch home {
 	case homeBefore:
-		last--
+		last = min(0, last-1) // before the first stay: a journey's hubs
 	case homeAfter:
 		first = last
 	}
@@ -640,137 +795,179 @@ func (g *gen) meet(buf *dayBuf, a, b uint32, start, dur int32, lo, hi int32) {
 	buf.meets = append(buf.meets, m)
 }
 
-// colleagues: each Bluetooth user meets the next one to three Bluetooth users
-// on their workplace's list, so everyone has 2–6 peers.
+// colleagues: everyone at work or school has peers, their next few
+// neighbours on the workplace's list on each side (2 to 4 each way, 3 to 5
+// for classmates); a pair of peers who both run Bluezone and are both there
+// meets with probability colleagueMeet, sometimes twice.
 func (g *gen) colleagues(buf *dayBuf) {
 	c := g.c
 	for v := 1; v <= len(c.venues); v++ {
 		list := c.wpList[c.wpOff[v]:c.wpOff[v+1]]
 		n := len(list)
 		for j, a := range list {
-			pa := &g.pres[a]
-			if pa.ws < 0 {
+			if !g.bt(a) || g.pres[a].ws < 0 {
 				continue
 			}
-			k := min(1+int(mix(c.seed^uint64(a)<<24)%3), n-1)
+			k := min(peerBase(c.venues[v-1].kind)+int(mix(c.seed^uint64(a)<<24)%3), n-1)
 			for o := 1; o <= k; o++ {
 				b := list[(j+o)%n]
-				pb := &g.pres[b]
-				if pb.ws < 0 || !g.p(colleagueMeet) {
-					continue
-				}
-				// Up to four shared blocks: morning and afternoon of each.
-				var iv [4][2]int32
-				ni, total := 0, int32(0)
-				for _, x := range [2][2]int32{{pa.ws, pa.ls}, {pa.le, pa.we}} {
-					for _, y := range [2][2]int32{{pb.ws, pb.ls}, {pb.le, pb.we}} {
-						s, e := max(x[0], y[0]), min(x[1], y[1])
-						if e-s >= 15*minute {
-							iv[ni] = [2]int32{s, e}
-							total += e - s
-							ni++
-						}
-					}
-				}
-				if ni == 0 {
-					continue
-				}
-				times := 1
-				if g.p(colleagueTwice) {
-					times = 2
-				}
-				var prevS, prevE int32
-				for t := range times {
-					x := g.r.Int32N(total)
-					blk := iv[0]
-					for _, y := range iv[:ni] {
-						if x < y[1]-y[0] {
-							blk = y
-							break
-						}
-						x -= y[1] - y[0]
-					}
-					dur := min(g.uni(10*minute, 90*minute), blk[1]-blk[0])
-					s := g.uni(blk[0], blk[1]-dur)
-					if t == 1 && s < prevE && prevS < s+dur {
-						break
-					}
-					prevS, prevE = s, s+dur
-					g.meet(buf, a, b, s, dur, -75, -55)
+				if g.bt(b) && g.pres[b].ws >= 0 && g.p(colleagueMeet) {
+					g.colleague(buf, a, b)
 				}
 			}
 		}
 	}
 }
 
-// households: Bluetooth users of a household at home together, once a day.
+// colleague: peers a and b meet once or twice while both are at work.
+func (g *gen) colleague(buf *dayBuf, a, b uint32) {
+	pa, pb := &g.pres[a], &g.pres[b]
+	// Up to four shared blocks: morning and afternoon of each.
+	var iv [4][2]int32
+	ni, total := 0, int32(0)
+	for _, x := range [2][2]int32{{pa.ws, pa.ls}, {pa.le, pa.we}} {
+		for _, y := range [2][2]int32{{pb.ws, pb.ls}, {pb.le, pb.we}} {
+			s, e := max(x[0], y[0]), min(x[1], y[1])
+			if e-s >= 15*minute {
+				iv[ni] = [2]int32{s, e}
+				total += e - s
+				ni++
+			}
+		}
+	}
+	if ni == 0 {
+		return
+	}
+	times := 1
+	if g.p(colleagueTwice) {
+		times = 2
+	}
+	var prevS, prevE int32
+	for t := range times {
+		x := g.r.Int32N(total)
+		blk := iv[0]
+		for _, y := range iv[:ni] {
+			if x < y[1]-y[0] {
+				blk = y
+				break
+			}
+			x -= y[1] - y[0]
+		}
+		dur := min(g.uni(10*minute, 90*minute), blk[1]-blk[0])
+		s := g.uni(blk[0], blk[1]-dur)
+		if t == 1 && s < prevE && prevS < s+dur {
+			break
+		}
+		prevS, prevE = s, s+dur
+		g.meet(buf, a, b, s, dur, -75, -55)
+	}
+}
+
+// households: Bluetooth users of a household at home together, once a day;
+// guests with their hosts; relatives visiting each other.
 func (g *gen) households(buf *dayBuf) {
 	c := g.c
 	for h := range len(c.hh) - 1 {
 		lo, hi := c.hh[h], c.hh[h+1]
 		for a := lo; a < hi; a++ {
-			if c.people[a].flags&fBT == 0 || g.pres[a].he <= g.pres[a].hs {
-				continue
-			}
 			for b := a + 1; b < hi; b++ {
-				if c.people[b].flags&fBT == 0 || g.pres[b].he <= g.pres[b].hs {
-					continue
-				}
-				s := max(g.pres[a].hs, g.pres[b].hs)
-				e := min(g.pres[a].he, g.pres[b].he)
-				if e-s < hour {
-					continue
-				}
-				// Mostly evenings and nights: start at dusk when the window allows.
-				evening := hm(17, 30) + g.uni(0, 3*hour)
-				s = max(s, min(evening, e-hour))
-				s += g.uni(0, min(5*minute, e-hour-s))
-				dur := min(g.uni(hour, 10*hour), e-s)
-				g.meet(buf, a, b, s, dur, -60, -40)
+				g.atHome(buf, a, b)
+			}
+		}
+	}
+	for _, v := range g.guests {
+		for a := c.hh[v.h]; a < c.hh[v.h+1]; a++ {
+			for b := c.hh[v.host]; b < c.hh[v.host+1]; b++ {
+				g.atHome(buf, a, b)
+			}
+		}
+	}
+	for _, v := range g.visits {
+		for a := c.hh[v.h]; a < c.hh[v.h+1]; a++ {
+			for b := c.hh[v.host]; b < c.hh[v.host+1]; b++ {
+				g.visiting(buf, a, b)
 			}
 		}
 	}
 }
 
+// bt reports whether person i runs Bluezone.
+func (g *gen) bt(i uint32) bool { return g.c.people[i].flags&fBT != 0 }
+
+// atHome: a and b, at the same home, meet once for at least an hour if
+// they are both there that long.
+func (g *gen) atHome(buf *dayBuf, a, b uint32) {
+	pa, pb := &g.pres[a], &g.pres[b]
+	if !g.bt(a) || !g.bt(b) || pa.he <= pa.hs || pb.he <= pb.hs {
+		return
+	}
+	s, e := max(pa.hs, pb.hs), min(pa.he, pb.he)
+	if e-s < hour {
+		return
+	}
+	// Mostly evenings and nights: start at dusk when the window allows.
+	evening := hm(17, 30) + g.uni(0, 3*hour)
+	s = max(s, min(evening, e-hour))
+	s += g.uni(0, min(5*minute, e-hour-s))
+	dur := min(g.uni(hour, 10*hour), e-s)
+	g.meet(buf, a, b, s, dur, -60, -40)
+}
+
+// visiting: a, visiting b's home, meets b if b is at home then.
+func (g *gen) visiting(buf *dayBuf, a, b uint32) {
+	pa, pb := &g.pres[a], &g.pres[b]
+	if !g.bt(a) || !g.bt(b) || pa.ve <= pa.vs {
+		return
+	}
+	s, e := max(pa.vs, pb.hs), min(pa.ve, pb.he)
+	if e-s < 20*minute {
+		return
+	}
+	g.meet(buf, a, b, s+g.uni(0, 5*minute), e-s-g.uni(5*minute, 10*minute), -65, -45)
+}
+
 // crossings: Bluetooth users passing each other at markets, supermarkets,
-// hospitals and bus stations.
+// hospitals, pagodas, churches and hubs, or sharing a table at cafés and
+// restaurants with someone from another household.
 func (g *gen) crossings(buf *dayBuf) {
 	c := g.c
 	st := buf.stays
 	g.cross = g.cross[:0]
 	for k := range st {
 		s := &st[k]
-		if crossRate[c.venues[s.v-1].kind] > 0 && c.people[s.p].flags&fBT != 0 {
-			g.cross = append(g.cross, uint32(k))
+		if crossings[c.venues[s.v-1].kind].rate > 0 && c.people[s.p].flags&fBT != 0 {
+			// By venue, then arrival (the sign bit flipped keeps the order),
+			// then position.
+			key := uint64(s.v)<<32 | uint64(uint32(s.enter)^1<<31)
+			g.cross = append(g.cross, crossRef{key, uint32(k)})
 		}
 	}
-	slices.SortFunc(g.cross, func(x, y uint32) int {
-		a, b := &st[x], &st[y]
-		switch {
-		case a.v != b.v:
-			return int(a.v) - int(b.v)
-		case a.enter != b.enter:
-			return int(a.enter) - int(b.enter)
+	slices.SortFunc(g.cross, func(x, y crossRef) int {
+		if x.key != y.key {
+			return cmp.Compare(x.key, y.key)
 		}
-		return int(x) - int(y)
+		return cmp.Compare(x.k, y.k)
 	})
+	// Only Bluetooth users are on the list: the next six visitors hold
+	// about 6 × BluetoothRate of them.
+	w := max(1, int(math.Round(6*c.cfg.BluetoothRate)))
 	for x := range g.cross {
-		a := &st[g.cross[x]]
-		rate := crossRate[c.venues[a.v-1].kind]
-		for y := x + 1; y < len(g.cross) && y <= x+6; y++ {
-			b := &st[g.cross[y]]
+		a := &st[g.cross[x].k]
+		cr := &crossings[c.venues[a.v-1].kind]
+		for y := x + 1; y < len(g.cross) && y <= x+w; y++ {
+			b := &st[g.cross[y].k]
 			if b.v != a.v || b.enter >= a.exit() {
 				break
 			}
-			if b.p == a.p || !g.p(rate) {
+			if b.p == a.p || !g.p(cr.rate) {
 				continue
 			}
 			e := min(a.exit(), b.exit())
-			if e-b.enter < 2*minute {
+			if e-b.enter < cr.least || (cr.least > 2*minute && c.people[a.p].hh == c.people[b.p].hh) {
 				continue
 			}
-			dur := min(g.uni(2*minute, 10*minute), e-b.enter)
-			g.meet(buf, a.p, b.p, g.uni(b.enter, e-dur), dur, -90, -70)
+			dur := min(g.uni(cr.least, cr.most), e-b.enter)
+			g.meet(buf, a.p, b.p, g.uni(b.enter, e-dur), dur, cr.rssiLo, cr.rssi)
 		}
 	}
 }

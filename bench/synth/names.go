@@ -15,6 +15,7 @@ const (
 	kPagoda
 	kChurch
 	kBusStation
+	kAirport
 	nKinds
 )
 
@@ -31,11 +32,12 @@ const (
 	KindPagoda      = "pagoda"
 	KindChurch      = "church"
 	KindBusStation  = "bus_station"
+	KindAirport     = "airport"
 )
 
 var kindNames = [nKinds]string{
 	KindSchool, KindOffice, KindFactory, KindMarket, KindSupermarket, KindRestaurant,
-	KindCafe, KindHospital, KindPagoda, KindChurch, KindBusStation,
+	KindCafe, KindHospital, KindPagoda, KindChurch, KindBusStation, KindAirport,
 }
 
 // kindPrefixes are the first words of venue names, picked by venue.
@@ -51,6 +53,7 @@ var kindPrefixes = [nKinds][]string{
 	kPagoda:      {"Chua"},
 	kChurch:      {"Nha tho"},
 	kBusStation:  {"Ben xe"},
+	kAirport:     {"San bay"},
 }
 
 // places are ASCII-folded Vietnamese place and street names.
@@ -66,15 +69,33 @@ var places = []string{
 	"Tan Thuan", "Phu My", "Binh Trieu",
 }
 
-var busStations = []string{"Ben xe Mien Dong", "Ben xe Mien Tay", "Ben xe An Suong", "Ben xe Cho Lon"}
+// Bus station names of a province without names of its own, by ordinal.
+var stationSides = []string{"Trung tam", "phia Bac", "phia Nam", "phia Tay"}
 
-// venueName builds the name of venue v (its id is id); the per-kind ordinal
-// makes it unique.
-func venueName(id uint32, v *venue) string {
-	h := mix(uint64(id) ^ 0x6e616d6573)
-	if v.kind == kBusStation && int(v.ord) <= len(busStations) {
-		return busStations[v.ord-1]
+// venueName builds the name of venue v (its id is id); the per-kind
+// ordinal makes it unique in its province. In a country the province
+// follows it, after the district for venues other than hubs.
+func (c *City) venueName(id uint32, v *venue) string {
+	i := c.provinceOf(v.ward)
+	info := c.provs[i].info
+	var name string
+	switch {
+	case v.kind == kAirport:
+		name = info.airport
+	case v.kind == kBusStation && int(v.ord) <= len(info.stations):
+		name = info.stations[v.ord-1]
+	case v.kind == kBusStation && len(c.provs) > 1:
+		return "Ben xe " + stationSides[(v.ord-1)%4] + " " + info.name
+	default:
+		h := mix(uint64(id) ^ 0x6e616d6573)
+		pre := kindPrefixes[v.kind]
+		name = pre[h%uint64(len(pre))] + " " + places[(h>>16)%uint64(len(places))] + " " + strconv.Itoa(int(v.ord))
+		if len(c.provs) > 1 {
+			name += ", " + c.districtName(i, c.wardDist[v.ward])
+		}
 	}
-	pre := kindPrefixes[v.kind]
-	return pre[h%uint64(len(pre))] + " " + places[(h>>16)%uint64(len(places))] + " " + strconv.Itoa(int(v.ord))
+	if len(c.provs) > 1 {
+		name += ", " + info.name
+	}
+	return name
 }

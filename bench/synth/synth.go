@@ -1,7 +1,8 @@
-// Package synth generates a synthetic Vietnamese city's QR check-ins and
-// Bluetooth encounters: seeded, deterministic (the same Config always yields
-// byte-identical records in the same order), and streamed in upload order with
-// memory bounded by one day of activity.
+// Package synth generates a synthetic Vietnamese city, or a country of
+// provinces, and its QR check-ins and Bluetooth encounters: seeded,
+// deterministic (the same Config always yields byte-identical records in the
+// same order), and streamed in upload order with memory bounded by one day
+// of activity.
 //
 // # Parameters
 //
@@ -11,7 +12,11 @@
 // people who scan QR codes), BluetoothRate (share running Bluezone),
 // CheckoutRate (share of stays that also send a check-out) and ResendRate
 // (share of records an app backend sends twice). BatchSize caps a batch.
-// Start from DefaultConfig, TierS or Demo and change what you need.
+// Provinces (0 or 1: one city) makes a country of that many provinces;
+// Scenario picks ordinary days or a holiday, and TravelRate how many travel
+// home for it. Start from DefaultConfig, TierS, TierM, TierLSlice or Demo
+// (or Preset, which names them as a command line does) and change what you
+// need.
 //
 // # Time
 //
@@ -36,6 +41,18 @@
 // supermarkets, restaurants (quán ăn), cafés, hospitals and clinics, pagodas,
 // churches and one to four bus stations (bến xe).
 //
+// With Provinces above 1 the population and venues are split among that many
+// of Vietnam's 63 provinces, the largest first, in proportion to their
+// census populations: Ho Chi Minh City and Hanoi hold about a sixth of the
+// 63 provinces' people (more when fewer provinces are asked for), and most
+// provinces are small. Each province has its wards, grouped twelve to a district, its bus
+// stations and, where the real province has one, an airport (sân bay).
+// Venue names end with their district and province (City.Place gives
+// both); a city without provinces is one province, named after Ho Chi Minh
+// City, with one district and no airport. Everyday life stays inside the
+// province: home, school, work and errands, in the home ward when it has
+// the venue, else in its district, else anywhere in the province.
+//
 // Every day each person follows a routine with jitter. On weekdays students
 // attend school (full day with lunch at school, two sessions 7:00–11:30 and
 // 13:30–16:30, or one session); office workers work about 8:00–17:00, many
@@ -46,9 +63,10 @@
 // people go to the morning market, the pagoda, a café or a clinic; homemakers
 // go to the market and supermarket. Weekends bring family meals out, markets,
 // cafés, pagoda visits and Sunday Mass for Catholic households. A few people
-// travel: they leave through a bus station and come back through one a few
-// days later. People keep habits: a household shops at the same market, a
-// worker lunches at the same few places near work.
+// travel: they leave through a bus station (or their province's airport) and
+// come back through one a few days later. People keep habits: a household
+// shops at the same market, a worker lunches at the same few places near
+// work.
 //
 // Adoption and BluetoothRate apply to everyone alike and independently. A
 // person who scans QR codes scans 97% of their stays; each scanned stay is
@@ -59,20 +77,56 @@
 // synced late (20 minutes to 6 hours), so some arrive after their check-out.
 // Each visit_id ("v-" and 16 hex digits) names one stay.
 //
-// Encounters happen only between Bluetooth users: household members at home
-// in the evening and night (1–10 h, RSSI about −40 to −60 dBm), colleagues and
-// classmates who work near each other (each person has 2–6 such peers at
-// their workplace or school; 10–90 minutes, RSSI −55 to −75), and brief
-// crossings between strangers at markets, supermarkets, hospitals and bus
-// stations (2–10 minutes, RSSI −70 to −90). Both phones report a meeting, each
-// with its own encounter_id ("e-" and 16 hex digits) and a few seconds of
-// jitter in start and duration; for about 8% of meetings only one phone
-// reports it. Records of a few percent of encounters carry no RSSI.
+// Encounters are the model's face-to-face meetings, recorded when both
+// people run Bluezone: household members at home in the evening and night
+// (1–10 h, RSSI about −40 to −60 dBm); colleagues and classmates who work
+// near each other (everyone has 2–4 peers on each side among the people of
+// their workplace, 3–5 at school, and meets each on about half the days
+// both are there; 10–90 minutes, RSSI −55 to −75); companions at cafés and
+// restaurants (20–90 minutes, RSSI −50 to −70); and brief crossings
+// between strangers at markets, supermarkets, hospitals, pagodas, churches,
+// bus stations and airports (2–10 minutes, RSSI −70 to −90). Both phones
+// report a meeting, each with its own encounter_id ("e-" and 16 hex digits)
+// and a few seconds of jitter in start and duration; for about 8% of
+// meetings only one phone reports it. Records of a few percent of
+// encounters carry no RSSI. Calibrate measures the contacts this gives per
+// person and day; CALIBRATION.md compares them with contact surveys.
 //
 // Tier S (one weekday) yields about 1.8 M check-ins (1.8 per person; 3.0 M
-// visit records with the check-outs, combined records and resends) and 2.1 M
-// encounter records (3.5 per Bluetooth user) in about 3 seconds on one core,
-// with a live heap under 200 MB. Weekends are quieter.
+// visit records with the check-outs, combined records and resends) and 2.5 M
+// encounter records (4.2 per Bluetooth user) in about 3.5 seconds on one
+// core, with a peak resident set of about 400 MB. Weekends are quieter.
+// Memory grows with People and Venues (tier M, 10 M people: about 3.7 GB).
+//
+// # Holidays
+//
+// Scenario ScenarioTet or ScenarioReunification makes the last simulated
+// days a holiday, whatever their calendar dates (with fewer Days than the
+// holiday has, its first days are cut): Tết is the 14 days from a week
+// before the Lunar New Year to six days after it, Reunification Day the six
+// days from 28 April to 3 May. Working days before the holiday follow the
+// calendar's weekday; then schools and offices close, factories mostly
+// close (first, so their workers can go home), markets and pagodas fill up
+// before the feast, families eat out together, markets close for the
+// feast while pagodas are busiest on its first morning and households
+// visit relatives at home (Bluetooth encounters with the relatives there),
+// and work resumes at the end.
+//
+// TravelRate of the households of the big provinces (Ho Chi Minh City, Hanoi,
+// Hai Phong, Da Nang, Can Tho, Dong Nai, Binh Duong, Bac Ninh; a city
+// without provinces counts as one) travel to a home province, chosen by
+// population. Each household leaves together on a
+// day before the feast (peaking three days before Tết), waits 30–120
+// minutes at a bus station of its province, or at its airport when both
+// provinces have one (about a third then fly), rides two to ten hours (a
+// flight about one to two), and spends 15–45 minutes at a hub of the
+// destination; it then stays with a household there, at its home (meeting
+// its members), at its outings and at markets, cafés, restaurants and
+// pagodas nearby, and returns the same way on a day after the feast. Hubs
+// thus become dense places where strangers cross. Without provinces the
+// travellers leave the city through its bus stations and are gone (no
+// records) until they come back through them. Arrivals may run past
+// midnight, to 5:00.
 //
 // # Order
 //
@@ -96,6 +150,8 @@ package synth
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -112,6 +168,9 @@ type Config struct {
 	BluetoothRate float64   // share of people running Bluezone
 	ResendRate    float64   // share of records sent twice
 	BatchSize     int       // most records in one batch
+	Provinces     int       // 0 or 1: one city; 2..MaxProvinces: a country of that many provinces
+	Scenario      string    // ScenarioOrdinary, ScenarioReunification or ScenarioTet
+	TravelRate    float64   // under a holiday scenario, share of households that travel home
 }
 
 // DefaultEnd is the End of the predefined configurations: noon on Thursday
@@ -160,6 +219,77 @@ func Demo() Config {
 	return c
 }
 
+// TierM returns DESIGN.md's tier M: 10 M people and 100 k venues in the 63
+// provinces over 14 ordinary days (about 18 M check-ins and 25 M encounter
+// records a weekday, 55 M records in all with check-outs and resends; some
+// 700 M records over the 14 days). Generating it takes a peak resident set
+// of about 4 GB and about 50 seconds a simulated day on one core.
+func TierM() Config {
+	c := DefaultConfig()
+	c.People, c.Venues, c.Days, c.Provinces = 10_000_000, 100_000, 14, MaxProvinces
+	return c
+}
+
+// TierLSlice returns a 1/k slice of DESIGN.md's tier L, the nation at a
+// holiday peak: 100 M/k people and 1 M/k venues in the 63 provinces, over
+// the 14 days around Tết with DefaultTravelRate. k runs from 5 (20 M people,
+// about 8 GB of memory) to 790 (the provinces' minimum venues); L/100 (1 M
+// people) takes about 600 MB and 35 seconds for its 14 days (17 M check-ins,
+// 27 M encounter records). Each province keeps its share, so a slice is the
+// country in miniature; at smaller k its hubs grow busier, as a province has
+// at most four bus stations and one airport.
+func TierLSlice(k int) Config {
+	c := DefaultConfig()
+	k = max(k, 1)
+	c.People, c.Venues, c.Days = 100_000_000/k, 1_000_000/k, 14
+	c.Provinces, c.Scenario, c.TravelRate = MaxProvinces, ScenarioTet, DefaultTravelRate
+	return c
+}
+
+// Preset returns the configuration named name, as a command line takes it:
+// "demo", "default", "S", "M" or "L/k" (a TierLSlice), in any case,
+// optionally followed by ":tet", ":reunification" or ":ordinary" to set the
+// scenario (a holiday sets TravelRate to DefaultTravelRate if it is 0). The
+// configuration is validated.
+func Preset(name string) (Config, error) {
+	base, scenario, withScenario := strings.Cut(strings.ToLower(strings.TrimSpace(name)), ":")
+	var c Config
+	switch {
+	case base == "demo":
+		c = Demo()
+	case base == "default":
+		c = DefaultConfig()
+	case base == "s":
+		c = TierS()
+	case base == "m":
+		c = TierM()
+	case strings.HasPrefix(base, "l/"):
+		k, err := strconv.Atoi(base[2:])
+		if err != nil || k < 1 {
+			return c, fmt.Errorf("%w: preset %q: want L/k with a whole k", ErrConfig, name)
+		}
+		c = TierLSlice(k)
+	default:
+		return c, fmt.Errorf("%w: preset %q: want one of %s", ErrConfig, name, strings.Join(PresetNames(), ", "))
+	}
+	if withScenario {
+		if scenario == "ordinary" {
+			scenario = ScenarioOrdinary
+		}
+		c.Scenario = scenario
+		if c.Scenario != ScenarioOrdinary && c.TravelRate == 0 {
+			c.TravelRate = DefaultTravelRate
+		}
+	}
+	return c, c.Validate()
+}
+
+// PresetNames lists names Preset takes, for help texts; any L/k with k from
+// 5 to 790 works too, and any name takes a ":scenario" suffix.
+func PresetNames() []string {
+	return []string{"demo", "default", "S", "M", "L/100", "L/10", "S:tet", "M:reunification"}
+}
+
 // ErrConfig is wrapped by every error Validate returns.
 var ErrConfig = errors.New("synth: invalid config")
 
@@ -168,6 +298,7 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 	}
+	n := max(1, c.Provinces)
 	switch {
 	case c.People < MinPeople || c.People > MaxPeople:
 		return bad("People %d is outside [%d, %d]", c.People, MinPeople, MaxPeople)
@@ -179,6 +310,12 @@ func (c Config) Validate() error {
 		return bad("End %v is not set", c.End)
 	case c.BatchSize < 1:
 		return bad("BatchSize %d is not positive", c.BatchSize)
+	case c.Provinces < 0 || c.Provinces > MaxProvinces:
+		return bad("Provinces %d is outside [0, %d]", c.Provinces, MaxProvinces)
+	case c.People < n*minProvincePeople || c.Venues < n*minProvinceVenues:
+		return bad("%d provinces need at least %d people and %d venues", n, n*minProvincePeople, n*minProvinceVenues)
+	case c.Scenario != ScenarioOrdinary && scenarioDays[c.Scenario] == nil:
+		return bad("Scenario %q is not %q, %q or %q", c.Scenario, ScenarioOrdinary, ScenarioReunification, ScenarioTet)
 	}
 	for _, r := range []struct {
 		name string
@@ -186,6 +323,7 @@ func (c Config) Validate() error {
 	}{
 		{"Adoption", c.Adoption}, {"CheckoutRate", c.CheckoutRate},
 		{"BluetoothRate", c.BluetoothRate}, {"ResendRate", c.ResendRate},
+		{"TravelRate", c.TravelRate},
 	} {
 		if !(r.v >= 0 && r.v <= 1) {
 			return bad("%s %v is outside [0, 1]", r.name, r.v)

@@ -103,10 +103,20 @@ func TestDeterministic(t *testing.T) {
 // goldenSmall pins the output of small(): the generator's model is part of
 // what benchmarks compare, so a change to it must be deliberate. If you
 // change the model on purpose, update the hash (and say so in the commit).
-const goldenSmall = "d5baec9614e025927b4c6350c91872c62228447df1d8ddb19018daa36a873021"
+//
+// Last changed with the contact calibration (CALIBRATION.md): peers at work
+// and school are neighbours among everyone there, not only among Bluezone
+// users, with more of them; table companions at cafés and restaurants;
+// passing at pagodas and churches.
+const goldenSmall = "8fc684022ffab2c19401fd947ac9e7a304488b9590c4e9e109827cc678c6ea13"
 
 func TestGolden(t *testing.T) {
 	_, ups := collect(t, small())
+	require.Equal(t, goldenSmall, outputHash(ups))
+}
+
+// outputHash is a SHA-256 of every upload, in order.
+func outputHash(ups []upload) string {
 	h := sha256.New()
 	for _, u := range ups {
 		fmt.Fprintf(h, "batch %d\n", u.at.Unix())
@@ -117,7 +127,7 @@ func TestGolden(t *testing.T) {
 			fmt.Fprintf(h, "e %s %d %d %d %d %d %t %s\n", e.EncounterID, e.UserID, e.PeerID, e.Start, e.DurationS, e.RSSI, e.HasRSSI, e.Source)
 		}
 	}
-	require.Equal(t, goldenSmall, hex.EncodeToString(h.Sum(nil)))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // visitTime is the time a record can be uploaded at the earliest.
@@ -375,9 +385,9 @@ func TestCounts(t *testing.T) {
 	require.Less(t, float64(s.outBeforeIn)/float64(s.withCheckout), 0.02)
 	require.InDelta(t, cfg.ResendRate, float64(s.resent)/float64(s.records-s.resent), 0.003)
 
-	// Encounters: about 3.5 records per Bluetooth user per day, mostly both
+	// Encounters: about 4.2 records per Bluetooth user per day, mostly both
 	// phones reporting.
-	require.InDelta(t, 3.5, float64(s.encounters)/float64(s.bluetooth*s.days), 0.7, "encounters per Bluetooth user-day")
+	require.InDelta(t, 4.2, float64(s.encounters)/float64(s.bluetooth*s.days), 0.7, "encounters per Bluetooth user-day")
 	require.InDelta(t, 1-oneSidedRate, float64(s.bothPhones)/float64(s.meetings), 0.03, "meetings both phones report")
 	require.Greater(t, s.household, s.encounters/5)
 	require.Greater(t, s.colleague, s.encounters/5)
@@ -441,7 +451,8 @@ func TestCityShape(t *testing.T) {
 			require.Less(t, r, rune(128), name)
 		}
 	}
-	require.Len(t, kinds, len(kindNames))
+	require.Len(t, kinds, len(kindNames)-1, "every kind but the airport, which only a country has")
+	require.Zero(t, kinds[KindAirport])
 	kind, name := c.Venue(0)
 	require.Empty(t, kind+name)
 
@@ -556,5 +567,5 @@ func TestTierS(t *testing.T) {
 	}
 	t.Logf("tier S: %d check-ins, %d visit records, %d encounter records", checkins, visits, encounters)
 	require.InDelta(t, 1.9e6, float64(checkins), 0.3e6)
-	require.InDelta(t, 2.1e6, float64(encounters), 0.3e6)
+	require.InDelta(t, 2.5e6, float64(encounters), 0.3e6)
 }
