@@ -69,8 +69,12 @@ func testDistributed(t *testing.T, brokers []string) {
 		require.Equal(t, http.StatusAccepted, code, out)
 		require.EqualValues(t, len(b.Encounters), out["accepted"])
 	}
-	// A second replica on the same data directory stands by.
+	// A second replica on the same data directory stands by (it first
+	// creates or finds the topics, so wait until it has found the store
+	// taken: killing the first replica earlier would test nothing).
 	standby, takeover := launch(t, bin, procArgs...)
+	require.Eventually(t, func() bool { return strings.Contains(standby.logs.String(), "standing by") },
+		time.Minute, 50*time.Millisecond, "the second replica never stood by")
 	send(third(0))
 	send(third(1))
 	// SIGKILL the processor mid-stream; the standby takes over the store and
@@ -80,7 +84,7 @@ func testDistributed(t *testing.T, brokers []string) {
 	send(third(2))
 	takeover()
 	pr = standby
-	require.Contains(t, pr.logs.String(), "standing by")
+	require.Contains(t, pr.logs.String(), "taking over")
 
 	queries := make([]graph.Query, 0, 12)
 	for i := range 12 {
