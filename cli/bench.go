@@ -14,14 +14,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/truyvet/truyvet/bench/lookup"
 	"github.com/truyvet/truyvet/bench/replay"
 	"github.com/truyvet/truyvet/bench/report"
 	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
-// runBench is `truyvet bench <generate|replay|query>`.
+// runBench is `truyvet bench <generate|replay|query|peers|scale>`.
 func runBench(ctx context.Context, env Env) error {
 	subs := map[string]func(context.Context, Env) error{
 		"generate": runBenchGenerate,
@@ -207,10 +210,12 @@ func runBenchReplay(ctx context.Context, env Env) error {
 		status, out string
 		rate        float64
 		clients     int
+		kf          kafkaFlags
 	)
 	fs := flag.NewFlagSet("bench replay", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	cf.register(fs)
+	kf.register(fs) // --kafka-brokers set: produce straight to Kafka, bypassing ingest
 	fs.StringVar(&rc.IngestURL, "url", "http://127.0.0.1:8080", "base URL of ingest (all-in-one or `truyvet ingest`)")
 	fs.StringVar(&status, "status-url", "", "base URL(s) whose /v1/status count processed records, comma-separated (all-in-one: the same as --url; distributed: every process); empty: the --url")
 	fs.Float64Var(&rate, "rate", 0, "target events/s; 0: as fast as it goes")
@@ -225,6 +230,27 @@ func runBenchReplay(ctx context.Context, env Env) error {
 	}
 	rc.Rate, rc.Clients = rate, clients
 	rc.StatusURLs = splitList(status)
+	if kf.brokers != "" {
+		kcfg, err := kf.config()
+		if err != nil {
+			return fmt.Errorf("%w: %w", errUsage, err)
+		}
+		if len(rc.StatusURLs) == 0 {
+			return fmt.Errorf("%w: --status-url is required with --kafka-brokers (the processors' base URLs)", errUsage)
+		}
+		if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
+			return err
+		}
+		prod, err := kafkaproducer.New(kcfg, kafkaproducer.NewMetrics(prometheus.NewRegistry()), nil)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = prod.Close() }()
+		if err := prod.LearnPartitions(ctx); err != nil {
+			return err
+		}
+		rc.Kafka, rc.IngestURL = prod, ""
+	}
 	if len(rc.StatusURLs) == 0 {
 		rc.StatusURLs = []string{rc.IngestURL}
 	}
@@ -243,6 +269,11 @@ func runBenchReplay(ctx context.Context, env Env) error {
 	r := &report.Report{Command: "truyvet bench replay", Title: "Replay of a synthetic city into truyvet ingest", Started: started,
 		Duration: time.Since(started), Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
 	r.Dataset["target_rate"], r.Dataset["clients"], r.Dataset["ingest_url"] = rate, clients, rc.IngestURL
+	if rc.Kafka != nil {
+		r.Title = "Replay of a synthetic city straight into Kafka"
+		r.Dataset["kafka_brokers"], r.Dataset["kafka_topic_prefix"] = kf.brokers, kf.cfg.TopicPrefix
+		r.Notes = append(r.Notes, "Records were produced straight to Kafka (ingest's producer, all in-sync replicas acknowledging), bypassing HTTP ingest and its validation; request latency is the produce latency and 503s are failed produce attempts, retried.")
+	}
 	lat, fresh := res.Latency.Percentiles(), res.Freshness.Percentiles()
 	r.Figures = append(r.Figures,
 		report.Figure{Name: "records accepted", Value: float64(res.Events), Unit: "records"},

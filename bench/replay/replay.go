@@ -1,9 +1,10 @@
 // Package replay streams a synthetic city's uploads to a truyvet HTTP ingest
-// (all-in-one or distributed), at a target rate or as fast as it goes, and
-// measures what a load tester wants to know: sustained throughput, request
-// latency, the pipeline's lag, and freshness — the time from a record's 202
-// until the processor has it, read from GET /v1/status of the node that
-// processes (ingest itself in all-in-one).
+// (all-in-one or distributed) or straight to Kafka, at a target rate or as
+// fast as it goes, and measures what a load tester wants to know: sustained
+// throughput, request latency, the pipeline's lag, and freshness — the time
+// from a record's 202 (or Kafka's acknowledgement) until the processor has
+// it, read from GET /v1/status of the nodes that process (ingest itself in
+// all-in-one).
 package replay
 
 import (
@@ -24,9 +25,16 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
+// Producer writes records straight to Kafka, as ingest does after
+// validating them (kafkaproducer.Producer).
+type Producer interface {
+	Produce(ctx context.Context, b *event.Batch) error
+}
+
 // Config says where to send and how fast.
 type Config struct {
-	IngestURL  string        // base URL of ingest, e.g. http://127.0.0.1:8080
+	IngestURL  string        // base URL of ingest, e.g. http://127.0.0.1:8080; unused with Kafka
+	Kafka      Producer      // when set, batches go straight to Kafka instead of HTTP ingest
 	StatusURLs []string      // base URLs whose /v1/status report "processed" (summed); none: no lag or freshness
 	Clients    int           // concurrent HTTP clients
 	Rate       float64       // target events/s; 0: as fast as it goes
@@ -45,8 +53,8 @@ var ErrConfig = errors.New("replay: invalid config")
 // Validate checks the configuration.
 func (c Config) Validate() error {
 	switch {
-	case c.IngestURL == "":
-		return fmt.Errorf("%w: ingest URL is required", ErrConfig)
+	case c.IngestURL == "" && c.Kafka == nil:
+		return fmt.Errorf("%w: an ingest URL or a Kafka producer is required", ErrConfig)
 	case c.Clients < 1:
 		return fmt.Errorf("%w: clients must be at least 1", ErrConfig)
 	case c.Rate < 0:
@@ -90,7 +98,8 @@ type request struct {
 	path   string
 	body   []byte
 	events int
-	due    time.Time // when the schedule meant to send it; zero without a rate
+	batch  event.Batch // the records themselves, for Kafka
+	due    time.Time   // when the schedule meant to send it; zero without a rate
 }
 
 // Run replays city's uploads in order. progress, if not nil, gets a live
@@ -122,7 +131,17 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 	for range cfg.Clients {
 		wg.Go(func() {
 			for req := range queue {
-				lat, acc, rej, n503, err := post(ctx, client, cfg.IngestURL+req.path, req.body)
+				var (
+					lat            time.Duration
+					acc, rej, n503 int64
+					err            error
+				)
+				if cfg.Kafka != nil {
+					lat, n503, err = produce(ctx, cfg.Kafka, &req.batch)
+					acc = int64(req.events)
+				} else {
+					lat, acc, rej, n503, err = post(ctx, client, cfg.IngestURL+req.path, req.body)
+				}
 				if err != nil {
 					errc <- err
 					return
@@ -189,7 +208,15 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 	var feedErr error
 feed:
 	for _, b := range city.Uploads() {
-		for _, req := range bodies(&b) {
+		var reqs []request
+		if cfg.Kafka != nil {
+			var own event.Batch // the iterator may reuse b's memory
+			own.Append(&b)
+			reqs = []request{{batch: own, events: own.Len()}}
+		} else {
+			reqs = bodies(&b)
+		}
+		for _, req := range reqs {
 			if cfg.Rate > 0 {
 				due := start.Add(time.Duration(float64(sent) / cfg.Rate * float64(time.Second)))
 				req.due = due
@@ -321,6 +348,28 @@ func post(ctx context.Context, c *http.Client, url string, body []byte) (lat tim
 			}
 		default:
 			return 0, 0, 0, unavailable, fmt.Errorf("post %s: %s", url, resp.Status)
+		}
+	}
+}
+
+// produce writes one batch to Kafka, retrying while Kafka is unavailable (as
+// ingest's clients retry its 503s), and returns the latency of the write
+// that succeeded and the failed attempts.
+func produce(ctx context.Context, p Producer, b *event.Batch) (lat time.Duration, failed int64, err error) {
+	for attempt := 0; ; attempt++ {
+		t0 := time.Now()
+		err := p.Produce(ctx, b)
+		if err == nil {
+			return time.Since(t0), failed, nil
+		}
+		if attempt >= 600 || ctx.Err() != nil {
+			return 0, failed, fmt.Errorf("produce %d records: %w", b.Len(), err)
+		}
+		failed++
+		select {
+		case <-ctx.Done():
+			return 0, failed, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
