@@ -1,14 +1,17 @@
 package chstore
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/truyvet/truyvet/store/retention"
+)
 
 // Metrics of the store; the names are listed in the package doc.
 type Metrics struct {
 	rows, bytes   *prometheus.CounterVec
 	insert, query *prometheus.HistogramVec
 	errors        *prometheus.CounterVec
-	dropped       prometheus.Counter
-	runs          *prometheus.CounterVec
+	ret           *retention.Metrics
 }
 
 // NewMetrics registers the store's metrics on reg (nil: unregistered).
@@ -25,13 +28,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time per ClickHouse read, by what was read (stays, contacts, bitmaps).", Buckets: durations}, []string{"op"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_clickhouse_errors_total",
 			Help: "Failed ClickHouse inserts and queries, by operation."}, []string{"op"}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "truyvet_store_retention_dropped_days_total",
-			Help: "Local days dropped whole by retention."}),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_retention_runs_total",
-			Help: "Retention passes, by result (ok|error)."}, []string{"result"}),
+		ret: retention.NewMetrics(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.rows, m.bytes, m.insert, m.query, m.errors, m.dropped, m.runs)
+		reg.MustRegister(m.rows, m.bytes, m.insert, m.query, m.errors)
+		reg.MustRegister(m.ret.Collectors()...)
 	}
 	return m
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/store/retention"
 )
 
 // sortDays sorts and deduplicates days.
@@ -40,29 +41,9 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 	return dropped, nil
 }
 
-// RunRetention drops days older than retention every interval until ctx ends.
-func (s *Store) RunRetention(ctx context.Context, retention, interval time.Duration, now func() time.Time) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		cutoff := bucket.DayOf(now().Add(-retention).Unix())
-		dropped, err := s.DropBefore(ctx, cutoff)
-		for _, d := range dropped {
-			s.log.Info("retention dropped a day", "day", d.String(), "cutoff", cutoff.String())
-		}
-		s.m.dropped.Add(float64(len(dropped)))
-		if err != nil && ctx.Err() == nil {
-			s.m.runs.WithLabelValues("error").Inc()
-			s.log.Error("retention pass failed", "err", err)
-		} else {
-			s.m.runs.WithLabelValues("ok").Inc()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// RunRetention drops days older than keep every interval until ctx ends.
+func (s *Store) RunRetention(ctx context.Context, keep, interval time.Duration, now func() time.Time) {
+	retention.Run(ctx, s, keep, interval, now, s.log, s.m.ret)
 }
 
 // Audit implements audit.Trail.

@@ -8,7 +8,7 @@
 // Metrics (see Open):
 //
 //	truyvet_store_disk_bytes                          bytes on disk
-//	truyvet_store_retention_days_dropped_total        local days deleted by retention
+//	truyvet_store_retention_dropped_days_total        local days deleted by retention
 //	truyvet_store_retention_runs_total{result}        retention passes (ok, error)
 package pebblestore
 
@@ -37,6 +37,7 @@ import (
 	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/store/retention"
 )
 
 // Compile-time checks: the store is the all-in-one sink and query store.
@@ -69,8 +70,7 @@ type Store struct {
 	wo       *pebble.WriteOptions
 	log      *slog.Logger
 	cache    *pebble.Cache
-	dropped  prometheus.Counter
-	runs     *prometheus.CounterVec
+	ret      *retention.Metrics
 	auditSeq atomic.Uint64
 }
 
@@ -111,17 +111,12 @@ func Open(opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
-	s.dropped = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "truyvet_store_retention_days_dropped_total", Help: "Local days deleted by retention.",
-	})
-	s.runs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "truyvet_store_retention_runs_total", Help: "Retention passes, by result.",
-	}, []string{"result"})
+	s.ret = retention.NewMetrics()
 	if opts.Registerer != nil {
 		disk := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "truyvet_store_disk_bytes", Help: "Bytes the embedded store uses on disk.",
 		}, func() float64 { return float64(s.db.Metrics().DiskSpaceUsage()) })
-		opts.Registerer.MustRegister(s.dropped, s.runs, disk)
+		opts.Registerer.MustRegister(append(s.ret.Collectors(), disk)...)
 	}
 	return s, nil
 }
@@ -511,29 +506,9 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 	return dropped, nil
 }
 
-// RunRetention drops days older than retention every interval until ctx ends.
-func (s *Store) RunRetention(ctx context.Context, retention, interval time.Duration, now func() time.Time) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		cutoff := bucket.DayOf(now().Add(-retention).Unix())
-		dropped, err := s.DropBefore(ctx, cutoff)
-		for _, d := range dropped {
-			s.log.Info("retention dropped a day", "day", d.String(), "cutoff", cutoff.String())
-		}
-		s.dropped.Add(float64(len(dropped)))
-		if err != nil && ctx.Err() == nil {
-			s.runs.WithLabelValues("error").Inc()
-			s.log.Error("retention pass failed", "err", err)
-		} else {
-			s.runs.WithLabelValues("ok").Inc()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// RunRetention drops days older than keep every interval until ctx ends.
+func (s *Store) RunRetention(ctx context.Context, keep, interval time.Duration, now func() time.Time) {
+	retention.Run(ctx, s, keep, interval, now, s.log, s.ret)
 }
 
 // pebbleLogger adapts Pebble's logger to slog.
