@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/truyvet/truyvet/bench/peers/peerstest"
 	"github.com/truyvet/truyvet/bench/peers/postgres"
+	"github.com/truyvet/truyvet/internal/itenv"
 )
 
 // EnvURL names the PostgreSQL server the test uses (deploy/local/up.sh prints
@@ -18,13 +18,7 @@ import (
 const EnvURL = "TRUYVET_IT_POSTGRES_URL"
 
 func TestAgreesWithReference(t *testing.T) {
-	url := os.Getenv(EnvURL)
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: CI must run the real PostgreSQL server (deploy/local/up.sh)", EnvURL)
-		}
-		t.Skipf("%s not set; start a server with deploy/local/up.sh and export it", EnvURL)
-	}
+	url := itenv.Require(t, EnvURL, "PostgreSQL server")
 	schema := fmt.Sprintf("t%d", time.Now().UnixNano())
 	p, err := postgres.New(context.Background(), url, schema)
 	require.NoError(t, err)

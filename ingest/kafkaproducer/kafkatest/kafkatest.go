@@ -7,7 +7,6 @@ package kafkatest
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
+	"github.com/truyvet/truyvet/internal/itenv"
 )
 
 // EnvBrokers names the real brokers integration tests use.
@@ -36,14 +36,7 @@ func Fake(tb testing.TB) []string {
 // test fails under CI=true and is skipped elsewhere, naming the variable.
 func Real(tb testing.TB) []string {
 	tb.Helper()
-	s := os.Getenv(EnvBrokers)
-	if s == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is not set: CI must run the real Kafka broker (deploy/local/up.sh)", EnvBrokers)
-		}
-		tb.Skipf("%s not set; start a broker with deploy/local/up.sh and export it", EnvBrokers)
-	}
-	return kafkaproducer.SplitBrokers(s)
+	return kafkaproducer.SplitBrokers(itenv.Require(tb, EnvBrokers, "Kafka broker"))
 }
 
 var seq atomic.Int64

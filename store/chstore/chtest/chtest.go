@@ -7,13 +7,14 @@ package chtest
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/truyvet/truyvet/internal/itenv"
 )
 
 // EnvAddr names the real server integration tests use.
@@ -22,14 +23,7 @@ const EnvAddr = "TRUYVET_IT_CLICKHOUSE_ADDR"
 // Addr returns the server's addresses, or fails or skips the test.
 func Addr(tb testing.TB) []string {
 	tb.Helper()
-	s := os.Getenv(EnvAddr)
-	if s == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%s is not set: CI must run the real ClickHouse server (deploy/local/up.sh)", EnvAddr)
-		}
-		tb.Skipf("%s not set; start a server with deploy/local/up.sh and export it", EnvAddr)
-	}
-	return strings.Split(s, ",")
+	return strings.Split(itenv.Require(tb, EnvAddr, "ClickHouse server"), ",")
 }
 
 var seq atomic.Int64
