@@ -197,35 +197,27 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 // the broker and the consumers handle at a fraction of the cost. Until the
 // partition counts are known every shard is its own group.
 func (p *Producer) messages(b *event.Batch) []kafka.Message {
-	var msgs []kafka.Message
-	groups := func(parts int32) int {
-		if parts <= 0 || parts > event.Shards {
-			return event.Shards
-		}
-		return int(parts)
+	msgs := grouped(nil, p.topics.Checkins, b.Visits, p.checkinParts.Load(), p.cfg.MaxPerMsg, event.VisitShard, event.AppendVisitsWire)
+	return grouped(msgs, p.topics.Proximity, b.Encounters, p.proximityParts.Load(), p.cfg.MaxPerMsg, event.EncounterShard, event.AppendEncountersWire)
+}
+
+// grouped appends to msgs the records of one kind for topic, grouped by
+// shard mod parts (every shard on its own while parts is unknown), at most
+// maxPerMsg in a message.
+func grouped[T any](msgs []kafka.Message, topic string, recs []T, parts int32, maxPerMsg int,
+	shard func(*T) uint16, encode func([]byte, []T) []byte) []kafka.Message {
+	n := event.Shards
+	if parts > 0 && parts <= event.Shards {
+		n = int(parts)
 	}
-	nv := groups(p.checkinParts.Load())
-	vs := make([][]event.Visit, nv)
-	for i := range b.Visits {
-		g := int(event.VisitShard(&b.Visits[i])) % nv
-		vs[g] = append(vs[g], b.Visits[i])
+	groups := make([][]T, n)
+	for i := range recs {
+		g := int(shard(&recs[i])) % n
+		groups[g] = append(groups[g], recs[i])
 	}
-	for g := range vs {
-		for chunk := range chunks(vs[g], p.cfg.MaxPerMsg) {
-			msgs = append(msgs, kafka.Message{Topic: p.topics.Checkins, Key: event.ShardKey(uint16(g)),
-				Value: event.AppendVisitsWire(nil, chunk)})
-		}
-	}
-	ne := groups(p.proximityParts.Load())
-	es := make([][]event.Encounter, ne)
-	for i := range b.Encounters {
-		g := int(event.EncounterShard(&b.Encounters[i])) % ne
-		es[g] = append(es[g], b.Encounters[i])
-	}
-	for g := range es {
-		for chunk := range chunks(es[g], p.cfg.MaxPerMsg) {
-			msgs = append(msgs, kafka.Message{Topic: p.topics.Proximity, Key: event.ShardKey(uint16(g)),
-				Value: event.AppendEncountersWire(nil, chunk)})
+	for g := range groups {
+		for chunk := range chunks(groups[g], maxPerMsg) {
+			msgs = append(msgs, kafka.Message{Topic: topic, Key: event.ShardKey(uint16(g)), Value: encode(nil, chunk)})
 		}
 	}
 	return msgs
