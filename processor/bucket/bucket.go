@@ -89,6 +89,16 @@ func (l Layout) Cover(start, end int64) (first, last uint32, ok bool) {
 	return l.Of(start), l.Of(end - 1), true
 }
 
+// StayEnd is when a stay that starts at enter ends, given the greatest exit
+// among its records (0: none of them has one): that exit, or enter plus the
+// default dwell (DESIGN's visit rule).
+func (l Layout) StayEnd(enter, exit int64) int64 {
+	if exit != 0 {
+		return exit
+	}
+	return enter + l.DwellSeconds
+}
+
 // Start returns the Unix time at which bucket b begins.
 func (l Layout) Start(b uint32) int64 { return int64(b) * l.BucketSeconds }
 

@@ -26,6 +26,8 @@ func TestLayout(t *testing.T) {
 	require.NoError(t, l.Validate())
 	require.ErrorIs(t, Layout{BucketSeconds: 7 * 60, DwellSeconds: 3600}.Validate(), ErrBucketSize)
 	require.ErrorIs(t, Layout{BucketSeconds: 900, DwellSeconds: 0}.Validate(), ErrDwell)
+	require.Equal(t, int64(1_000+3600), l.StayEnd(1_000, 0), "no exit: the default dwell")
+	require.Equal(t, int64(1_500), l.StayEnd(1_000, 1_500), "an exit ends the stay")
 
 	for _, tc := range []struct {
 		name        string

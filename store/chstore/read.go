@@ -74,10 +74,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 				if !open {
 					return
 				}
-				cur.End = cur.Start + s.layout.DwellSeconds
-				if curExit != 0 {
-					cur.End = curExit
-				}
+				cur.End = s.layout.StayEnd(cur.Start, curExit)
 				if cur.End > w.From && cur.Start < w.To && cur.End > cur.Start {
 					out = append(out, cur)
 				}

@@ -314,10 +314,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 			if !open {
 				return
 			}
-			cur.End = cur.Start + s.layout.DwellSeconds
-			if exit != 0 {
-				cur.End = exit
-			}
+			cur.End = s.layout.StayEnd(cur.Start, exit)
 			if cur.End > w.From && cur.Start < w.To && cur.End > cur.Start {
 				out = append(out, cur)
 			}
