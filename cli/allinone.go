@@ -97,7 +97,7 @@ func runAllInOne(ctx context.Context, env Env) error {
 	if cfg.DryRun {
 		return printConfig(env, fs)
 	}
-	n, err := newNode(cfg, log, env.Now)
+	n, err := newNode(ctx, cfg, log, env.Now)
 	if err != nil {
 		return err
 	}
@@ -127,10 +127,10 @@ type node struct {
 	started time.Time
 }
 
-func newNode(cfg allInOneConfig, log *slog.Logger, now func() time.Time) (*node, error) {
+func newNode(ctx context.Context, cfg allInOneConfig, log *slog.Logger, now func() time.Time) (*node, error) {
 	n := &node{cfg: cfg, log: log, now: now, reg: prometheus.NewRegistry(), mux: http.NewServeMux(), started: now()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store, err := pebblestore.Open(pebblestore.Options{
+	store, err := pebblestore.Open(ctx, pebblestore.Options{
 		Dir: cfg.DataDir, Layout: cfg.layout(), CacheBytes: cfg.CacheBytes, Logger: log, Registerer: n.reg,
 	})
 	if err != nil {

@@ -54,7 +54,7 @@ func BenchmarkIngestAllInOne(b *testing.B) {
 	var ac allInOneConfig
 	ac.register(flag.NewFlagSet("bench", flag.ContinueOnError))
 	ac.Listen, ac.DataDir = "127.0.0.1:0", b.TempDir()
-	n, err := newNode(ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	n, err := newNode(b.Context(), ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(b.Context())
 	addrc := make(chan string, 1)

@@ -23,7 +23,7 @@ func TestBenchCommands(t *testing.T) {
 	var ac allInOneConfig
 	ac.register(flag.NewFlagSet("test", flag.ContinueOnError))
 	ac.Listen, ac.DataDir = "127.0.0.1:0", t.TempDir()
-	n, err := newNode(ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	n, err := newNode(ctx, ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
 	require.NoError(t, err)
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- n.run(ctx, func(a string) { addrc <- a }) }()
@@ -119,7 +119,9 @@ func TestBenchCommands(t *testing.T) {
 	b, err = os.ReadFile(filepath.Join(dir, "peers", "report.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &pr))
-	require.GreaterOrEqual(t, len(pr.Systems), 2)
+	require.GreaterOrEqual(t, len(pr.Systems), 3)
+	require.Equal(t, "truyvet", pr.Systems[0].Name)
+	require.Equal(t, "truyvet (full graph)", pr.Systems[1].Name)
 	for _, s := range pr.Systems {
 		require.True(t, s.Agrees, s.Name)
 	}

@@ -77,7 +77,7 @@ func loadEmbeddedFrom(ctx context.Context, batches func(func(event.Batch) bool))
 		return nil, err
 	}
 	e := &embedded{dir: dir}
-	e.store, err = pebblestore.Open(pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
+	e.store, err = pebblestore.Open(ctx, pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err

@@ -65,7 +65,7 @@ func runDemo(ctx context.Context, env Env) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	n, err := newNode(cfg.allInOneConfig, log, env.Now)
+	n, err := newNode(ctx, cfg.allInOneConfig, log, env.Now)
 	if err != nil {
 		return err
 	}

@@ -355,7 +355,7 @@ func registerOps(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Boo
 func openStandby(ctx context.Context, opts pebblestore.Options, log *slog.Logger) (*pebblestore.Store, error) {
 	logged := false
 	for {
-		store, err := pebblestore.Open(opts)
+		store, err := pebblestore.Open(ctx, opts)
 		if !errors.Is(err, pebblestore.ErrLocked) {
 			if err == nil && logged {
 				log.Info("store free; taking over", "data_dir", opts.Dir)

@@ -60,7 +60,7 @@ func testPipeline(t *testing.T, brokers []string) {
 	require.NoError(t, raw.Close())
 	require.NoError(t, prod.Produce(ctx, &rest))
 
-	store, err := pebblestore.Open(pebblestore.Options{Dir: t.TempDir(), Layout: bucket.DefaultLayout()})
+	store, err := pebblestore.Open(t.Context(), pebblestore.Options{Dir: t.TempDir(), Layout: bucket.DefaultLayout()})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, store.Close()) }()
 	proc, err := processor.New(store.Layout(), store, nil)

@@ -157,6 +157,7 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	format := "json"
 	if wantsCSV(r) {
 		format = "csv"
+		q.ContactsOnly = true // the list names people and venues, not episodes
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()

@@ -159,11 +159,19 @@ var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds"
 
 // WriteCSV writes the contact list: one row per F1 and F2 person (the case
 // is not listed), in the graph's node order.
+//
+// A contact-list result (Query.ContactsOnly) names each node's venues; a full
+// graph's venues are read off its edges.
 func WriteCSV(w io.Writer, res *graph.Result) error {
 	venues := map[uint32][]uint32{}
 	for _, e := range res.Edges {
 		if e.Channel == graph.ChannelVenue && !slices.Contains(venues[e.To], e.VenueID) {
 			venues[e.To] = append(venues[e.To], e.VenueID)
+		}
+	}
+	for _, n := range res.Nodes {
+		if len(n.Venues) > 0 {
+			venues[n.UserID] = n.Venues
 		}
 	}
 	cw := csv.NewWriter(w)

@@ -20,6 +20,7 @@ type Engine struct {
 	store    Store
 	workers  int // most refine workers per tier of a query
 	minShare int // fewest candidates worth a refine worker of their own
+	venueMin int // fewest sources for which a tier reads stays by venue; 0: never
 }
 
 // Option configures an Engine.
@@ -33,10 +34,21 @@ func RefineWorkers(workers, minShare int) Option {
 	return func(e *Engine) { e.workers, e.minShare = max(1, workers), max(1, minShare) }
 }
 
+// VenueReads sets the fewest sources a tier must have for its candidates to
+// be found and measured by reading every stay at the sources' venues (when
+// the store is a VenueStore) rather than through the bitmaps and a read of
+// each candidate's stays; 0 turns venue reads off. The default, 2, reads by
+// venue for the second tier: its sources share offices, classes and markets,
+// so one sequential read per venue and day replaces a seek per candidate. A
+// single case's few venues are cheaper through the bitmaps.
+func VenueReads(minSources int) Option {
+	return func(e *Engine) { e.venueMin = max(0, minSources) }
+}
+
 // NewEngine returns an engine reading from store, which must be safe for
 // concurrent use.
 func NewEngine(store Store, opts ...Option) *Engine {
-	e := &Engine{store: store, workers: min(runtime.GOMAXPROCS(0), 8), minShare: 1024}
+	e := &Engine{store: store, workers: min(runtime.GOMAXPROCS(0), 8), minShare: 1024, venueMin: 2}
 	for _, o := range opts {
 		o(e)
 	}
@@ -250,8 +262,12 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 		}
 	}
 
-	// Candidates: everyone indexed at a venue in a bucket where a source was.
+	// Candidates: everyone indexed at a venue in a bucket where a source was
+	// or, reading by venue, everyone who stayed at a venue when a source was.
+	vs, byVenue := r.store.(VenueStore)
+	byVenue = byVenue && r.engine.venueMin > 0 && len(srcs) >= r.engine.venueMin
 	var ranges []bucket.Range
+	var spans []VenueSpans
 	for v, vl := range venues {
 		slices.SortFunc(vl.items, func(a, b srcInterval) int { return cmp.Compare(a.Start, b.Start) })
 		r.ivs = r.ivs[:0]
@@ -260,11 +276,25 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 			r.ivs = append(r.ivs, it.Interval)
 		}
 		r.merged = mergeInto(r.merged[:0], r.ivs)
+		if byVenue {
+			spans = append(spans, VenueSpans{Venue: v, Spans: slices.Clone(r.merged)})
+			continue
+		}
 		for _, iv := range r.merged {
 			if first, last, ok := r.layout.Cover(iv.Start, iv.End); ok {
 				ranges = append(ranges, bucket.Range{Venue: v, First: first, Last: last})
 			}
 		}
+	}
+	rf := refinement{tier: tier, srcs: srcs, venues: venues, prox: prox, keepStays: keepStays, minSeconds: r.q.MinSeconds, contactsOnly: r.q.ContactsOnly}
+	if byVenue {
+		out, err := r.refineByVenue(ctx, &rf, vs, spans)
+		if err != nil {
+			return nil, err
+		}
+		r.place(out)
+		r.timed(StageRefine, tier, t0)
+		return out, nil
 	}
 	slices.SortFunc(ranges, func(a, b bucket.Range) int {
 		return cmp.Or(cmp.Compare(a.Venue, b.Venue), cmp.Compare(a.First, b.First))
@@ -294,28 +324,33 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 
 	// Refine: measure each candidate's contact with each source exactly.
 	t1 := time.Now()
-	rf := refinement{tier: tier, srcs: srcs, venues: venues, prox: prox, keepStays: keepStays, minSeconds: r.q.MinSeconds}
 	out, err := r.refine(ctx, &rf, cands.ToArray(), w)
 	if err != nil {
 		return nil, err
 	}
+	r.place(out)
+	r.timed(StageRefine, tier, t1)
+	return out, nil
+}
+
+// place adds the people found at a tier to the result.
+func (r *run) place(out []found) {
 	for i := range out {
 		r.known.Add(out[i].node.UserID)
 		r.res.Nodes = append(r.res.Nodes, out[i].node)
 	}
-	r.timed(StageRefine, tier, t1)
-	return out, nil
 }
 
 // refinement is what the refine stage of one tier reads; workers share it
 // and never write to it.
 type refinement struct {
-	tier       int
-	srcs       []source
-	venues     map[uint32]*venueList
-	prox       map[uint32][]piece
-	keepStays  bool
-	minSeconds int64
+	tier         int
+	srcs         []source
+	venues       map[uint32]*venueList
+	prox         map[uint32][]piece
+	keepStays    bool
+	minSeconds   int64
+	contactsOnly bool // no edges: collect each node's venues instead
 }
 
 // refineWorker refines a contiguous share of the candidates with its own
@@ -330,6 +365,12 @@ type refineWorker struct {
 	pieces []piece
 	ivs    []Interval
 	merged []Interval
+
+	// evaluate's grouping of pieces by source
+	head    []int32 // per source: its last piece, or -1
+	next    []int32 // per piece: the source's piece before it, or -1
+	touched []int32 // sources with pieces, in the order first met
+	run     []piece
 }
 
 // refine reads the stays of cands (sorted) and measures their contact with
@@ -380,21 +421,7 @@ func (wk *refineWorker) candidates(ctx context.Context, st Store, cands []uint32
 		wk.seen[us.User] = struct{}{}
 		wk.pieces = wk.pieces[:0]
 		for _, st := range us.Stays {
-			vl := rf.venues[st.Venue]
-			if vl == nil {
-				continue
-			}
-			lo, _ := slices.BinarySearchFunc(vl.items, st.Start-vl.maxLen, func(it srcInterval, t int64) int {
-				return cmp.Compare(it.Start, t)
-			})
-			for _, it := range vl.items[lo:] {
-				if it.Start >= st.End {
-					break
-				}
-				if iv := intersect(st.Interval, it.Interval); iv.Len() > 0 {
-					wk.pieces = append(wk.pieces, piece{src: it.src, ch: ChannelVenue, venue: st.Venue, Interval: iv})
-				}
-			}
+			wk.cut(st)
 		}
 		wk.pieces = append(wk.pieces, rf.prox[us.User]...)
 		if f, ok := wk.evaluate(us.User); ok {
@@ -407,6 +434,26 @@ func (wk *refineWorker) candidates(ctx context.Context, st Store, cands []uint32
 	return nil
 }
 
+// cut appends to wk.pieces the overlaps of a candidate's stay with the
+// sources' presence at its venue.
+func (wk *refineWorker) cut(st Stay) {
+	vl := wk.rf.venues[st.Venue]
+	if vl == nil {
+		return
+	}
+	lo, _ := slices.BinarySearchFunc(vl.items, st.Start-vl.maxLen, func(it srcInterval, t int64) int {
+		return cmp.Compare(it.Start, t)
+	})
+	for _, it := range vl.items[lo:] {
+		if it.Start >= st.End {
+			break
+		}
+		if iv := intersect(st.Interval, it.Interval); iv.Len() > 0 {
+			wk.pieces = append(wk.pieces, piece{src: it.src, ch: ChannelVenue, venue: st.Venue, Interval: iv})
+		}
+	}
+}
+
 // evaluate measures the contact in wk.pieces between candidate x and each
 // source, and returns x's node when at least one source's contact qualifies.
 // It appends the edges of qualifying pairs to wk.edges.
@@ -415,16 +462,34 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 	if len(wk.pieces) == 0 {
 		return found{}, false
 	}
-	slices.SortFunc(wk.pieces, comparePieces)
+	// Group the pieces by source without sorting them all: chain each
+	// source's pieces from head, in the order the sources were first met.
+	if wk.head == nil {
+		wk.head = make([]int32, len(srcs))
+		for i := range wk.head {
+			wk.head[i] = -1
+		}
+	}
+	wk.next = slices.Grow(wk.next[:0], len(wk.pieces))[:len(wk.pieces)]
+	wk.touched = wk.touched[:0]
+	for i := range wk.pieces {
+		s := wk.pieces[i].src
+		if wk.head[s] < 0 {
+			wk.touched = append(wk.touched, s)
+		}
+		wk.next[i], wk.head[s] = wk.head[s], int32(i)
+	}
 	var f found
 	var mask uint8
-	for lo := 0; lo < len(wk.pieces); {
-		hi := lo + 1
-		for hi < len(wk.pieces) && wk.pieces[hi].src == wk.pieces[lo].src {
-			hi++
+	for _, s := range wk.touched {
+		run := wk.run[:0]
+		for i := wk.head[s]; i >= 0; i = wk.next[i] {
+			run = append(run, wk.pieces[i])
 		}
-		run := wk.pieces[lo:hi]
-		lo = hi
+		wk.head[s], wk.run = -1, run
+		if len(run) > 1 {
+			slices.SortFunc(run, comparePieces)
+		}
 		wk.ivs = wk.ivs[:0]
 		for _, p := range run {
 			wk.ivs = append(wk.ivs, p.Interval)
@@ -446,6 +511,13 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 				b++
 			}
 			mask |= 1 << run[a].ch
+			if wk.rf.contactsOnly {
+				if run[a].ch == ChannelVenue {
+					f.node.Venues = append(f.node.Venues, run[a].venue)
+				}
+				a = b
+				continue
+			}
 			wk.ivs = wk.ivs[:0]
 			for _, p := range run[a:b] {
 				wk.ivs = append(wk.ivs, p.Interval)
@@ -460,7 +532,12 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 	if len(f.node.ExposedBy) == 0 {
 		return found{}, false
 	}
+	slices.Sort(f.node.ExposedBy)
 	f.node.UserID, f.node.Tier = x, tier
+	if len(f.node.Venues) > 1 {
+		slices.Sort(f.node.Venues)
+		f.node.Venues = slices.Compact(f.node.Venues)
+	}
 	for _, c := range []Channel{ChannelProximity, ChannelVenue} {
 		if mask&(1<<c) != 0 {
 			f.node.Channels = append(f.node.Channels, c)
@@ -498,7 +575,11 @@ func sites(chunks [][]Edge, caseID uint32) []Site {
 			exposed = append(exposed, uint64(e.VenueID)<<32|uint64(e.To))
 		}
 	}
-	slices.Sort(exposed)
+	if len(exposed) < radixMin {
+		slices.Sort(exposed)
+	} else {
+		exposed = radixSort(exposed, func(x *uint64) uint64 { return *x })
+	}
 	for i, x := range exposed {
 		if i == 0 || x != exposed[i-1] {
 			by[uint32(x>>32)].Exposed++
@@ -531,10 +612,8 @@ func (wk *refineWorker) addEdge(e Edge) {
 }
 
 // sortEdges returns the edges of chunks in CompareEdges order. A large
-// graph is first ordered by From with a stable radix sort (two 16-bit
-// passes), which keeps each From's edges in the order the refine stage
-// produced them, mostly ascending by To; sorting those small, nearly sorted
-// groups is then cheap.
+// graph is ordered by (From, To) with a radix sort; the few edges of each
+// pair are then sorted by the rest of the order.
 func sortEdges(chunks [][]Edge) []Edge {
 	total := 0
 	for _, c := range chunks {
@@ -551,31 +630,15 @@ func sortEdges(chunks [][]Edge) []Edge {
 		slices.SortFunc(out, CompareEdges)
 		return out
 	}
-	tmp := make([]Edge, total)
-	var count [1 << 16]int
-	for _, shift := range []uint{0, 16} {
-		clear(count[:])
-		for i := range out {
-			count[uint16(out[i].From>>shift)]++
-		}
-		off := 0
-		for d, n := range count {
-			count[d] = off
-			off += n
-		}
-		for i := range out {
-			d := uint16(out[i].From >> shift)
-			tmp[count[d]] = out[i]
-			count[d]++
-		}
-		out, tmp = tmp, out
-	}
+	out = radixSort(out, func(e *Edge) uint64 { return uint64(e.From)<<32 | uint64(e.To) })
 	for lo := 0; lo < len(out); {
 		hi := lo + 1
-		for hi < len(out) && out[hi].From == out[lo].From {
+		for hi < len(out) && out[hi].From == out[lo].From && out[hi].To == out[lo].To {
 			hi++
 		}
-		slices.SortFunc(out[lo:hi], CompareEdges)
+		if hi-lo > 1 {
+			slices.SortFunc(out[lo:hi], CompareEdges)
+		}
 		lo = hi
 	}
 	return out
@@ -583,6 +646,47 @@ func sortEdges(chunks [][]Edge) []Edge {
 
 // radixMin is the fewest edges worth sortEdges' radix passes.
 const radixMin = 4096
+
+// radixSort orders s by key with a stable least-significant-digit radix
+// sort over 16-bit digits, skipping the digits every element shares, and
+// returns the sorted slice: s itself or one of the same length it allocated.
+// One pass counts all four digits.
+func radixSort[T any](s []T, key func(*T) uint64) []T {
+	if len(s) < 2 {
+		return s
+	}
+	count := make([][1 << 16]int, 4)
+	for i := range s {
+		k := key(&s[i])
+		for d := range count {
+			count[d][uint16(k>>(16*d))]++
+		}
+	}
+	first := key(&s[0])
+	var tmp []T
+	for d := range count {
+		shift := uint(16 * d)
+		if count[d][uint16(first>>shift)] == len(s) {
+			continue // every element has this digit
+		}
+		if tmp == nil {
+			tmp = make([]T, len(s))
+		}
+		c := &count[d]
+		off := 0
+		for i, n := range c {
+			c[i] = off
+			off += n
+		}
+		for i := range s {
+			v := uint16(key(&s[i]) >> shift)
+			tmp[c[v]] = s[i]
+			c[v]++
+		}
+		s, tmp = tmp, s
+	}
+	return s
+}
 
 // widen returns s (nil for a venue not seen yet) grown to cover venue edge e.
 func widen(s *Site, e Edge, caseID uint32) *Site {

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -74,4 +75,33 @@ func naiveSites(edges []Edge, caseID uint32) []Site {
 		return int(a.VenueID) - int(b.VenueID)
 	})
 	return out
+}
+
+// radixSort is a stable sort by key, whichever digits the keys share.
+func TestRadixSortIsStable(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	type item struct {
+		key uint64
+		pos int
+	}
+	for _, shape := range []func() uint64{
+		func() uint64 { return uint64(rng.IntN(5)) },                           // one digit varies
+		func() uint64 { return uint64(rng.IntN(1<<20)) << 32 },                 // only high digits
+		func() uint64 { return rng.Uint64() },                                  // all four
+		func() uint64 { return uint64(rng.IntN(3))<<48 | uint64(rng.IntN(7)) }, // outer digits
+		func() uint64 { return 42 },                                            // none
+	} {
+		for _, n := range []int{0, 1, 2, 1000, 20_000} {
+			items := make([]item, n)
+			for i := range items {
+				items[i] = item{key: shape(), pos: i}
+			}
+			want := slices.Clone(items)
+			slices.SortStableFunc(want, func(a, b item) int { return cmp.Compare(a.key, b.key) })
+			got := radixSort(slices.Clone(items), func(it *item) uint64 { return it.key })
+			if !slices.Equal(want, got) {
+				t.Fatalf("n=%d: radixSort differs from a stable sort", n)
+			}
+		}
+	}
 }

@@ -94,6 +94,40 @@ type Store interface {
 	Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bitmap, error)
 }
 
+// Visitor is one person's combined stay at a venue, seen from the venue.
+type Visitor struct {
+	User uint32
+	Interval
+}
+
+// VenueSpans asks for the stays at one venue that overlap any of Spans
+// (sorted by Start, disjoint).
+type VenueSpans struct {
+	Venue uint32
+	Spans []Interval
+}
+
+// VenueVisitors are the stays at one venue, sorted by Start.
+type VenueVisitors struct {
+	Venue    uint32
+	Visitors []Visitor
+}
+
+// VenueStore is a Store that also keeps its stays in venue order. For the
+// second tier, whose sources share many venues, one sequential read per
+// venue and day costs less than one seek per candidate, and it needs no
+// bitmaps: every stay at a source's venue is read and measured.
+type VenueStore interface {
+	Store
+
+	// Visitors yields, for each venue of venues (sorted by Venue, no
+	// duplicates) that has any, its stays that may overlap one of that
+	// venue's spans, combined by the visit rule, sorted by Start. It may
+	// yield stays that turn out not to overlap; it never leaves out one that
+	// does. The yielded slices are valid only until the next iteration.
+	Visitors(ctx context.Context, venues []VenueSpans) iter.Seq2[VenueVisitors, error]
+}
+
 // Channel is how two people were in contact.
 type Channel uint8
 
@@ -120,6 +154,12 @@ type Query struct {
 	Window     Window
 	Depth      int   // 1 or 2
 	MinSeconds int64 // threshold; a contact must also be longer than zero
+
+	// ContactsOnly asks for the contact list alone: the nodes, each with the
+	// venues of its qualifying contacts, and no edges or exposure sites.
+	// Field teams' lists need no more, and a large graph's edges (one per
+	// pair and episode) cost more than its people.
+	ContactsOnly bool
 }
 
 // Node is a person in the graph. The case has Tier 0, FirstExposure 0 and
@@ -131,6 +171,10 @@ type Node struct {
 	ExposureSeconds int64
 	Channels        []Channel // sorted, distinct; the channels of qualifying contacts
 	ExposedBy       []uint32  // sorted; the case for F1, the qualifying F1 members for F2
+	// Venues are, for a ContactsOnly query, the sorted, distinct venues of
+	// the qualifying contacts; a full graph leaves them nil and names them on
+	// its edges.
+	Venues []uint32
 }
 
 // Edge is one episode of contact through one channel: a maximal interval of
@@ -159,6 +203,7 @@ type Stats struct {
 	CandidatesF2 int
 	BitmapRanges int
 	StaysRead    int
+	VisitorsRead int // stays read in venue order (VenueStore)
 	ContactsRead int
 	StageNanos   map[string]int64
 }

@@ -21,7 +21,7 @@ import (
 // fixture) and returns the store and the city's window.
 func loadCity(tb testing.TB, cfg synth.Config) (*Store, graph.Window) {
 	tb.Helper()
-	s, err := Open(Options{Dir: tb.TempDir(), Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
+	s, err := Open(tb.Context(), Options{Dir: tb.TempDir(), Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = s.Close() })
 	c, err := synth.New(cfg)
@@ -55,27 +55,59 @@ func cityConfig() synth.Config {
 	return cfg
 }
 
+// BenchmarkExposures asks F1 and F2 of random cases of the city, each case
+// of two engines in turn: the default one (which reads the second tier by
+// venue) and one that finds every tier's candidates through the bitmaps.
+// Both must find the same people.
 func BenchmarkExposures(b *testing.B) {
 	cfg := cityConfig()
 	s, w := loadCity(b, cfg)
-	eng := graph.NewEngine(s)
+	engines := []struct {
+		name string
+		eng  *graph.Engine
+	}{
+		{"", graph.NewEngine(s)},
+		{"bitmaps-", graph.NewEngine(s, graph.VenueReads(0))},
+	}
 	for _, depth := range []int{1, 2} {
 		b.Run(map[int]string{1: "F1", 2: "F2"}[depth], func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 2))
-			var lat []time.Duration
-			var nodes int
+			lat := make([][]time.Duration, len(engines))
+			var nodes, i int
+			slowest := make([]struct {
+				d            time.Duration
+				stats        graph.Stats
+				nodes, edges int
+			}, len(engines))
 			for b.Loop() {
 				q := graph.Query{Case: uint32(rng.IntN(cfg.People) + 1), Window: w, Depth: depth, MinSeconds: 900}
-				t0 := time.Now()
-				res, err := eng.Exposures(context.Background(), q)
-				require.NoError(b, err)
-				lat = append(lat, time.Since(t0))
-				nodes += len(res.Nodes)
+				found := -1
+				for j := range engines {
+					k := (i + j) % len(engines) // alternate which goes first
+					t0 := time.Now()
+					res, err := engines[k].eng.Exposures(context.Background(), q)
+					require.NoError(b, err)
+					d := time.Since(t0)
+					lat[k] = append(lat[k], d)
+					if d > slowest[k].d {
+						slowest[k].d, slowest[k].stats, slowest[k].nodes, slowest[k].edges = d, res.Stats, len(res.Nodes), len(res.Edges)
+					}
+					if found >= 0 {
+						require.Len(b, res.Nodes, found, "case %d: engines disagree", q.Case)
+					}
+					found = len(res.Nodes)
+				}
+				nodes += found
+				i++
 			}
-			slices.Sort(lat)
-			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
-			b.ReportMetric(float64(nodes)/float64(len(lat)), "nodes/op")
+			for k, e := range engines {
+				sl := slowest[k]
+				b.Logf("%sslowest: %v, %d nodes, %d edges, stats %+v", e.name, sl.d, sl.nodes, sl.edges, sl.stats)
+				l := slices.Sorted(slices.Values(lat[k]))
+				b.ReportMetric(float64(l[len(l)/2].Microseconds())/1000, e.name+"p50-ms")
+				b.ReportMetric(float64(l[len(l)*99/100].Microseconds())/1000, e.name+"p99-ms")
+			}
+			b.ReportMetric(float64(nodes)/float64(len(lat[0])), "nodes/op")
 		})
 	}
 }

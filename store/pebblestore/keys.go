@@ -12,6 +12,7 @@ import (
 // a day of any kind is one contiguous range that retention deletes at once.
 //
 //	stays      's' day:4 user:4 enter:8 venue:4 idlen:1 visit_id exit:8   → source
+//	visitors   'v' day:4 venue:4 enter:8 user:4 idlen:1 visit_id exit:8   → (empty)
 //	contacts   'e' day:4 user:4 start:8 peer:4 dur:4 idlen:1 encounter_id → rssi
 //	bitmaps    'b' day:4 venue:4 bucket:4                                → roaring (merge: OR)
 //	days       'd' day:4                                                 → (marker)
@@ -21,9 +22,11 @@ import (
 //
 // Integers are big-endian so keys sort numerically. A visit key ends with its
 // exit (0: none), so the records of one stay are adjacent and the last holds
-// the greatest exit.
+// the greatest exit. Every visit record is kept twice: by user ('s', for a
+// person's own stays) and by venue ('v', for everyone at a venue).
 const (
 	spaceStay    = 's'
+	spaceVisitor = 'v'
 	spaceContact = 'e'
 	spaceBitmap  = 'b'
 	spaceDay     = 'd'
@@ -42,7 +45,8 @@ func dayPrefix(space byte, d bucket.Day) []byte {
 	return k
 }
 
-// userPrefix is the prefix of one user's stays or contacts on one day.
+// userPrefix is the prefix of one user's stays or contacts on one day, or of
+// one venue's visitors.
 func userPrefix(dst []byte, space byte, d bucket.Day, user uint32) []byte {
 	dst = append(dst[:0], space)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(d))
@@ -50,16 +54,26 @@ func userPrefix(dst []byte, space byte, d bucket.Day, user uint32) []byte {
 }
 
 func appendStayKey(dst []byte, d bucket.Day, user uint32, enter int64, venue uint32, visitID string, exit int64) []byte {
-	dst = userPrefix(dst, spaceStay, d, user)
+	return appendVisitKey(dst, spaceStay, d, user, enter, venue, visitID, exit)
+}
+
+func appendVisitorKey(dst []byte, d bucket.Day, venue uint32, enter int64, user uint32, visitID string, exit int64) []byte {
+	return appendVisitKey(dst, spaceVisitor, d, venue, enter, user, visitID, exit)
+}
+
+// appendVisitKey appends a visit record's key in space (spaceStay: owner is
+// the user, other the venue; spaceVisitor: the other way round).
+func appendVisitKey(dst []byte, space byte, d bucket.Day, owner uint32, enter int64, other uint32, visitID string, exit int64) []byte {
+	dst = userPrefix(dst, space, d, owner)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(enter))
-	dst = binary.BigEndian.AppendUint32(dst, venue)
+	dst = binary.BigEndian.AppendUint32(dst, other)
 	dst = append(dst, byte(len(visitID)))
 	dst = append(dst, visitID...)
 	return binary.BigEndian.AppendUint64(dst, uint64(exit))
 }
 
-// stayKey is a decoded stay key. identity is the key without its exit: the
-// bytes that all records of one stay share.
+// stayKey is a decoded stay or visitor key. identity is the key without its
+// exit: the bytes that all records of one stay share.
 type stayKey struct {
 	user     uint32
 	enter    int64
@@ -70,18 +84,33 @@ type stayKey struct {
 
 const stayFixed = 1 + 4 + 4 + 8 + 4 + 1 + 8
 
-func decodeStayKey(k []byte) (stayKey, error) {
-	if len(k) < stayFixed || k[0] != spaceStay {
-		return stayKey{}, fmt.Errorf("stay key of %d bytes: %w", len(k), errKey)
+func decodeStayKey(k []byte) (stayKey, error) { return decodeVisitKey(k, spaceStay) }
+
+func decodeVisitorKey(k []byte) (stayKey, error) { return decodeVisitKey(k, spaceVisitor) }
+
+func visitKeyName(space byte) string {
+	if space == spaceVisitor {
+		return "visitor"
+	}
+	return "stay"
+}
+
+func decodeVisitKey(k []byte, space byte) (stayKey, error) {
+	if len(k) < stayFixed || k[0] != space {
+		return stayKey{}, fmt.Errorf("%s key of %d bytes: %w", visitKeyName(space), len(k), errKey)
 	}
 	idLen := int(k[21])
 	if len(k) != stayFixed+idLen {
-		return stayKey{}, fmt.Errorf("stay key of %d bytes with id of %d: %w", len(k), idLen, errKey)
+		return stayKey{}, fmt.Errorf("%s key of %d bytes with id of %d: %w", visitKeyName(space), len(k), idLen, errKey)
+	}
+	owner, other := binary.BigEndian.Uint32(k[5:]), binary.BigEndian.Uint32(k[17:])
+	if space == spaceVisitor {
+		owner, other = other, owner
 	}
 	return stayKey{
-		user:     binary.BigEndian.Uint32(k[5:]),
+		user:     owner,
 		enter:    int64(binary.BigEndian.Uint64(k[9:])),
-		venue:    binary.BigEndian.Uint32(k[17:]),
+		venue:    other,
 		exit:     int64(binary.BigEndian.Uint64(k[len(k)-8:])),
 		identity: k[:len(k)-8],
 	}, nil

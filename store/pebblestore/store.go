@@ -76,7 +76,7 @@ type Store struct {
 
 // Open opens or creates the store in opts.Dir. A store created with one layout
 // refuses to open with another.
-func Open(opts Options) (*Store, error) {
+func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := opts.Layout.Validate(); err != nil {
 		return nil, err
 	}
@@ -108,6 +108,10 @@ func Open(opts Options) (*Store, error) {
 		s.wo = pebble.NoSync
 	}
 	if err := s.checkLayout(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.ensureVisitorIndex(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -165,6 +169,10 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 		days[d] = struct{}{}
 		key = appendStayKey(key, d, v.UserID, v.Enter, v.VenueID, v.VisitID, v.Exit)
 		if err := wb.Set(key, []byte(v.Source), nil); err != nil {
+			return err
+		}
+		key = appendVisitorKey(key, d, v.VenueID, v.Enter, v.UserID, v.VisitID, v.Exit)
+		if err := wb.Set(key, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -304,21 +312,13 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 		defer closeAll()
 		var (
 			prefix []byte
-			ident  []byte
 			out    []graph.Stay
-			cur    graph.Stay
-			open   bool
-			exit   int64
 		)
-		flush := func() {
-			if !open {
-				return
+		f := stayFolder{layout: s.layout}
+		keep := func(st foldedStay, ok bool) {
+			if ok && st.End > w.From && st.Start < w.To {
+				out = append(out, graph.Stay{Venue: st.venue, Interval: st.Interval})
 			}
-			cur.End = s.layout.StayEnd(cur.Start, exit)
-			if cur.End > w.From && cur.Start < w.To && cur.End > cur.Start {
-				out = append(out, cur)
-			}
-			open = false
 		}
 		for i, u := range users {
 			if i%1024 == 1023 && ctx.Err() != nil {
@@ -335,19 +335,13 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 						yield(graph.UserStays{}, err)
 						return
 					}
-					if open && bytes.Equal(k.identity, ident) {
-						exit = max(exit, k.exit)
-						continue
-					}
-					flush()
-					ident = append(ident[:0], k.identity...)
-					cur, open, exit = graph.Stay{Venue: k.venue, Interval: graph.Interval{Start: k.enter}}, true, k.exit
+					keep(f.add(k))
 				}
 				if err := it.Error(); err != nil {
 					yield(graph.UserStays{}, fmt.Errorf("scan stays of user %d on %s: %w", u, d, err))
 					return
 				}
-				flush()
+				keep(f.flush())
 			}
 			if len(out) > 0 {
 				slices.SortFunc(out, func(a, b graph.Stay) int { return cmp.Compare(a.Start, b.Start) })
@@ -483,7 +477,7 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 			break
 		}
 		wb := s.db.NewBatch()
-		for _, space := range []byte{spaceStay, spaceContact, spaceBitmap} {
+		for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap} {
 			if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
 				wb.Close()
 				return dropped, err

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func open(t *testing.T, layout bucket.Layout) storetest.Store {
 	t.Helper()
-	s, err := Open(Options{Dir: t.TempDir(), Layout: layout, CacheBytes: 8 << 20})
+	s, err := Open(t.Context(), Options{Dir: t.TempDir(), Layout: layout, CacheBytes: 8 << 20})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
@@ -36,16 +36,16 @@ func writeVisits(t *testing.T, s *Store, vs ...event.Visit) {
 
 func TestReopenKeepsDataAndRefusesOtherLayout(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	s, err := Open(t.Context(), Options{Dir: dir, Layout: bucket.DefaultLayout()})
 	require.NoError(t, err)
 	t0 := storetest.Base + 8*3600
 	writeVisits(t, s, event.Visit{VisitID: "a", UserID: 1, VenueID: 2, Enter: t0, Exit: t0 + 600})
 	require.NoError(t, s.Close())
 
-	_, err = Open(Options{Dir: dir, Layout: bucket.Layout{BucketSeconds: 300, DwellSeconds: 3600}})
+	_, err = Open(t.Context(), Options{Dir: dir, Layout: bucket.Layout{BucketSeconds: 300, DwellSeconds: 3600}})
 	require.ErrorIs(t, err, ErrLayoutMismatch)
 
-	s, err = Open(Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	s, err = Open(t.Context(), Options{Dir: dir, Layout: bucket.DefaultLayout()})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
 	var got []graph.UserStays
@@ -86,6 +86,13 @@ func TestDropBeforeDeletesWholeDays(t *testing.T) {
 	}
 	require.Len(t, stays, 2)
 	require.Equal(t, base+day, stays[0].Start)
+	var visitors []graph.Visitor
+	for vv, err := range s.Visitors(context.Background(), []graph.VenueSpans{{Venue: 1, Spans: []graph.Interval{{Start: w.From, End: w.To}}}}) {
+		require.NoError(t, err)
+		visitors = append(visitors, vv.Visitors...)
+	}
+	require.Len(t, visitors, 2, "visitors of a dropped day are still there")
+	require.Equal(t, base+day, visitors[0].Start)
 	for _, err := range s.Contacts(context.Background(), []uint32{1, 2}, w) {
 		require.NoError(t, err)
 		t.Fatal("encounters of a dropped day are still there")
@@ -108,4 +115,50 @@ func TestAuditTrailNewestFirst(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	require.Equal(t, []uint32{5, 4, 3}, []uint32{got[0].Case, got[1].Case, got[2].Case})
+}
+
+// A store written before the visitor index existed gets it built on Open.
+func TestOpenBuildsVisitorIndexOfOlderStore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	require.NoError(t, err)
+	t0 := storetest.Base + 8*3600
+	writeVisits(t, s,
+		event.Visit{VisitID: "a", UserID: 1, VenueID: 2, Enter: t0, Exit: 0},
+		event.Visit{VisitID: "a", UserID: 1, VenueID: 2, Enter: t0, Exit: t0 + 600},
+		event.Visit{VisitID: "b", UserID: 3, VenueID: 2, Enter: t0 + 300, Exit: 0},
+		event.Visit{VisitID: "c", UserID: 4, VenueID: 5, Enter: t0 - 86400, Exit: t0 - 86000},
+	)
+	visitors := func(s *Store) []graph.VenueVisitors {
+		var out []graph.VenueVisitors
+		ask := []graph.VenueSpans{
+			{Venue: 2, Spans: []graph.Interval{{Start: t0, End: t0 + 3600}}},
+			{Venue: 5, Spans: []graph.Interval{{Start: t0 - 86400, End: t0}}},
+		}
+		for vv, err := range s.Visitors(context.Background(), ask) {
+			require.NoError(t, err)
+			vv.Visitors = append([]graph.Visitor(nil), vv.Visitors...)
+			out = append(out, vv)
+		}
+		return out
+	}
+	want := []graph.VenueVisitors{
+		{Venue: 2, Visitors: []graph.Visitor{
+			{User: 1, Interval: graph.Interval{Start: t0, End: t0 + 600}},
+			{User: 3, Interval: graph.Interval{Start: t0 + 300, End: t0 + 300 + 3600}},
+		}},
+		{Venue: 5, Visitors: []graph.Visitor{{User: 4, Interval: graph.Interval{Start: t0 - 86400, End: t0 - 86000}}}},
+	}
+	require.Equal(t, want, visitors(s))
+
+	// Make it look like an older store: no visitor keys, no mark.
+	require.NoError(t, s.db.DeleteRange([]byte{spaceVisitor}, []byte{spaceVisitor + 1}, nil))
+	require.NoError(t, s.db.Delete(visitorIndexKey, nil))
+	require.Empty(t, visitors(s))
+	require.NoError(t, s.Close())
+
+	s, err = Open(t.Context(), Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	require.Equal(t, want, visitors(s))
 }

@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -45,6 +46,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("StaysCombineVisitRecords", func(t *testing.T) { testStays(t, open) })
 	t.Run("StaysAcrossDays", func(t *testing.T) { testStaysAcrossDays(t, open) })
 	t.Run("ContactsBothDirections", func(t *testing.T) { testContacts(t, open) })
+	t.Run("VisitorsMatchStays", func(t *testing.T) { testVisitors(t, open) })
 	t.Run("PresentIsUnionOverBatches", func(t *testing.T) { testPresent(t, open) })
 	t.Run("ReplayChangesNothing", func(t *testing.T) { testReplay(t, open) })
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
@@ -141,6 +143,88 @@ func testStaysAcrossDays(t *testing.T, open Factory) {
 	bm, err := s.Present(context.Background(), []bucket.Range{{Venue: 20, First: s.Layout().Of(Base), Last: s.Layout().Of(Base + 24*hour)}})
 	require.NoError(t, err)
 	require.Equal(t, []uint32{5, 6}, bm.ToArray())
+}
+
+// testVisitors checks, for a store that reads by venue, that a venue's
+// visitors are exactly the stays there, as Stays folds them, that overlap
+// the asked spans.
+func testVisitors(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	vs, ok := s.(graph.VenueStore)
+	if !ok {
+		t.Skip("the store does not read by venue")
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	const people, venues = 60, 6
+	recs := RandomRecords(rng, people, venues, 400, Base)
+	recs.Visits = append(recs.Visits, visit("late", 1, 1, Base-2*hour, Base+3*hour)) // from the day before
+	write(t, s, recs)
+	users := make([]uint32, people)
+	for i := range users {
+		users[i] = uint32(i + 1)
+	}
+	all := stays(t, s, users, graph.Window{From: Base - 48*hour, To: Base + 72*hour})
+	found := 0
+	for range 30 {
+		var ask []graph.VenueSpans
+		for v := uint32(1); v <= venues; v++ {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			var spans []graph.Interval
+			for t0 := Base - 6*hour + rng.Int64N(4*hour); t0 < Base+40*hour && len(spans) < 4; {
+				end := t0 + 1 + rng.Int64N(6*hour)
+				spans = append(spans, graph.Interval{Start: t0, End: end})
+				t0 = end + 1 + rng.Int64N(8*hour)
+			}
+			ask = append(ask, graph.VenueSpans{Venue: v, Spans: spans})
+		}
+		got := map[uint32][]graph.Visitor{}
+		for vv, err := range vs.Visitors(context.Background(), ask) {
+			require.NoError(t, err)
+			require.NotContains(t, got, vv.Venue, "venue yielded twice")
+			require.True(t, slices.IsSortedFunc(vv.Visitors, func(a, b graph.Visitor) int { return cmp.Compare(a.Start, b.Start) }))
+			for _, v := range vv.Visitors {
+				if overlaps(ask, vv.Venue, v.Interval) {
+					got[vv.Venue] = append(got[vv.Venue], v)
+				}
+			}
+		}
+		want := map[uint32][]graph.Visitor{}
+		for u, sts := range all {
+			for _, st := range sts {
+				if overlaps(ask, st.Venue, st.Interval) {
+					want[st.Venue] = append(want[st.Venue], graph.Visitor{User: u, Interval: st.Interval})
+				}
+			}
+		}
+		for v := range want {
+			slices.SortFunc(want[v], compareVisitors)
+			slices.SortFunc(got[v], compareVisitors)
+		}
+		require.Equal(t, want, got)
+		found += len(want)
+	}
+	require.Positive(t, found, "no asked span had visitors")
+}
+
+func compareVisitors(a, b graph.Visitor) int {
+	return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.User, b.User), cmp.Compare(a.End, b.End))
+}
+
+// overlaps reports whether iv overlaps one of the spans asked of venue.
+func overlaps(ask []graph.VenueSpans, venue uint32, iv graph.Interval) bool {
+	for _, a := range ask {
+		if a.Venue != venue {
+			continue
+		}
+		for _, sp := range a.Spans {
+			if sp.Start < iv.End && iv.Start < sp.End {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func testContacts(t *testing.T, open Factory) {
@@ -340,11 +424,15 @@ func testDifferential(t *testing.T, open Factory) {
 					write(t, s, part)
 				}
 			}
-			// Odd seeds refine every tier with several workers.
-			eng := graph.NewEngine(s)
-			if seed%2 == 1 {
-				eng = graph.NewEngine(s, graph.RefineWorkers(3, 1))
+			// Each query is asked of the default engine, of one refining
+			// every tier with several workers and reading every tier by
+			// venue (where the store can), and of one never reading by venue.
+			engines := []*graph.Engine{
+				graph.NewEngine(s),
+				graph.NewEngine(s, graph.RefineWorkers(3, 1), graph.VenueReads(1)),
+				graph.NewEngine(s, graph.VenueReads(0)),
 			}
+			visitorsRead := 0
 			for i := range 40 {
 				q := graph.Query{
 					Case:       uint32(rng.IntN(people) + 1),
@@ -356,10 +444,23 @@ func testDifferential(t *testing.T, open Factory) {
 				if i == 0 {
 					q.Window = graph.Window{From: Base - 24*hour, To: Base + 48*hour}
 				}
-				got, err := eng.Exposures(context.Background(), q)
-				require.NoError(t, err)
 				want := reference.Exposures(recs.Visits, recs.Encounters, layout.DwellSeconds, q)
-				requireSameGraph(t, want, got)
+				for _, eng := range engines {
+					got, err := eng.Exposures(context.Background(), q)
+					require.NoError(t, err)
+					requireSameGraph(t, want, got)
+					visitorsRead += got.Stats.VisitorsRead
+				}
+				list := q
+				list.ContactsOnly = true
+				for _, eng := range engines[:2] {
+					got, err := eng.Exposures(context.Background(), list)
+					require.NoError(t, err)
+					requireSameContacts(t, want, got)
+				}
+			}
+			if _, ok := s.(graph.VenueStore); ok {
+				require.Positive(t, visitorsRead, "a store that reads by venue was never read by venue")
 			}
 		})
 	}
@@ -378,6 +479,28 @@ func requireSameGraph(t *testing.T, want, got *graph.Result) {
 		found.Add(n.UserID)
 	}
 	require.LessOrEqual(t, int(found.GetCardinality()), got.Stats.CandidatesF1+got.Stats.CandidatesF2, msg)
+}
+
+// requireSameContacts checks a ContactsOnly answer against the full graph
+// want: the same nodes, each naming the venues of its venue edges, and no
+// edges or sites.
+func requireSameContacts(t *testing.T, want, got *graph.Result) {
+	t.Helper()
+	nodes := slices.Clone(want.Nodes)
+	venues := map[uint32][]uint32{}
+	for _, e := range want.Edges {
+		if e.Channel == graph.ChannelVenue && !slices.Contains(venues[e.To], e.VenueID) {
+			venues[e.To] = append(venues[e.To], e.VenueID)
+		}
+	}
+	for i := range nodes {
+		nodes[i].Venues = slices.Sorted(slices.Values(venues[nodes[i].UserID]))
+	}
+	q := want.Query
+	msg := fmt.Sprintf("contact list of case %d depth %d min %ds window [%d, %d]", q.Case, q.Depth, q.MinSeconds, q.Window.From-Base, q.Window.To-Base)
+	require.Equal(t, nodes, got.Nodes, msg)
+	require.Empty(t, got.Edges, msg)
+	require.Empty(t, got.Venues, msg)
 }
 
 func normEdges(es []graph.Edge) []graph.Edge {
