@@ -9,6 +9,7 @@ package graph
 import (
 	"context"
 	"iter"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -105,6 +106,17 @@ type Visitor struct {
 type VenueSpans struct {
 	Venue uint32
 	Spans []Interval
+}
+
+// Overlaps reports whether iv overlaps one of v's spans.
+func (v VenueSpans) Overlaps(iv Interval) bool {
+	i, _ := slices.BinarySearchFunc(v.Spans, iv.Start, func(sp Interval, t int64) int {
+		if sp.End <= t {
+			return -1
+		}
+		return 1
+	})
+	return i < len(v.Spans) && v.Spans[i].Start < iv.End && iv.Start < iv.End
 }
 
 // VenueVisitors are the stays at one venue, sorted by Start.

@@ -276,3 +276,104 @@ func inRanges(rs []bucket.Range, b uint32) bool {
 	})
 	return i < len(rs) && rs[i].First <= b && b <= rs[i].Last
 }
+
+var _ graph.VenueStore = (*Store)(nil)
+
+// Visitors implements graph.VenueStore: one query per chunk of venues, each
+// venue a primary-key range of the visitors table on the days the chunk's
+// spans may reach.
+func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Seq2[graph.VenueVisitors, error] {
+	return func(yield func(graph.VenueVisitors, error) bool) {
+		var out []graph.Visitor
+		for chunk := range slices.Chunk(venues, usersPerQuery) {
+			w := graph.Window{From: 1<<63 - 1, To: -1 << 63}
+			ids := make([]uint32, len(chunk))
+			for i, v := range chunk {
+				ids[i] = v.Venue
+				for _, sp := range v.Spans {
+					w.From, w.To = min(w.From, sp.Start), max(w.To, sp.End)
+				}
+			}
+			if w.From > w.To {
+				continue
+			}
+			start := time.Now()
+			rows, err := s.conn.Query(ctx, "SELECT venue, enter, user, visit_id, exit FROM "+s.db+".visitors WHERE day IN ("+dayList(w)+
+				") AND venue IN ("+idList(ids)+") ORDER BY venue, enter, user, visit_id, exit")
+			if err != nil {
+				s.m.errors.WithLabelValues("visitors").Inc()
+				yield(graph.VenueVisitors{}, fmt.Errorf("read visitors: %w", err))
+				return
+			}
+			var (
+				k                 int // chunk[k] is the venue being read
+				cur               graph.Visitor
+				curVenue          uint32
+				curID             string
+				curExit           int64
+				open              bool
+				venue, user       uint32
+				enter, exit       int64
+				visitID           string
+				stopped, anyVenue bool
+			)
+			flush := func() {
+				if !open {
+					return
+				}
+				open = false
+				cur.End = s.layout.StayEnd(cur.Start, curExit)
+				if chunk[k].Overlaps(cur.Interval) {
+					out = append(out, cur)
+				}
+			}
+			emit := func() bool {
+				flush()
+				if len(out) == 0 {
+					return true
+				}
+				ok := yield(graph.VenueVisitors{Venue: curVenue, Visitors: out}, nil)
+				out = out[:0]
+				return ok
+			}
+			for rows.Next() {
+				if err := rows.Scan(&venue, &enter, &user, &visitID, &exit); err != nil {
+					_ = rows.Close()
+					yield(graph.VenueVisitors{}, err)
+					return
+				}
+				if anyVenue && venue != curVenue {
+					if !emit() {
+						stopped = true
+						break
+					}
+				}
+				if open && venue == curVenue && enter == cur.Start && user == cur.User && visitID == curID {
+					curExit = max(curExit, exit)
+					continue
+				}
+				flush()
+				if !anyVenue || venue != curVenue {
+					for k < len(chunk) && chunk[k].Venue < venue {
+						k++
+					}
+				}
+				curVenue, anyVenue = venue, true
+				cur, curID, curExit, open = graph.Visitor{User: user, Interval: graph.Interval{Start: enter}}, visitID, exit, true
+			}
+			err = rows.Err()
+			_ = rows.Close()
+			s.m.query.WithLabelValues("visitors").Observe(time.Since(start).Seconds())
+			if stopped {
+				return
+			}
+			if err != nil {
+				yield(graph.VenueVisitors{}, fmt.Errorf("read visitors: %w", err))
+				return
+			}
+			if anyVenue && !emit() {
+				return
+			}
+		}
+	}
+}

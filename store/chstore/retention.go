@@ -30,7 +30,7 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 		if d >= cutoff {
 			break
 		}
-		for _, table := range []string{"stays", "contacts", "bitmaps"} {
+		for _, table := range []string{"stays", "visitors", "contacts", "bitmaps"} {
 			if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %d", s.db, table, uint32(d))); err != nil {
 				s.m.errors.WithLabelValues("drop_partition").Inc()
 				return dropped, fmt.Errorf("drop day %s from %s: %w", d, table, err)

@@ -14,7 +14,7 @@
 //	truyvet_store_clickhouse_bytes_written_total{table}       approximate uncompressed bytes inserted
 //	truyvet_store_clickhouse_insert_duration_seconds{table}   time per insert
 //	truyvet_store_clickhouse_errors_total{op}                 failed inserts and queries
-//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, contacts, bitmaps)
+//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, visitors, contacts, bitmaps)
 //	truyvet_store_retention_dropped_days_total                days dropped by retention
 //	truyvet_store_retention_runs_total{result}                retention passes
 package chstore

@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/chstore/chtest"
 	"github.com/truyvet/truyvet/store/storetest"
@@ -55,6 +58,50 @@ func TestMigrationsAndLayout(t *testing.T) {
 	opts.Database, opts.Migrate, opts.Layout = chtest.Database(t, addr), false, bucket.DefaultLayout()
 	_, err = chstore.Open(t.Context(), opts)
 	require.Error(t, err)
+}
+
+// A database written at schema version 1 gets its stays copied into the
+// visitors table by migration 2.
+func TestMigrationFillsVisitors(t *testing.T) {
+	addr := chtest.Addr(t)
+	db := chtest.Database(t, addr)
+	s := open(t, addr, db, bucket.DefaultLayout())
+	t0 := storetest.Base + 8*3600
+	p, err := processor.New(s.Layout(), s, nil)
+	require.NoError(t, err)
+	require.NoError(t, p.Process(t.Context(), &event.Batch{Visits: []event.Visit{
+		{VisitID: "a", UserID: 1, VenueID: 2, Enter: t0, Exit: t0 + 600, Source: "test"},
+		{VisitID: "b", UserID: 3, VenueID: 2, Enter: t0 + 300, Source: "test"},
+	}}))
+	ask := []graph.VenueSpans{{Venue: 2, Spans: []graph.Interval{{Start: t0, End: t0 + 3600}}}}
+	visitors := func(s *chstore.Store) []graph.Visitor {
+		var out []graph.Visitor
+		for vv, err := range s.Visitors(t.Context(), ask) {
+			require.NoError(t, err)
+			out = append(out, vv.Visitors...)
+		}
+		return out
+	}
+	want := []graph.Visitor{
+		{User: 1, Interval: graph.Interval{Start: t0, End: t0 + 600}},
+		{User: 3, Interval: graph.Interval{Start: t0 + 300, End: t0 + 300 + 3600}},
+	}
+	require.Equal(t, want, visitors(s))
+	require.NoError(t, s.Close())
+
+	// Back to version 1: no visitors table, migration 2 not applied.
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: addr})
+	require.NoError(t, err)
+	defer func() { _ = conn.Close() }()
+	require.NoError(t, conn.Exec(t.Context(), "DROP TABLE "+db+".visitors"))
+	require.NoError(t, conn.Exec(t.Context(), "DROP TABLE "+db+".schema_migrations"))
+	require.NoError(t, conn.Exec(t.Context(), "CREATE TABLE "+db+".schema_migrations (version UInt32, name String, applied Int64) ENGINE = MergeTree ORDER BY version"))
+	batch, err := conn.PrepareBatch(t.Context(), "INSERT INTO "+db+".schema_migrations (version, name, applied)")
+	require.NoError(t, err)
+	require.NoError(t, batch.Append(uint32(1), "init", time.Now().Unix()))
+	require.NoError(t, batch.Send())
+
+	require.Equal(t, want, visitors(open(t, addr, db, bucket.DefaultLayout())))
 }
 
 func TestRetentionAndAudit(t *testing.T) {

@@ -14,7 +14,8 @@ import (
 // Write implements processor.Sink: one columnar insert per table. It returns
 // nil once ClickHouse has every row. A failed write may have inserted some
 // tables; the caller retries the whole batch, and replays change nothing (the
-// stays and contacts tables fold exact duplicates, bitmaps are OR-ed).
+// stays, visitors and contacts tables fold exact duplicates, bitmaps are
+// OR-ed).
 func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 	if n := len(b.Records.Visits); n > 0 {
 		day := make([]uint32, n)
@@ -33,6 +34,10 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 		}
 		if err := s.insert(ctx, "stays", "day, user, enter, venue, visit_id, exit, source", n, bytes,
 			day, user, enter, venue, id, exit, source); err != nil {
+			return err
+		}
+		if err := s.insert(ctx, "visitors", "day, venue, enter, user, visit_id, exit", n, bytes,
+			day, venue, enter, user, id, exit); err != nil {
 			return err
 		}
 	}

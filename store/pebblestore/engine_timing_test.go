@@ -56,18 +56,22 @@ func cityConfig() synth.Config {
 }
 
 // BenchmarkExposures asks F1 and F2 of random cases of the city, each case
-// of two engines in turn: the default one (which reads the second tier by
-// venue) and one that finds every tier's candidates through the bitmaps.
-// Both must find the same people.
+// three ways in turn: the full graph from the default engine (which reads the
+// second tier by venue), the full graph from an engine that finds every
+// tier's candidates through the bitmaps, and the contact list alone from the
+// default engine. All must find the same people.
 func BenchmarkExposures(b *testing.B) {
 	cfg := cityConfig()
 	s, w := loadCity(b, cfg)
+	def := graph.NewEngine(s)
 	engines := []struct {
 		name string
 		eng  *graph.Engine
+		list bool
 	}{
-		{"", graph.NewEngine(s)},
-		{"bitmaps-", graph.NewEngine(s, graph.VenueReads(0))},
+		{"", def, false},
+		{"bitmaps-", graph.NewEngine(s, graph.VenueReads(0)), false},
+		{"list-", def, true},
 	}
 	for _, depth := range []int{1, 2} {
 		b.Run(map[int]string{1: "F1", 2: "F2"}[depth], func(b *testing.B) {
@@ -85,7 +89,9 @@ func BenchmarkExposures(b *testing.B) {
 				for j := range engines {
 					k := (i + j) % len(engines) // alternate which goes first
 					t0 := time.Now()
-					res, err := engines[k].eng.Exposures(context.Background(), q)
+					qk := q
+					qk.ContactsOnly = engines[k].list
+					res, err := engines[k].eng.Exposures(context.Background(), qk)
 					require.NoError(b, err)
 					d := time.Since(t0)
 					lat[k] = append(lat[k], d)

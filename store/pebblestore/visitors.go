@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -90,11 +89,11 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 		var (
 			prefix []byte
 			out    []graph.Visitor
-			spans  []graph.Interval
+			cur    graph.VenueSpans
 		)
 		f := stayFolder{layout: s.layout}
 		keep := func(st foldedStay, ok bool) {
-			if ok && overlapsAny(spans, st.Interval) {
+			if ok && cur.Overlaps(st.Interval) {
 				out = append(out, graph.Visitor{User: st.user, Interval: st.Interval})
 			}
 		}
@@ -103,9 +102,9 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 				yield(graph.VenueVisitors{}, ctx.Err())
 				return
 			}
-			spans = v.Spans
+			cur = v
 			clear(need)
-			for _, sp := range spans {
+			for _, sp := range v.Spans {
 				for d := bucket.DayOf(sp.Start - bucket.MaxSpan); d <= bucket.DayOf(sp.End); d++ {
 					need[d-first] = true
 				}
@@ -140,17 +139,6 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 			}
 		}
 	}
-}
-
-// overlapsAny reports whether iv overlaps one of spans (sorted, disjoint).
-func overlapsAny(spans []graph.Interval, iv graph.Interval) bool {
-	i, _ := slices.BinarySearchFunc(spans, iv.Start, func(sp graph.Interval, t int64) int {
-		if sp.End <= t {
-			return -1
-		}
-		return 1
-	})
-	return i < len(spans) && spans[i].Start < iv.End && iv.Start < iv.End
 }
 
 // visitorIndexKey marks a store whose every stay record also has its visitor
