@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -335,6 +336,7 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 
 // place adds the people found at a tier to the result.
 func (r *run) place(out []found) {
+	r.res.Nodes = slices.Grow(r.res.Nodes, len(out))
 	for i := range out {
 		r.known.Add(out[i].node.UserID)
 		r.res.Nodes = append(r.res.Nodes, out[i].node)
@@ -371,6 +373,9 @@ type refineWorker struct {
 	next    []int32 // per piece: the source's piece before it, or -1
 	touched []int32 // sources with pieces, in the order first met
 	run     []piece
+	ids     []uint32 // the candidate's qualifying sources
+	vens    []uint32 // the candidate's venues (contact lists)
+	slab    []uint32 // backs the nodes' ExposedBy and Venues
 }
 
 // refine reads the stays of cands (sorted) and measures their contact with
@@ -402,7 +407,11 @@ func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Wind
 			last.out = append(last.out, f)
 		}
 	}
-	var out []found
+	total := 0
+	for _, wk := range workers {
+		total += len(wk.out)
+	}
+	out := make([]found, 0, total)
 	for _, wk := range workers {
 		out = append(out, wk.out...)
 		r.edges = append(r.edges, wk.edges...)
@@ -462,6 +471,7 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 	if len(wk.pieces) == 0 {
 		return found{}, false
 	}
+	wk.ids, wk.vens = wk.ids[:0], wk.vens[:0]
 	// Group the pieces by source without sorting them all: chain each
 	// source's pieces from head, in the order the sources were first met.
 	if wk.head == nil {
@@ -499,11 +509,11 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 			continue
 		}
 		from := srcs[run[0].src].id
-		if len(f.node.ExposedBy) == 0 || first < f.node.FirstExposure {
+		if len(wk.ids) == 0 || first < f.node.FirstExposure {
 			f.node.FirstExposure = first
 		}
 		f.node.ExposureSeconds = max(f.node.ExposureSeconds, total)
-		f.node.ExposedBy = append(f.node.ExposedBy, from)
+		wk.ids = append(wk.ids, from)
 		// One edge per maximal interval of each channel's union.
 		for a := 0; a < len(run); {
 			b := a + 1
@@ -513,7 +523,7 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 			mask |= 1 << run[a].ch
 			if wk.rf.contactsOnly {
 				if run[a].ch == ChannelVenue {
-					f.node.Venues = append(f.node.Venues, run[a].venue)
+					wk.vens = append(wk.vens, run[a].venue)
 				}
 				a = b
 				continue
@@ -529,35 +539,115 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 			a = b
 		}
 	}
-	if len(f.node.ExposedBy) == 0 {
+	if len(wk.ids) == 0 {
 		return found{}, false
 	}
-	slices.Sort(f.node.ExposedBy)
+	slices.Sort(wk.ids)
+	f.node.ExposedBy = wk.own(wk.ids)
+	if len(wk.vens) > 1 {
+		slices.Sort(wk.vens)
+		wk.vens = slices.Compact(wk.vens)
+	}
+	f.node.Venues = wk.own(wk.vens)
 	f.node.UserID, f.node.Tier = x, tier
-	if len(f.node.Venues) > 1 {
-		slices.Sort(f.node.Venues)
-		f.node.Venues = slices.Compact(f.node.Venues)
-	}
-	for _, c := range []Channel{ChannelProximity, ChannelVenue} {
-		if mask&(1<<c) != 0 {
-			f.node.Channels = append(f.node.Channels, c)
-		}
-	}
+	f.node.Channels = channelSet(mask&(1<<ChannelProximity) != 0, mask&(1<<ChannelVenue) != 0)
 	return f, true
 }
+
+// slabSize is how many ids a worker's slab block holds.
+const slabSize = 1 << 14
+
+// own returns a copy of ids (nil when empty) cut from the worker's slab: a
+// large graph's nodes share a few big blocks instead of allocating a slice
+// each. The copy's capacity is its length, so appending to it copies.
+func (wk *refineWorker) own(ids []uint32) []uint32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	if cap(wk.slab)-len(wk.slab) < len(ids) {
+		wk.slab = make([]uint32, 0, max(slabSize, len(ids)))
+	}
+	start := len(wk.slab)
+	wk.slab = append(wk.slab, ids...)
+	return wk.slab[start:len(wk.slab):len(wk.slab)]
+}
+
+// channelSet returns the sorted channels a node was reached by. The slices
+// are shared, read-only values with no spare capacity, so appending copies.
+func channelSet(proximity, venue bool) []Channel {
+	switch {
+	case proximity && venue:
+		return bothChannels[:2:2]
+	case proximity:
+		return bothChannels[0:1:1]
+	case venue:
+		return bothChannels[1:2:2]
+	}
+	return nil
+}
+
+// bothChannels backs channelSet's slices; it is never written.
+var bothChannels = [2]Channel{ChannelProximity, ChannelVenue}
 
 // assemble sorts the result and derives the exposure sites from the edges.
 func (r *run) assemble() {
 	res := r.res
-	slices.SortFunc(res.Nodes, func(a, b Node) int {
-		return cmp.Or(cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.FirstExposure, b.FirstExposure), cmp.Compare(a.UserID, b.UserID))
-	})
+	res.Nodes = sortNodes(res.Nodes)
 	// The sites need the edges but not their order: derive them while the
 	// edges are sorted.
 	var wg sync.WaitGroup
 	wg.Go(func() { res.Venues = sites(r.edges, r.q.Case) })
 	res.Edges = sortEdges(r.edges)
 	wg.Wait()
+}
+
+// sortNodes returns nodes ordered by (Tier, FirstExposure, UserID). A large
+// graph is ordered by a radix sort of packed keys (tier, first exposure
+// relative to the earliest, user), then moved into place once.
+func sortNodes(nodes []Node) []Node {
+	byOrder := func(a, b Node) int {
+		return cmp.Or(cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.FirstExposure, b.FirstExposure), cmp.Compare(a.UserID, b.UserID))
+	}
+	if len(nodes) < radixMin {
+		slices.SortFunc(nodes, byOrder)
+		return nodes
+	}
+	// The case (tier 0, the only one) sorts first whatever its time; the
+	// others' first exposures must span less than 2^30 s to pack.
+	lo, hi, cases := int64(math.MaxInt64), int64(math.MinInt64), 0
+	for i := range nodes {
+		switch t := nodes[i].Tier; {
+		case t == 0:
+			cases++
+		case t > 0 && t < 4:
+			lo, hi = min(lo, nodes[i].FirstExposure), max(hi, nodes[i].FirstExposure)
+		default:
+			cases = 2
+		}
+	}
+	if cases > 1 || hi-lo >= 1<<30 {
+		slices.SortFunc(nodes, byOrder)
+		return nodes
+	}
+	type keyed struct {
+		key uint64
+		i   int32
+	}
+	keys := make([]keyed, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		k := uint64(n.UserID)
+		if n.Tier > 0 {
+			k |= uint64(n.Tier)<<62 | uint64(n.FirstExposure-lo)<<32
+		}
+		keys[i] = keyed{key: k, i: int32(i)}
+	}
+	keys = radixSort(keys, func(k *keyed) uint64 { return k.key })
+	out := make([]Node, len(nodes))
+	for i, k := range keys {
+		out[i] = nodes[k.i]
+	}
+	return out
 }
 
 // sites summarises the venue edges of a graph, given in chunks, into exposure

@@ -105,3 +105,27 @@ func TestRadixSortIsStable(t *testing.T) {
 		}
 	}
 }
+
+// sortNodes orders large graphs by packed keys; the order must be the
+// comparison order, with the case first whatever its time.
+func TestSortNodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	byOrder := func(a, b Node) int {
+		return cmp.Or(cmp.Compare(a.Tier, b.Tier), cmp.Compare(a.FirstExposure, b.FirstExposure), cmp.Compare(a.UserID, b.UserID))
+	}
+	for _, n := range []int{1, 100, radixMin, 30_000} {
+		for _, span := range []int64{3600, 14 * 86400, 1 << 31} {
+			nodes := []Node{{UserID: uint32(rng.IntN(1 << 30))}}
+			base := int64(1_620_000_000)
+			for i := 1; i < n; i++ {
+				nodes = append(nodes, Node{UserID: uint32(rng.IntN(1 << 20)), Tier: 1 + rng.IntN(2), FirstExposure: base + rng.Int64N(span)})
+			}
+			want := slices.Clone(nodes)
+			slices.SortFunc(want, byOrder)
+			got := sortNodes(slices.Clone(nodes))
+			if !slices.EqualFunc(want, got, func(a, b Node) bool { return byOrder(a, b) == 0 }) {
+				t.Fatalf("n=%d span=%d: sortNodes differs from the comparison sort", n, span)
+			}
+		}
+	}
+}

@@ -53,7 +53,11 @@ func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, 
 	for j := range n {
 		wk := &refineWorker{rf: rf, seen: map[uint32]struct{}{}}
 		workers[j] = wk
-		var all []visit
+		size := 0
+		for i := range n {
+			size += len(parts[i][j])
+		}
+		all := make([]visit, 0, size)
 		for i := range n {
 			all = append(all, parts[i][j]...)
 			parts[i][j] = nil
@@ -62,8 +66,11 @@ func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, 
 	}
 	wg.Wait()
 
-	var out []found
-	total := 0
+	size, total := 0, 0
+	for _, wk := range workers {
+		size += len(wk.out)
+	}
+	out := make([]found, 0, size)
 	for j, wk := range workers {
 		out = append(out, wk.out...)
 		r.edges = append(r.edges, wk.edges...)
