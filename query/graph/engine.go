@@ -316,11 +316,7 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 			nCands++
 		}
 	}
-	if tier == 1 {
-		r.res.Stats.CandidatesF1 = int(nCands)
-	} else {
-		r.res.Stats.CandidatesF2 = int(nCands)
-	}
+	r.candidates(tier, int(nCands))
 	r.timed(StageBitmaps, tier, t0)
 
 	// Refine: measure each candidate's contact with each source exactly.
@@ -407,6 +403,11 @@ func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Wind
 			last.out = append(last.out, f)
 		}
 	}
+	return r.gather(workers), nil
+}
+
+// gather joins the refine workers' people, edges and stays read into the run.
+func (r *run) gather(workers []*refineWorker) []found {
 	total := 0
 	for _, wk := range workers {
 		total += len(wk.out)
@@ -417,7 +418,16 @@ func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Wind
 		r.edges = append(r.edges, wk.edges...)
 		r.res.Stats.StaysRead += wk.staysRead
 	}
-	return out, nil
+	return out
+}
+
+// candidates records how many candidates a tier measured.
+func (r *run) candidates(tier, n int) {
+	if tier == 1 {
+		r.res.Stats.CandidatesF1 = n
+	} else {
+		r.res.Stats.CandidatesF2 = n
+	}
 }
 
 func (wk *refineWorker) candidates(ctx context.Context, st Store, cands []uint32, w Window) error {

@@ -66,23 +66,13 @@ func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, 
 	}
 	wg.Wait()
 
-	size, total := 0, 0
-	for _, wk := range workers {
-		size += len(wk.out)
-	}
-	out := make([]found, 0, size)
-	for j, wk := range workers {
-		out = append(out, wk.out...)
-		r.edges = append(r.edges, wk.edges...)
+	total := 0
+	for j := range workers {
 		r.res.Stats.VisitorsRead += read[j]
 		total += cands[j]
 	}
-	if rf.tier == 1 {
-		r.res.Stats.CandidatesF1 = total
-	} else {
-		r.res.Stats.CandidatesF2 = total
-	}
-	return out, nil
+	r.candidates(rf.tier, total)
+	return r.gather(workers), nil
 }
 
 // venueShareDivisor turns the engine's fewest candidates per refine worker
