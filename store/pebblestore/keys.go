@@ -13,6 +13,7 @@ import (
 //
 //	stays      's' day:4 user:4 enter:8 venue:4 idlen:1 visit_id exit:8   → source
 //	visitors   'v' day:4 venue:4 enter:8 user:4 idlen:1 visit_id exit:8   → (empty)
+//	hours      'v' day:4 venue:4                → [hour:4 end:8]… (merge: later end per hour)
 //	contacts   'e' day:4 user:4 start:8 peer:4 dur:4 idlen:1 encounter_id → rssi
 //	bitmaps    'b' day:4 venue:4 bucket:4                                → roaring (merge: OR)
 //	days       'd' day:4                                                 → (marker)
@@ -87,6 +88,9 @@ const stayFixed = 1 + 4 + 4 + 8 + 4 + 1 + 8
 func decodeStayKey(k []byte) (stayKey, error) { return decodeVisitKey(k, spaceStay) }
 
 func decodeVisitorKey(k []byte) (stayKey, error) { return decodeVisitKey(k, spaceVisitor) }
+
+// enterOf returns the enter of a stay or visitor key of at least stayFixed bytes.
+func enterOf(k []byte) int64 { return int64(binary.BigEndian.Uint64(k[9:])) }
 
 func visitKeyName(space byte) string {
 	if space == spaceVisitor {

@@ -14,14 +14,19 @@ import (
 // mergerName is persisted by Pebble; a store opened with another merger fails.
 const mergerName = "truyvet.merge.v1"
 
-// merger ORs co-location bitmaps and adds counters. Both operations are
-// commutative, associative and (for bitmaps) idempotent, which is what lets a
+// merger ORs co-location bitmaps, adds counters and takes the later end per
+// hour of visitor hour bounds. All three are commutative and associative, and
+// bitmaps and bounds idempotent, which is what lets a
 // replayed or reordered batch leave the store unchanged.
 var merger = &pebble.Merger{
 	Name: mergerName,
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
 		if len(key) > 0 && key[0] == spaceCounter {
 			m := &counterMerger{}
+			return m, m.add(value)
+		}
+		if isHourBoundsKey(key) {
+			m := &hourBoundsMerger{}
 			return m, m.add(value)
 		}
 		m := &bitmapMerger{bm: roaring.New()}

@@ -115,6 +115,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if err := s.ensureVisitorHours(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	s.ret = retention.NewMetrics()
 	if opts.Registerer != nil {
 		disk := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -163,6 +167,7 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 	defer wb.Close()
 	var key []byte
 	days := map[bucket.Day]struct{}{}
+	hours := visitorHours{layout: s.layout}
 	for i := range b.Records.Visits {
 		v := &b.Records.Visits[i]
 		d := bucket.DayOf(v.Enter)
@@ -175,6 +180,10 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 		if err := wb.Set(key, nil, nil); err != nil {
 			return err
 		}
+		hours.add(d, v.VenueID, v.Enter, v.Exit)
+	}
+	if err := hours.merge(wb); err != nil {
+		return err
 	}
 	for i := range b.Records.Encounters {
 		e := &b.Records.Encounters[i]

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -57,9 +58,10 @@ func (f *stayFolder) flush() (foldedStay, bool) {
 	return st, st.End > st.Start
 }
 
-// Visitors implements graph.VenueStore: one forward scan of each asked
-// venue's visitor keys on each day one of its spans may reach (a stay is
-// keyed by the day it began, up to bucket.MaxSpan before the span).
+// Visitors implements graph.VenueStore: a forward scan of each asked venue's
+// visitor keys on each day one of its spans may reach (a stay is keyed by the
+// day it began, up to bucket.MaxSpan before the span), reading only the hours
+// of entry whose stays may reach a span (see hourBound), seeking over the rest.
 func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Seq2[graph.VenueVisitors, error] {
 	return func(yield func(graph.VenueVisitors, error) bool) {
 		if len(venues) == 0 {
@@ -87,9 +89,11 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 		defer closeAll()
 		need := make([]bool, len(days))
 		var (
-			prefix []byte
-			out    []graph.Visitor
-			cur    graph.VenueSpans
+			prefix, seek []byte
+			out          []graph.Visitor
+			cur          graph.VenueSpans
+			bounds       []hourBound
+			ranges       []enterRange
 		)
 		f := stayFolder{layout: s.layout}
 		keep := func(st foldedStay, ok bool) {
@@ -118,19 +122,48 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 				}
 				it := its[di]
 				prefix = userPrefix(prefix, spaceVisitor, d, v.Venue)
-				for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
-					k, err := decodeVisitorKey(it.Key())
+				ok := it.SeekGE(prefix)
+				if ok && bytes.Equal(it.Key(), prefix) {
+					val, err := it.ValueAndErr()
+					if err == nil {
+						bounds, err = decodeHourBounds(bounds[:0], val)
+					}
 					if err != nil {
-						yield(graph.VenueVisitors{}, err)
+						yield(graph.VenueVisitors{}, fmt.Errorf("hour bounds of venue %d on %s: %w", v.Venue, d, err))
 						return
 					}
-					keep(f.add(k))
+					ranges = planHours(ranges[:0], bounds, v)
+					ok = it.Next()
+				} else {
+					// No bounds (no visitors that day): read all there is.
+					ranges = append(ranges[:0], enterRange{from: 0, to: math.MaxInt64})
+				}
+				for _, r := range ranges {
+					if ok && bytes.HasPrefix(it.Key(), prefix) && len(it.Key()) >= stayFixed && enterOf(it.Key()) < r.from {
+						seek = binary.BigEndian.AppendUint64(append(seek[:0], prefix...), uint64(r.from))
+						ok = it.SeekGE(seek)
+					}
+					for ; ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+						k, err := decodeVisitorKey(it.Key())
+						if err != nil {
+							yield(graph.VenueVisitors{}, err)
+							return
+						}
+						if k.enter >= r.to {
+							break
+						}
+						keep(f.add(k))
+					}
+					// A stay's records share its enter, so none spans two ranges.
+					keep(f.flush())
+					if !ok || !bytes.HasPrefix(it.Key(), prefix) {
+						break
+					}
 				}
 				if err := it.Error(); err != nil {
 					yield(graph.VenueVisitors{}, fmt.Errorf("scan visitors of venue %d on %s: %w", v.Venue, d, err))
 					return
 				}
-				keep(f.flush())
 			}
 			if len(out) > 0 {
 				if !yield(graph.VenueVisitors{Venue: v.Venue, Visitors: out}, nil) {
@@ -149,53 +182,86 @@ var visitorIndexKey = metaKey("visitor-index")
 // existed, from its stay keys, then marks the store. It is idempotent: a
 // build interrupted by a crash is redone on the next Open.
 func (s *Store) ensureVisitorIndex(ctx context.Context) error {
-	_, closer, err := s.db.Get(visitorIndexKey)
+	var key []byte
+	return s.backfill(ctx, backfill{
+		mark: visitorIndexKey, space: spaceStay, what: "visitor index",
+		add: func(wb *pebble.Batch, k []byte) error {
+			sk, err := decodeStayKey(k)
+			if err != nil {
+				return err
+			}
+			d := bucket.Day(binary.BigEndian.Uint32(k[1:]))
+			visitID := string(k[stayFixed-8 : len(k)-8])
+			key = appendVisitorKey(key, d, sk.venue, sk.enter, sk.user, visitID, sk.exit)
+			return wb.Set(key, nil, nil)
+		},
+	})
+}
+
+// backfill derives the keys of a store written before they existed.
+type backfill struct {
+	mark  []byte // set once the keys are all there
+	space byte   // the key space they derive from
+	what  string // for errors and the log
+	// add writes what one key of space derives to wb; flush (optional)
+	// writes what add held back, before each commit.
+	add   func(wb *pebble.Batch, key []byte) error
+	flush func(wb *pebble.Batch) error
+}
+
+// backfill runs b unless its mark is set: one scan of b.space, committed
+// every 64 Ki keys, then the mark. Whatever b writes must be harmless to
+// write twice, since a run interrupted by a crash is redone on the next Open.
+func (s *Store) backfill(ctx context.Context, b backfill) error {
+	_, closer, err := s.db.Get(b.mark)
 	if err == nil {
 		return closer.Close()
 	}
 	if !errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("read visitor index mark: %w", err)
+		return fmt.Errorf("read %s mark: %w", b.what, err)
 	}
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{spaceStay}, UpperBound: []byte{spaceStay + 1}})
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{b.space}, UpperBound: []byte{b.space + 1}})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
 	wb := s.db.NewBatch()
 	defer func() { wb.Close() }()
-	var key []byte
+	commit := func(opts *pebble.WriteOptions) error {
+		if b.flush != nil {
+			if err := b.flush(wb); err != nil {
+				return err
+			}
+		}
+		if err := wb.Commit(opts); err != nil {
+			return fmt.Errorf("build %s: %w", b.what, err)
+		}
+		return nil
+	}
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		sk, err := decodeStayKey(k)
-		if err != nil {
-			return err
-		}
-		d := bucket.Day(binary.BigEndian.Uint32(k[1:]))
-		visitID := string(k[stayFixed-8 : len(k)-8])
-		key = appendVisitorKey(key, d, sk.venue, sk.enter, sk.user, visitID, sk.exit)
-		if err := wb.Set(key, nil, nil); err != nil {
+		if err := b.add(wb, it.Key()); err != nil {
 			return err
 		}
 		if n++; n%65536 == 0 {
-			if err := wb.Commit(pebble.NoSync); err != nil {
-				return fmt.Errorf("build visitor index: %w", err)
+			if err := commit(pebble.NoSync); err != nil {
+				return err
 			}
 			wb.Close()
 			wb = s.db.NewBatch()
 		}
 	}
 	if err := it.Error(); err != nil {
-		return fmt.Errorf("scan stays for the visitor index: %w", err)
+		return fmt.Errorf("scan for the %s: %w", b.what, err)
 	}
-	if err := wb.Set(visitorIndexKey, []byte{1}, nil); err != nil {
+	if err := wb.Set(b.mark, []byte{1}, nil); err != nil {
 		return err
 	}
-	if err := wb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("build visitor index: %w", err)
+	if err := commit(pebble.Sync); err != nil {
+		return err
 	}
 	if n > 0 {
-		s.log.Info("built the visitor index of a store written by an older version", "records", n)
+		s.log.Info("built the "+b.what+" of a store written by an older version", "records", n)
 	}
 	return nil
 }
