@@ -289,13 +289,12 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 	}
 	rf := refinement{tier: tier, srcs: srcs, venues: venues, prox: prox, keepStays: keepStays, minSeconds: r.q.MinSeconds, contactsOnly: r.q.ContactsOnly}
 	if byVenue {
-		out, err := r.refineByVenue(ctx, &rf, vs, spans)
+		outs, err := r.refineByVenue(ctx, &rf, vs, spans)
 		if err != nil {
 			return nil, err
 		}
-		r.place(out)
 		r.timed(StageRefine, tier, t0)
-		return out, nil
+		return r.place(outs, keepStays), nil
 	}
 	slices.SortFunc(ranges, func(a, b bucket.Range) int {
 		return cmp.Or(cmp.Compare(a.Venue, b.Venue), cmp.Compare(a.First, b.First))
@@ -321,22 +320,32 @@ func (r *run) expand(ctx context.Context, tier int, srcs []source, keepStays boo
 
 	// Refine: measure each candidate's contact with each source exactly.
 	t1 := time.Now()
-	out, err := r.refine(ctx, &rf, cands.ToArray(), w)
+	outs, err := r.refine(ctx, &rf, cands.ToArray(), w)
 	if err != nil {
 		return nil, err
 	}
-	r.place(out)
 	r.timed(StageRefine, tier, t1)
-	return out, nil
+	return r.place(outs, keepStays), nil
 }
 
-// place adds the people found at a tier to the result.
-func (r *run) place(out []found) {
-	r.res.Nodes = slices.Grow(r.res.Nodes, len(out))
-	for i := range out {
-		r.known.Add(out[i].node.UserID)
-		r.res.Nodes = append(r.res.Nodes, out[i].node)
+// place adds the people each worker found at a tier to the result and,
+// with keep, returns them in one slice.
+func (r *run) place(outs [][]found, keep bool) []found {
+	n := 0
+	for _, out := range outs {
+		n += len(out)
 	}
+	r.res.Nodes = slices.Grow(r.res.Nodes, n)
+	for _, out := range outs {
+		for i := range out {
+			r.known.Add(out[i].node.UserID)
+			r.res.Nodes = append(r.res.Nodes, out[i].node)
+		}
+	}
+	if !keep {
+		return nil
+	}
+	return slices.Concat(outs...)
 }
 
 // refinement is what the refine stage of one tier reads; workers share it
@@ -378,7 +387,7 @@ type refineWorker struct {
 // rf's sources, splitting the candidates among the engine's refine workers,
 // each with its own store reads. Proximity-only candidates come last. The result
 // is in candidate order whatever the split.
-func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Window) ([]found, error) {
+func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Window) ([][]found, error) {
 	n := max(1, min(r.engine.workers, len(cands)/r.engine.minShare))
 	workers := make([]*refineWorker, n)
 	errs := make([]error, n)
@@ -406,19 +415,16 @@ func (r *run) refine(ctx context.Context, rf *refinement, cands []uint32, w Wind
 	return r.gather(workers), nil
 }
 
-// gather joins the refine workers' people, edges and stays read into the run.
-func (r *run) gather(workers []*refineWorker) []found {
-	total := 0
-	for _, wk := range workers {
-		total += len(wk.out)
-	}
-	out := make([]found, 0, total)
-	for _, wk := range workers {
-		out = append(out, wk.out...)
+// gather joins the refine workers' edges and stays read into the run and
+// returns each worker's people.
+func (r *run) gather(workers []*refineWorker) [][]found {
+	outs := make([][]found, len(workers))
+	for i, wk := range workers {
+		outs[i] = wk.out
 		r.edges = append(r.edges, wk.edges...)
 		r.res.Stats.StaysRead += wk.staysRead
 	}
-	return out
+	return outs
 }
 
 // candidates records how many candidates a tier measured.

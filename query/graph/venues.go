@@ -24,7 +24,7 @@ type visit struct {
 // stays, with their encounters with sources, against the sources, exactly as
 // the bitmap path does; people met only by encounter are measured by the
 // worker of their partition too.
-func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, spans []VenueSpans) ([]found, error) {
+func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, spans []VenueSpans) ([][]found, error) {
 	slices.SortFunc(spans, func(a, b VenueSpans) int { return cmp.Compare(a.Venue, b.Venue) })
 	perWorker := max(1, r.engine.minShare/venueShareDivisor)
 	n := max(1, min(r.engine.workers, len(spans)/perWorker))
@@ -109,6 +109,13 @@ func (wk *refineWorker) measurePartition(all []visit, j, n int) int {
 	} else {
 		all = radixSort(all, func(v *visit) uint64 { return uint64(v.user) })
 	}
+	people := len(rf.prox) / n
+	for i := range all {
+		if i == 0 || all[i].user != all[i-1].user {
+			people++
+		}
+	}
+	wk.out = slices.Grow(wk.out, people)
 	cands := 0
 	for lo := 0; lo < len(all); {
 		u := all[lo].user
