@@ -29,6 +29,8 @@ import (
 const hourSeconds = 3600
 
 // hourBound is the latest end of the stays entered at a venue in one hour.
+// Stored times are after 1970 (ingest refuses any older than retention), and
+// an hour's number fits 32 bits for 490 000 years.
 type hourBound struct {
 	hour uint32 // Unix time / hourSeconds
 	end  int64

@@ -135,7 +135,8 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 					ranges = planHours(ranges[:0], bounds, v)
 					ok = it.Next()
 				} else {
-					// No bounds (no visitors that day): read all there is.
+					// No bounds key: no visitors that day, or a store the
+					// backfill has not reached. Reading all is exact either way.
 					ranges = append(ranges[:0], enterRange{from: 0, to: math.MaxInt64})
 				}
 				for _, r := range ranges {
