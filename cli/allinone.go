@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/ingest"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/graph"

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/pebblestore"
 )

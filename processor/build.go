@@ -3,8 +3,8 @@ package processor
 import (
 	"slices"
 
-	"github.com/truyvet/truyvet/processor/bitmap"
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bitmap"
+	"github.com/truyvet/truyvet/index/bucket"
 )
 
 // builder turns (venue, user, bucket range) spans into serialised bitmaps.

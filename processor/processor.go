@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 

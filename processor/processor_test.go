@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/index/bitmap"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bitmap"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 

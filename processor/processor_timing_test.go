@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 

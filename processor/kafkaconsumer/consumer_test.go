@@ -12,10 +12,10 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/processor/kafkaconsumer"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/pebblestore"

@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"

@@ -12,8 +12,8 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
-	"github.com/truyvet/truyvet/processor/bitmap"
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bitmap"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/graph"
 )
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/store/retention"
 )

@@ -7,8 +7,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 )
 
 // Write implements processor.Sink: one columnar insert per table. It returns

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 )
 
 // Key spaces. Every data key starts with its space byte and the local day, so

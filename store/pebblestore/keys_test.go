@@ -7,8 +7,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truyvet/truyvet/processor/bitmap"
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bitmap"
+	"github.com/truyvet/truyvet/index/bucket"
 )
 
 func TestStayKeyRoundTripAndOrder(t *testing.T) {

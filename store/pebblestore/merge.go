@@ -8,7 +8,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/truyvet/truyvet/processor/bitmap"
+	"github.com/truyvet/truyvet/index/bitmap"
 )
 
 // mergerName is persisted by Pebble; a store opened with another merger fails.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/graph"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 )
 
 // Dropper drops every day before cutoff and returns the days it dropped.

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
-	"github.com/truyvet/truyvet/processor/bucket"
+	"github.com/truyvet/truyvet/index/bucket"
 )
 
 // days holds days 1..n and drops them as asked, failing once when told to.

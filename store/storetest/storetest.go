@@ -17,8 +17,8 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/bucket"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/graph/reference"
 	"github.com/truyvet/truyvet/schemas/event"
