@@ -35,6 +35,7 @@ if [ "${local_services:-}" = 1 ]; then
   echo "== outages: the local broker and ClickHouse are stopped and started under load"
   TRUYVET_IT_OUTAGES=1 go test -race -count=1 -timeout 10m -run '^TestOutage' ./cli/
 fi
+./scripts/check-deploy.sh  # manifests, dashboards and alert rules (deploy/)
 echo "== fuzz (${FUZZTIME:-10s} each)"
 ./scripts/fuzz.sh "${FUZZTIME:-10s}"
 echo "== all tests passed"
