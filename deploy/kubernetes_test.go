@@ -305,3 +305,124 @@ func TestManifests(t *testing.T) {
 		}
 	}
 }
+
+// relabelConfig is one relabel_configs entry of prometheus/prometheus.yml.
+type relabelConfig struct {
+	SourceLabels []string `yaml:"source_labels"`
+	Separator    *string
+	Regex        *string
+	Action       string
+	TargetLabel  string `yaml:"target_label"`
+	Replacement  *string
+}
+
+// relabel applies Prometheus' keep and replace actions to labels; false
+// means the target is dropped.
+func relabel(t *testing.T, rcs []relabelConfig, labels map[string]string) bool {
+	t.Helper()
+	for _, rc := range rcs {
+		sep, expr, repl := ";", "(.*)", "$1"
+		if rc.Separator != nil {
+			sep = *rc.Separator
+		}
+		if rc.Regex != nil {
+			expr = *rc.Regex
+		}
+		if rc.Replacement != nil {
+			repl = *rc.Replacement
+		}
+		re := regexp.MustCompile("^(?:" + expr + ")$")
+		var vals []string
+		for _, l := range rc.SourceLabels {
+			vals = append(vals, labels[l])
+		}
+		val := strings.Join(vals, sep)
+		switch rc.Action {
+		case "keep":
+			if !re.MatchString(val) {
+				return false
+			}
+		case "", "replace":
+			if m := re.FindStringSubmatchIndex(val); m != nil {
+				labels[rc.TargetLabel] = string(re.ExpandString(nil, repl, val, m))
+			}
+		default:
+			t.Fatalf("relabel action %q: not modelled by this test", rc.Action)
+		}
+	}
+	return true
+}
+
+var jobMatcher = regexp.MustCompile(`job\s*(=~|=)\s*"([^"]*)"`)
+
+// TestScrapeJobsMatchRules runs each Deployment's pod through the
+// relabelling of prometheus/prometheus.yml and checks that it is scraped,
+// with a job label that the rules and dashboards use; and that every job
+// they name is one of those.
+func TestScrapeJobsMatchRules(t *testing.T) {
+	b, err := os.ReadFile("prometheus/prometheus.yml")
+	require.NoError(t, err)
+	var pc struct {
+		ScrapeConfigs []struct {
+			JobName        string          `yaml:"job_name"`
+			RelabelConfigs []relabelConfig `yaml:"relabel_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &pc))
+	require.Len(t, pc.ScrapeConfigs, 1)
+	sanitize := regexp.MustCompile(`[^a-zA-Z0-9_]`)
+	jobs := map[string]string{} // job → Deployment
+	for _, d := range readObjects(t, "kubernetes/*.yaml") {
+		if d.Kind != "Deployment" {
+			continue
+		}
+		spec := decodeSpec[deploymentSpec](t, d)
+		for _, port := range spec.Template.Spec.Containers[0].Ports {
+			ls := map[string]string{
+				"job":                         pc.ScrapeConfigs[0].JobName,
+				"__meta_kubernetes_namespace": d.Metadata.Namespace,
+				"__meta_kubernetes_pod_name":  d.Metadata.Name + "-5d8f9c7b6-x2x4z",
+				"__meta_kubernetes_pod_container_port_name": port.Name,
+			}
+			for k, v := range spec.Template.Metadata.Labels {
+				ls["__meta_kubernetes_pod_label_"+sanitize.ReplaceAllString(k, "_")] = v
+			}
+			if !relabel(t, pc.ScrapeConfigs[0].RelabelConfigs, ls) {
+				continue
+			}
+			require.NotContains(t, jobs, ls["job"], "%s and %s scrape as one job", d.Metadata.Name, jobs[ls["job"]])
+			jobs[ls["job"]] = d.Metadata.Name
+			require.Equal(t, d.Metadata.Namespace, ls["namespace"], d.Metadata.Name)
+			require.NotEmpty(t, ls["pod"], d.Metadata.Name)
+		}
+	}
+	require.Len(t, jobs, 3, "one scraped job per Deployment: %v", jobs)
+
+	var exprs []string
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	for _, path := range dashboards(t) {
+		es, vs := dashboardQueries(t, path)
+		exprs = append(exprs, es...)
+		exprs = append(exprs, vs...)
+	}
+	used := map[string]bool{}
+	for _, e := range exprs {
+		for _, m := range jobMatcher.FindAllStringSubmatch(e, -1) {
+			var matched []string
+			for job := range jobs {
+				if (m[1] == "=" && m[2] == job) || (m[1] == "=~" && regexp.MustCompile("^(?:"+m[2]+")$").MatchString(job)) {
+					matched = append(matched, job)
+					used[job] = true
+				}
+			}
+			require.NotEmpty(t, matched, "%s%s%q matches no scraped job (%v), in %s", "job", m[1], m[2], slices.Sorted(maps.Keys(jobs)), e)
+		}
+	}
+	for job, d := range jobs {
+		require.True(t, used[job], "no rule or dashboard watches %s (%s)", job, d)
+	}
+}
