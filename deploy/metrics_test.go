@@ -129,6 +129,8 @@ type ruleFile struct {
 		Name  string
 		Rules []struct {
 			Record, Alert, Expr string
+			Labels              map[string]string
+			Annotations         map[string]string
 		}
 	}
 }
@@ -418,5 +420,25 @@ func TestDashboardsShape(t *testing.T) {
 			}
 		}
 		walk(d.Panels)
+	}
+}
+
+// TestEveryAlertHasARunbookEntry: each alert has a severity the routing
+// knows, a summary, and a description linking to its section of
+// deploy/README.md, which exists.
+func TestEveryAlertHasARunbookEntry(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	readme := string(b)
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			require.Contains(t, []string{"critical", "warning", "info"}, r.Labels["severity"], r.Alert)
+			require.NotEmpty(t, r.Annotations["summary"], r.Alert)
+			require.Contains(t, r.Annotations["description"], "deploy/README.md#"+strings.ToLower(r.Alert), r.Alert)
+			require.Contains(t, readme, "\n### "+r.Alert+"\n", "deploy/README.md has no section for %s", r.Alert)
+		}
 	}
 }
