@@ -16,7 +16,7 @@ demo: ## run the all-in-one demo with a synthetic city
 	$(GO) run . demo
 
 .PHONY: test
-test: ## everything CI runs: vet, unit + integration + end-to-end tests with -race, short fuzzing
+test: ## everything CI runs: lint, unit + integration + end-to-end tests with -race, short fuzzing
 	./scripts/test.sh
 
 .PHONY: test-unit
@@ -32,10 +32,8 @@ bench: ## Go benchmarks (see bench/README.md for the tier-S figures)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 .PHONY: lint
-lint: ## gofmt, go vet, golangci-lint if installed
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) vet ./...
-	@lint=$$(command -v golangci-lint || echo $$($(GO) env GOPATH)/bin/golangci-lint); if [ -x "$$lint" ]; then $$lint run ./...; else echo "golangci-lint not installed (go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0); skipped"; fi
+lint: ## gofmt, go vet, go mod tidy -diff, golangci-lint (the pinned version, installed if missing); fails on findings
+	./scripts/lint.sh
 
 .PHONY: fmt
 fmt: ## gofmt the tree

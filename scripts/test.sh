@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): formatting, vet, every test
-# with the race detector, then a short run of every fuzzer.
+# The project's test command (README, .ci/run): the static checks of
+# scripts/lint.sh (gofmt, vet, go mod tidy, golangci-lint; any finding fails),
+# every test with the race detector, then a short run of every fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
-if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
-echo "== go vet"
-go vet ./...
+./scripts/lint.sh
 echo "== services: deploy/local/up.sh"
 # Integration tests talk to real services; the test command starts them
 # itself (installing them on first use). Under CI a failure here is fatal;
