@@ -11,14 +11,21 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
+// ErrNoLeader is wrapped by the errors of EnsureTopics and Ping when a
+// partition of a topic has no leader (yet), or a topic is missing.
+var ErrNoLeader = errors.New("no leader")
+
 // EnsureTopics creates the deployment's topics if they do not exist yet, with
-// cfg's partitions and replication (existing topics are left as they are).
+// cfg's partitions and replication (existing topics are left as they are),
+// and waits up to 30 s until every partition has a leader.
 func EnsureTopics(ctx context.Context, cfg Config) (event.Topics, error) {
 	topics, err := event.TopicsFor(cfg.TopicPrefix)
 	if err != nil {
 		return topics, err
 	}
-	c := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: cfg.WriteTimeout}
+	tr := newTransport()
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: cfg.WriteTimeout, Transport: tr}
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics.All() {
 		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.Replication,
@@ -34,50 +41,81 @@ func EnsureTopics(ctx context.Context, cfg Config) (event.Topics, error) {
 		}
 	}
 	// Wait until every partition has a leader, so the first writes do not fail.
-	deadline := time.Now().Add(30 * time.Second)
+	return topics, waitForLeaders(ctx, c.Metadata, topics.All(), 30*time.Second, 200*time.Millisecond)
+}
+
+// metadataFunc is kafka.Client.Metadata.
+type metadataFunc func(context.Context, *kafka.MetadataRequest) (*kafka.MetadataResponse, error)
+
+// waitForLeaders asks for the topics' metadata every interval until every
+// partition has a leader, ctx ends or timeout passes; the error then says
+// what was still wrong.
+func waitForLeaders(ctx context.Context, metadata metadataFunc, topics []string, timeout, interval time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
-		md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics.All()})
-		if err == nil && leadersReady(md) {
-			return topics, nil
+		md, err := metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		if err == nil {
+			err = leaderless(md, topics)
+		}
+		if err == nil {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return topics, fmt.Errorf("topics %v have no leaders after 30s: %w", topics.All(), err)
+			return fmt.Errorf("topics %v not ready after %s: %w", topics, timeout, err)
 		}
 		select {
 		case <-ctx.Done():
-			return topics, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+			return fmt.Errorf("wait for leaders of %v: %w", topics, ctx.Err())
+		case <-time.After(interval):
 		}
 	}
 }
 
-func leadersReady(md *kafka.MetadataResponse) bool {
+// leaderless returns nil when md holds every topic of want with every
+// partition led, or an error naming the first topic or partition that is not.
+func leaderless(md *kafka.MetadataResponse, want []string) error {
+	seen := make(map[string]bool, len(md.Topics))
 	for _, t := range md.Topics {
-		if t.Error != nil || len(t.Partitions) == 0 {
-			return false
+		seen[t.Name] = true
+		if t.Error != nil {
+			return fmt.Errorf("topic %s: %w", t.Name, t.Error)
+		}
+		if len(t.Partitions) == 0 {
+			return fmt.Errorf("topic %s has no partitions: %w", t.Name, ErrNoLeader)
 		}
 		for _, p := range t.Partitions {
-			if p.Error != nil || p.Leader.ID < 0 {
-				return false
+			if p.Error != nil {
+				return fmt.Errorf("topic %s partition %d: %w", t.Name, p.ID, p.Error)
+			}
+			if p.Leader.ID < 0 {
+				return fmt.Errorf("topic %s partition %d: %w", t.Name, p.ID, ErrNoLeader)
 			}
 		}
 	}
-	return true
+	for _, t := range want {
+		if !seen[t] {
+			return fmt.Errorf("topic %s missing from the metadata: %w", t, ErrNoLeader)
+		}
+	}
+	return nil
 }
 
-// Ping checks that the brokers answer a metadata request for the topics.
+// Ping checks that the brokers answer a metadata request for the topics and
+// that every partition has a leader.
 func Ping(ctx context.Context, cfg Config) error {
 	topics, err := event.TopicsFor(cfg.TopicPrefix)
 	if err != nil {
 		return err
 	}
-	c := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 2 * time.Second}
+	tr := newTransport()
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 2 * time.Second, Transport: tr}
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics.All()})
 	if err != nil {
-		return err
+		return fmt.Errorf("kafka metadata: %w", err)
 	}
-	if !leadersReady(md) {
-		return errors.New("kafka topics have partitions without a leader")
+	if err := leaderless(md, topics.All()); err != nil {
+		return fmt.Errorf("kafka topics not ready: %w", err)
 	}
 	return nil
 }

@@ -114,7 +114,10 @@ type Producer struct {
 	cfg    Config
 	topics event.Topics
 	w      *kafka.Writer
-	m      *Metrics
+	// tr holds the connections of w and of LearnPartitions; Close closes
+	// them (kafka-go's shared DefaultTransport keeps its pools forever).
+	tr *kafka.Transport
+	m  *Metrics
 	// Partition counts of the check-in and proximity topics, once learned
 	// (LearnPartitions); 0 until then.
 	checkinParts, proximityParts atomic.Int32
@@ -135,8 +138,10 @@ func New(cfg Config, m *Metrics, log *slog.Logger) (*Producer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	comp, _ := codec(cfg.Compression)
+	tr := newTransport()
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
+		Transport:    tr,
 		Balancer:     ShardBalancer{},
 		RequiredAcks: kafka.RequireAll, // acknowledged by every in-sync replica
 		BatchTimeout: cfg.BatchTimeout, // kafka-go's default linger is 1 s
@@ -148,7 +153,7 @@ func New(cfg Config, m *Metrics, log *slog.Logger) (*Producer, error) {
 		MaxAttempts:  5,
 		ErrorLogger:  kafka.LoggerFunc(func(msg string, args ...any) { log.Debug(fmt.Sprintf(msg, args...), "component", "kafka-writer") }),
 	}
-	return &Producer{cfg: cfg, topics: topics, w: w, m: m}, nil
+	return &Producer{cfg: cfg, topics: topics, w: w, tr: tr, m: m}, nil
 }
 
 // Topics returns the topics written to.
@@ -231,7 +236,7 @@ func grouped[T any](msgs []kafka.Message, topic string, recs []T, parts int32, m
 // its records then stay on the old partitions, which costs bitmap locality,
 // not correctness (any processor may write any bitmap).
 func (p *Producer) LearnPartitions(ctx context.Context) error {
-	c := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: p.cfg.WriteTimeout}
+	c := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: p.cfg.WriteTimeout, Transport: p.tr}
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topics.Checkins, p.topics.Proximity}})
 	if err != nil {
 		return fmt.Errorf("read partitions of %s and %s: %w", p.topics.Checkins, p.topics.Proximity, err)
@@ -262,8 +267,16 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 	}
 }
 
-// Close flushes and closes the writer.
-func (p *Producer) Close() error { return p.w.Close() }
+// Close flushes and closes the writer and its connections.
+func (p *Producer) Close() error {
+	err := p.w.Close()
+	p.tr.CloseIdleConnections()
+	return err
+}
+
+// newTransport returns a transport of the producer's own, with
+// kafka-go's default dial timeout.
+func newTransport() *kafka.Transport { return &kafka.Transport{DialTimeout: 3 * time.Second} }
 
 // ShardBalancer sends a message keyed by a shard (event.ShardKey) to
 // partition shard mod n, so shards spread evenly and stay put; other keys go
@@ -277,21 +290,6 @@ func (ShardBalancer) Balance(msg kafka.Message, partitions ...int) int {
 		return partitions[shard%len(partitions)]
 	}
 	return (&kafka.Hash{}).Balance(msg, partitions...)
-}
-
-// Metrics returns the producer's metrics.
-func (p *Producer) Metrics() *Metrics { return p.m }
-
-// Records is the counter of records produced to a topic ("checkins",
-// "proximity") with a result ("ok", "error").
-func (m *Metrics) Records(topic, result string) prometheus.Counter {
-	return m.records.WithLabelValues(topic, result)
-}
-
-// Messages is the counter of Kafka messages produced to a topic
-// ("checkins", "proximity") with a result ("ok", "error").
-func (m *Metrics) Messages(topic, result string) prometheus.Counter {
-	return m.messages.WithLabelValues(topic, result)
 }
 
 // Metrics of the producer.
