@@ -5,9 +5,11 @@ import (
 	"errors"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/index/bitmap"
@@ -96,32 +98,128 @@ func TestProcessCountsOnlyDurableRecords(t *testing.T) {
 	require.EqualValues(t, 1, p.Processed())
 }
 
-// Concurrent producers are combined into fewer writes, each learns the
-// outcome of the write that held its batch, and a stopped pipe refuses work.
+// syncSink is a sink whose writes are durable when Write returns; the first
+// write waits for release, so the test can line up producers behind it.
+type syncSink struct {
+	entered, release chan struct{}
+	mu               sync.Mutex
+	writes           []int           // records per write, in order
+	durable          map[uint32]bool // users whose visits were written
+	fail             error
+}
+
+func newSyncSink() *syncSink {
+	return &syncSink{entered: make(chan struct{}), release: make(chan struct{}), durable: map[uint32]bool{}}
+}
+
+func (s *syncSink) Write(_ context.Context, b *processor.Batch) error {
+	s.mu.Lock()
+	first := len(s.writes) == 0
+	s.mu.Unlock()
+	if first {
+		close(s.entered)
+		<-s.release
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes = append(s.writes, b.Records.Len())
+	if s.fail != nil {
+		return s.fail
+	}
+	for _, v := range b.Records.Visits {
+		s.durable[v.UserID] = true
+	}
+	return nil
+}
+
+func (s *syncSink) isDurable(user uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.durable[user]
+}
+
+// pipePending reads truyvet_processor_pipe_pending_batches from reg.
+func pipePending(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == "truyvet_processor_pipe_pending_batches" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no truyvet_processor_pipe_pending_batches")
+	return 0
+}
+
+// TestPipeGroupCommit: batches that arrive while a write is in progress are
+// committed together in the next write (one sync for many producers), each
+// producer is acknowledged only once its own batch is durable, every
+// producer of a failed write learns the failure, and a stopped pipe refuses
+// work.
 func TestPipeGroupCommit(t *testing.T) {
-	sink := &memSink{}
-	p, err := processor.New(bucket.DefaultLayout(), sink, nil)
+	sink := newSyncSink()
+	reg := prometheus.NewRegistry()
+	p, err := processor.New(bucket.DefaultLayout(), sink, processor.NewMetrics(reg))
 	require.NoError(t, err)
 	pipe := processor.NewPipe(p, 0)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- pipe.Run(ctx) }()
+
+	const producers, failing = 50, 10
+	type ack struct {
+		err     error
+		durable bool // the producer's own record was durable when Produce returned
+	}
+	acks := make([]ack, producers+failing)
+	var returned atomic.Int32
 	var wg sync.WaitGroup
-	for i := range 50 {
+	produce := func(i int) {
 		wg.Go(func() {
-			b := event.Batch{Visits: []event.Visit{{VisitID: "v", UserID: uint32(i + 1), VenueID: 1, Enter: 1_790_000_000}}}
-			require.NoError(t, pipe.Produce(t.Context(), &b))
+			user := uint32(i + 1)
+			b := event.Batch{Visits: []event.Visit{{VisitID: "v", UserID: user, VenueID: 1, Enter: 1_790_000_000}}}
+			err := pipe.Produce(t.Context(), &b)
+			acks[i] = ack{err: err, durable: sink.isDurable(user)}
+			returned.Add(1)
 		})
 	}
-	wg.Wait()
-	require.EqualValues(t, 50, p.Processed())
-	sink.mu.Lock()
-	total := 0
-	for _, n := range sink.batches {
-		total += n
+	// The first producer's write is held in the sink; the other 49 queue
+	// behind it.
+	produce(0)
+	<-sink.entered
+	for i := 1; i < producers; i++ {
+		produce(i)
 	}
+	require.Eventually(t, func() bool { return pipePending(t, reg) == producers-1 }, 10*time.Second, time.Millisecond)
+	require.Zero(t, returned.Load(), "no producer is acknowledged before its write is durable")
+	close(sink.release)
+	wg.Wait()
+
+	for i, a := range acks[:producers] {
+		require.NoError(t, a.err, "producer %d", i)
+		require.True(t, a.durable, "producer %d acknowledged before its batch was durable", i)
+	}
+	require.Equal(t, []int{1, producers - 1}, sink.writes, "the 49 queued batches are committed in one write")
+	require.EqualValues(t, producers, p.Processed())
+	require.Zero(t, pipePending(t, reg))
+
+	// A failed write fails every producer whose batch it held, and makes
+	// none of them durable.
+	sink.mu.Lock()
+	sink.fail = errors.New("disk full")
 	sink.mu.Unlock()
-	require.Equal(t, 50, total)
+	for i := range failing {
+		produce(producers + i)
+	}
+	wg.Wait()
+	for i := range failing {
+		a := acks[producers+i]
+		require.ErrorContains(t, a.err, "disk full", "producer %d", producers+i)
+		require.False(t, a.durable)
+	}
+	require.EqualValues(t, producers, p.Processed())
+
 	cancel()
 	require.NoError(t, <-done)
 	b := event.Batch{Visits: []event.Visit{{VisitID: "late", UserID: 1, VenueID: 1, Enter: 1_790_000_000}}}
