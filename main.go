@@ -8,8 +8,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	_ "time/tzdata" // local days are Asia/Ho_Chi_Minh wherever the binary runs
-
 	"github.com/truyvet/truyvet/cli"
 )
 

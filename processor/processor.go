@@ -75,9 +75,6 @@ func New(layout bucket.Layout, sink Sink, m *Metrics) (*Processor, error) {
 // Processed is the number of records written to the sink since start.
 func (p *Processor) Processed() int64 { return p.processed.Load() }
 
-// Layout returns the bucketing the processor indexes with.
-func (p *Processor) Layout() bucket.Layout { return p.layout }
-
 // Build indexes recs into b: b.Records becomes recs and b.Bitmaps holds one
 // bitmap per (venue, bucket) touched by a visit's own interval. Every stay's
 // combined interval (see schemas/README.md) is the interval of one of its
