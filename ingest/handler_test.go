@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/internal/metricstest"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -523,29 +524,9 @@ func TestMetricsSampleCounts(t *testing.T) {
 	f := newFixture(t, nil)
 	want202(t, f.post(t, "/v1/checkins", lines(visitOK)), 1)
 	want202(t, f.post(t, "/v1/checkins", []byte(`{}`)), 0) // producer not called
-	require.Equal(t, 2.0, histogramCount(t, f.reg, "truyvet_ingest_request_duration_seconds", "endpoint", "checkins"))
-	require.Equal(t, 1.0, histogramCount(t, f.reg, "truyvet_ingest_produce_duration_seconds", "kind", "visit"))
-	require.Equal(t, 0.0, histogramCount(t, f.reg, "truyvet_ingest_produce_duration_seconds", "kind", "encounter"))
-}
-
-func histogramCount(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					return float64(m.GetHistogram().GetSampleCount())
-				}
-			}
-		}
-	}
-	t.Fatalf("no series %s{%s=%q}", name, label, value)
-	return 0
+	require.Equal(t, 2.0, metricstest.Value(t, f.reg, "truyvet_ingest_request_duration_seconds", "endpoint", "checkins"))
+	require.Equal(t, 1.0, metricstest.Value(t, f.reg, "truyvet_ingest_produce_duration_seconds", "kind", "visit"))
+	require.Equal(t, 0.0, metricstest.Value(t, f.reg, "truyvet_ingest_produce_duration_seconds", "kind", "encounter"))
 }
 
 func TestNewHandlerConfig(t *testing.T) {

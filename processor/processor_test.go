@@ -14,6 +14,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bitmap"
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/internal/metricstest"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/schemas/event"
 )
@@ -138,20 +139,6 @@ func (s *syncSink) isDurable(user uint32) bool {
 	return s.durable[user]
 }
 
-// pipePending reads truyvet_processor_pipe_pending_batches from reg.
-func pipePending(t *testing.T, reg *prometheus.Registry) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() == "truyvet_processor_pipe_pending_batches" {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatal("no truyvet_processor_pipe_pending_batches")
-	return 0
-}
-
 // TestPipeGroupCommit: batches that arrive while a write is in progress are
 // committed together in the next write (one sync for many producers), each
 // producer is acknowledged only once its own batch is durable, every
@@ -191,7 +178,7 @@ func TestPipeGroupCommit(t *testing.T) {
 	for i := 1; i < producers; i++ {
 		produce(i)
 	}
-	require.Eventually(t, func() bool { return pipePending(t, reg) == producers-1 }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return metricstest.Value(t, reg, "truyvet_processor_pipe_pending_batches") == producers-1 }, 10*time.Second, time.Millisecond)
 	require.Zero(t, returned.Load(), "no producer is acknowledged before its write is durable")
 	close(sink.release)
 	wg.Wait()
@@ -202,7 +189,7 @@ func TestPipeGroupCommit(t *testing.T) {
 	}
 	require.Equal(t, []int{1, producers - 1}, sink.writes, "the 49 queued batches are committed in one write")
 	require.EqualValues(t, producers, p.Processed())
-	require.Zero(t, pipePending(t, reg))
+	require.Zero(t, metricstest.Value(t, reg, "truyvet_processor_pipe_pending_batches"))
 
 	// A failed write fails every producer whose batch it held, and makes
 	// none of them durable.

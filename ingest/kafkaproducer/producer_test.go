@@ -17,6 +17,7 @@ import (
 	"github.com/truyvet/truyvet/ingest"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+	"github.com/truyvet/truyvet/internal/metricstest"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -79,7 +80,7 @@ func TestProduceFake(t *testing.T) {
 	messages := func() float64 {
 		var n float64
 		for _, topic := range []string{"checkins", "proximity"} {
-			n += counter(t, reg, "truyvet_ingest_kafka_messages_total", topic, "ok")
+			n += metricstest.Value(t, reg, "truyvet_ingest_kafka_messages_total", "topic", topic, "result", "ok")
 		}
 		return n
 	}
@@ -121,32 +122,9 @@ func TestProduceFake(t *testing.T) {
 	want.Append(&grouped)
 	require.ElementsMatch(t, want.Visits, got.Visits)
 	require.ElementsMatch(t, want.Encounters, got.Encounters)
-	require.Equal(t, 600.0, counter(t, reg, "truyvet_ingest_kafka_records_total", "checkins", "ok"))
-	require.Equal(t, 600.0, counter(t, reg, "truyvet_ingest_kafka_records_total", "proximity", "ok"))
+	require.Equal(t, 600.0, metricstest.Value(t, reg, "truyvet_ingest_kafka_records_total", "topic", "checkins", "result", "ok"))
+	require.Equal(t, 600.0, metricstest.Value(t, reg, "truyvet_ingest_kafka_records_total", "topic", "proximity", "result", "ok"))
 	require.Equal(t, 1, testutil.CollectAndCount(reg, "truyvet_ingest_kafka_write_duration_seconds"))
-}
-
-// counter reads the series name{topic, result} from reg (0 before its first
-// increment).
-func counter(t *testing.T, reg *prometheus.Registry, name, topic, result string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["topic"] == topic && labels["result"] == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }
 
 // With Kafka unreachable, ingest answers 503 with Retry-After and counts
