@@ -33,6 +33,13 @@ func TestPipelineReal(t *testing.T) { testPipeline(t, kafkatest.Real(t)) }
 func testPipeline(t *testing.T, brokers []string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	// The consumer's dead-letter writer and lag client (consumer.go,
+	// lag.go) use kafka-go's DefaultTransport, whose connection pools
+	// outlive Consumer.Run; close them so goleak sees only real leaks.
+	t.Cleanup(kafka.DefaultTransport.(*kafka.Transport).CloseIdleConnections)
+	// The test's own writer and client get a transport they close.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
 	pcfg := kafkatest.Config(t, brokers)
 	topics, err := kafkaproducer.EnsureTopics(ctx, pcfg)
 	require.NoError(t, err)
@@ -51,7 +58,7 @@ func testPipeline(t *testing.T, brokers []string) {
 
 	// A poison message and a wire message holding one invalid record, in the
 	// middle of the stream.
-	raw := &kafka.Writer{Addr: kafka.TCP(brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
+	raw := &kafka.Writer{Addr: kafka.TCP(brokers...), Transport: tr, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
 	require.NoError(t, raw.WriteMessages(ctx,
 		kafka.Message{Topic: topics.Checkins, Key: event.ShardKey(3), Value: []byte("this is not a wire message")},
 		kafka.Message{Topic: topics.Proximity, Key: event.ShardKey(4), Value: event.AppendEncountersWire(nil,
@@ -80,7 +87,7 @@ func testPipeline(t *testing.T, brokers []string) {
 		return stored == int64(recs.Len()) && dead == 2
 	}, time.Minute, 50*time.Millisecond, "every record stored or dead-lettered")
 	// Offsets are committed: the group's lag drains to zero.
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: tr}
 	require.Eventually(t, func() bool {
 		lag, err := kafkaconsumer.Lag(ctx, client, ccfg.Group, []string{topics.Checkins, topics.Proximity})
 		if err != nil {

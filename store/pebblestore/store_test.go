@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
@@ -14,8 +13,6 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/storetest"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func open(t *testing.T, layout bucket.Layout) storetest.Store {
 	t.Helper()
