@@ -2,6 +2,6 @@
 // Its test registers every stage's metrics as the binary does and compares
 // each series' name and label names with testdata/metrics.golden; a rename,
 // a new label or a dropped series fails until the golden file is rewritten
-// with UPDATE_GOLDEN=1 and the change is reviewed with it (dashboards,
-// alerts and the runbook under deploy/ name these series).
+// with UPDATE_GOLDEN=1, so the change shows in review for whoever's
+// dashboards and alerts use these names.
 package metricnames

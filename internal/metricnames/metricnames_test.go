@@ -61,7 +61,7 @@ func TestMetricNames(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	require.NoError(t, err, "missing golden file: run UPDATE_GOLDEN=1 go test ./internal/metricnames/")
-	require.Equal(t, string(want), got, "the /metrics names changed: if on purpose, rewrite %s with UPDATE_GOLDEN=1 and update deploy/ (dashboards, alerts) with it", golden)
+	require.Equal(t, string(want), got, "the /metrics names changed: if on purpose, rewrite %s with UPDATE_GOLDEN=1", golden)
 }
 
 // recorder registers on reg and keeps, for every descriptor, the series
