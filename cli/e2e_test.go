@@ -124,17 +124,28 @@ func post(t testing.TB, url string, body []byte) (int, map[string]any) {
 
 func get(t testing.TB, url string, accept string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	code, b, err := fetch(url, accept)
 	require.NoError(t, err)
+	return code, b
+}
+
+// fetch is get for conditions polled off the test goroutine: it fails
+// nothing and returns the error.
+func fetch(url string, accept string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		return 0, nil, err
+	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, b
+	return resp.StatusCode, b, err
 }
 
 func ndjson(recs event.Batch) (visits, encounters []byte) {
@@ -150,15 +161,51 @@ func ndjson(recs event.Batch) (visits, encounters []byte) {
 // graphOf fetches an exposure graph and drops the stats, which vary run to run.
 func graphOf(t *testing.T, p *proc, q graph.Query) api.GraphJSON {
 	t.Helper()
+	g, err := fetchGraph(p, q)
+	require.NoError(t, err)
+	return g
+}
+
+// fetchGraph is graphOf returning its error.
+func fetchGraph(p *proc, q graph.Query) (api.GraphJSON, error) {
 	url := p.url(fmt.Sprintf("/v1/cases/%d/exposures?from=%s&to=%s&depth=%d&min_minutes=%g", q.Case,
 		time.Unix(q.Window.From, 0).UTC().Format(time.RFC3339), time.Unix(q.Window.To, 0).UTC().Format(time.RFC3339),
 		q.Depth, float64(q.MinSeconds)/60))
-	code, body := get(t, url, "")
-	require.Equal(t, http.StatusOK, code, string(body))
 	var g api.GraphJSON
-	require.NoError(t, json.Unmarshal(body, &g))
+	code, body, err := fetch(url, "")
+	if err != nil {
+		return g, err
+	}
+	if code != http.StatusOK {
+		return g, fmt.Errorf("%s: %d %s", url, code, body)
+	}
+	if err := json.Unmarshal(body, &g); err != nil {
+		return g, fmt.Errorf("%s: %w", url, err)
+	}
 	g.Stats = api.StatsJSON{}
-	return g
+	return g, nil
+}
+
+// waitForAnswers polls p until it answers every query as the reference
+// does over recs (the polled condition runs off the test goroutine, so it
+// asserts nothing), then checks each answer once more.
+func waitForAnswers(t *testing.T, p *proc, recs event.Batch, queries []graph.Query, within, every time.Duration, msgAndArgs ...any) {
+	t.Helper()
+	want := make([]api.GraphJSON, len(queries))
+	for i, q := range queries {
+		want[i] = wantGraph(t, recs, q)
+	}
+	require.Eventually(t, func() bool {
+		for i, q := range queries {
+			if g, err := fetchGraph(p, q); err != nil || !equalGraphs(want[i], g) {
+				return false
+			}
+		}
+		return true
+	}, within, every, msgAndArgs...)
+	for i, q := range queries {
+		require.Equal(t, want[i], graphOf(t, p, q), "case %d depth %d", q.Case, q.Depth)
+	}
 }
 
 // wantGraph renders the reference answer the way the API does.

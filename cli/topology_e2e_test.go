@@ -73,17 +73,8 @@ func (tp *topology) send(t *testing.T, b event.Batch) (unavailable int) {
 // waitAnswers waits until the query server answers every query as the
 // reference does over all, then checks them once more.
 func (tp *topology) waitAnswers(t *testing.T, all event.Batch, queries []graph.Query, within time.Duration) {
-	require.Eventually(t, func() bool {
-		for _, q := range queries {
-			if !equalGraphs(wantGraph(t, all, q), graphOf(t, tp.query, q)) {
-				return false
-			}
-		}
-		return true
-	}, within, 250*time.Millisecond)
-	for _, q := range queries {
-		require.Equal(t, wantGraph(t, all, q), graphOf(t, tp.query, q), "case %d depth %d", q.Case, q.Depth)
-	}
+	t.Helper()
+	waitForAnswers(t, tp.query, all, queries, within, 250*time.Millisecond)
 }
 
 func randomQueries(rng *rand.Rand, people int, base int64, n int) []graph.Query {

@@ -178,7 +178,11 @@ func TestPipeGroupCommit(t *testing.T) {
 	for i := 1; i < producers; i++ {
 		produce(i)
 	}
-	require.Eventually(t, func() bool { return metricstest.Value(t, reg, "truyvet_processor_pipe_pending_batches") == producers-1 }, 10*time.Second, time.Millisecond)
+	// Polled here rather than in require.Eventually, whose condition runs
+	// off the test goroutine.
+	for deadline := time.Now().Add(10 * time.Second); metricstest.Value(t, reg, "truyvet_processor_pipe_pending_batches") != producers-1; time.Sleep(time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "the other producers never queued")
+	}
 	require.Zero(t, returned.Load(), "no producer is acknowledged before its write is durable")
 	close(sink.release)
 	wg.Wait()
