@@ -25,4 +25,5 @@ if [ "$("$lint" version --short 2>/dev/null || true)" != "$GOLANGCI_LINT_VERSION
   echo "installing golangci-lint v$GOLANGCI_LINT_VERSION into $bindir"
   go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$GOLANGCI_LINT_VERSION"
 fi
-"$lint" run ./...
+# Serialized with other runs on the machine rather than failing on its lock.
+"$lint" run --allow-serial-runners ./...
