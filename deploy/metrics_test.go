@@ -5,24 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/truyvet/truyvet/index/bucket"
-	"github.com/truyvet/truyvet/ingest"
-	"github.com/truyvet/truyvet/ingest/kafkaproducer"
-	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/processor/kafkaconsumer"
-	"github.com/truyvet/truyvet/query/api"
-	"github.com/truyvet/truyvet/store/chstore"
-	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/internal/metricnames"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -37,74 +28,22 @@ type family struct {
 	labels    map[string]bool
 }
 
-// recorder is a prometheus.Registerer that registers on a fresh registry
-// and notes each collector's metric names, kinds and labels. It reads
-// descriptions, not gathered samples, because a vector with no children yet
-// (errors, retries, dead letters) is not gathered at all.
-type recorder struct {
-	reg      *prometheus.Registry
-	families map[string]*family
-}
-
-var descString = regexp.MustCompile(`^Desc\{fqName: "([^"]+)", .*variableLabels: \{([^{}]*)\}\}$`)
-
-func (r *recorder) Register(c prometheus.Collector) error {
-	if err := r.reg.Register(c); err != nil {
-		return err
-	}
-	var histogram bool
-	switch c.(type) {
-	case *prometheus.HistogramVec, prometheus.Histogram:
-		histogram = true
-	}
-	ch := make(chan *prometheus.Desc)
-	go func() {
-		c.Describe(ch)
-		close(ch)
-	}()
-	var err error
-	for d := range ch {
-		m := descString.FindStringSubmatch(d.String())
-		if m == nil {
-			err = fmt.Errorf("cannot read the description %s", d)
-			continue
-		}
-		f := &family{histogram: histogram, labels: map[string]bool{}}
-		for _, l := range strings.Split(m[2], ",") {
-			if l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"); l != "" {
-				f.labels[l] = true
-			}
-		}
-		r.families[m[1]] = f
-	}
-	return err
-}
-
-func (r *recorder) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := r.Register(c); err != nil {
-			panic(err)
-		}
-	}
-}
-
-func (r *recorder) Unregister(c prometheus.Collector) bool { return r.reg.Unregister(c) }
-
 // exported returns every metric the stages register, through the same
 // constructors the truyvet commands call.
 func exported(t *testing.T) map[string]*family {
 	t.Helper()
-	fams := map[string]*family{}
-	rec := func() *recorder { return &recorder{reg: prometheus.NewPedanticRegistry(), families: fams} }
-	ingest.NewMetrics(rec())
-	kafkaproducer.NewMetrics(rec())
-	processor.NewMetrics(rec())
-	kafkaconsumer.NewMetrics(rec())
-	api.NewMetrics(rec())
-	chstore.NewMetrics(rec())
-	st, err := pebblestore.Open(t.Context(), pebblestore.Options{Dir: t.TempDir(), Layout: bucket.DefaultLayout(), Registerer: rec()})
+	stages, err := metricnames.Registered(t.Context(), t.TempDir())
 	require.NoError(t, err)
-	require.NoError(t, st.Close())
+	fams := map[string]*family{}
+	for _, st := range stages {
+		for _, f := range st.Families {
+			fam := &family{histogram: f.Histogram, labels: map[string]bool{}}
+			for _, l := range f.Labels {
+				fam.labels[l] = true
+			}
+			fams[f.Name] = fam
+		}
+	}
 	return fams
 }
 
