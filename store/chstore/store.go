@@ -1,7 +1,7 @@
 // Package chstore is the ClickHouse store of the distributed mode: processors
 // write stays, encounters and co-location bitmaps to it (processor.Sink), and
-// query servers read them (graph.Store, audit.Trail). Any number of each share
-// one database. The schema is schemas/clickhouse, applied on Open; the
+// query servers read them (graph.Store, audit.Trail): the whole store.Backend.
+// Any number of each share one database. The schema is schemas/clickhouse, applied on Open; the
 // decisions behind it are in schemas/README.md.
 //
 // It runs on ClickHouse 18.16 (Debian's package) and current releases: inserts
@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,18 +34,12 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/truyvet/truyvet/index/bucket"
-	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/query/audit"
-	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas"
+	"github.com/truyvet/truyvet/store"
 )
 
-// Compile-time checks: the store is a processor sink and a query store.
-var (
-	_ processor.Sink = (*Store)(nil)
-	_ graph.Store    = (*Store)(nil)
-	_ audit.Trail    = (*Store)(nil)
-)
+// Compile-time check: the store keeps the whole store contract.
+var _ store.Backend = (*Store)(nil)
 
 // Options configure a store.
 type Options struct {
@@ -243,15 +238,13 @@ func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 // Close closes the connections.
 func (s *Store) Close() error { return s.conn.Close() }
 
-// Counts are the rows held and the days with data.
-type Counts struct {
-	Visits, Encounters int64 // rows, before merges fold replays
-	Days               []bucket.Day
-}
+// Shared implements store.Backend: any number of processes share one database.
+func (s *Store) Shared() bool { return true }
 
-// Counts reads row counts and days.
-func (s *Store) Counts(ctx context.Context) (Counts, error) {
-	var c Counts
+// Counts implements store.Counter: rows, before merges fold replays, and the
+// days with data.
+func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
+	var c store.Counts
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".stays").Scan(&n); err != nil {
 		return c, err
@@ -286,4 +279,10 @@ func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
 		days = append(days, bucket.Day(d))
 	}
 	return sortDays(days), rows.Err()
+}
+
+// sortDays sorts and deduplicates days.
+func sortDays(days []bucket.Day) []bucket.Day {
+	slices.Sort(days)
+	return slices.Compact(days)
 }

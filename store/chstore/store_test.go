@@ -1,7 +1,6 @@
 package chstore_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -11,9 +10,9 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/chstore/chtest"
 	"github.com/truyvet/truyvet/store/storetest"
@@ -33,7 +32,7 @@ func open(t *testing.T, addr []string, db string, layout bucket.Layout) *chstore
 // answers out, replays and late records included.
 func TestConformance(t *testing.T) {
 	addr := chtest.Addr(t)
-	storetest.Run(t, func(t *testing.T, layout bucket.Layout) storetest.Store {
+	storetest.Run(t, func(t *testing.T, layout bucket.Layout) store.Backend {
 		return open(t, addr, chtest.Database(t, addr), layout)
 	})
 }
@@ -104,7 +103,7 @@ func TestMigrationFillsVisitors(t *testing.T) {
 	require.Equal(t, want, visitors(open(t, addr, db, bucket.DefaultLayout())))
 }
 
-func TestRetentionAndAudit(t *testing.T) {
+func TestDropBeforeDropsWholePartitions(t *testing.T) {
 	addr := chtest.Addr(t)
 	s := open(t, addr, chtest.Database(t, addr), bucket.DefaultLayout())
 	recs := storetest.RandomRecords(rand.New(rand.NewPCG(3, 3)), 20, 4, 200, storetest.Base)
@@ -120,10 +119,4 @@ func TestRetentionAndAudit(t *testing.T) {
 	after, err := s.Days(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, days[1:], after)
-
-	e := audit.Entry{Time: time.Unix(1_790_000_000, 5).UTC(), Requester: "team-hcm", Case: 7, Depth: 2, Status: 200}
-	require.NoError(t, s.Audit(context.Background(), e))
-	got, err := s.RecentAudit(context.Background(), 10)
-	require.NoError(t, err)
-	require.Equal(t, []audit.Entry{e}, got)
 }

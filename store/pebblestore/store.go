@@ -26,7 +26,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -35,17 +34,13 @@ import (
 	"github.com/truyvet/truyvet/index/bitmap"
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/retention"
 )
 
-// Compile-time checks: the store is the all-in-one sink and query store.
-var (
-	_ processor.Sink = (*Store)(nil)
-	_ graph.Store    = (*Store)(nil)
-	_ audit.Trail    = (*Store)(nil)
-)
+// Compile-time check: the store keeps the whole store contract.
+var _ store.Backend = (*Store)(nil)
 
 // ErrLayoutMismatch means the data directory was indexed with another layout.
 var ErrLayoutMismatch = errors.New("data directory was built with a different bucket layout")
@@ -230,15 +225,13 @@ func addCounter(wb *pebble.Batch, name string, n int) {
 	}
 }
 
-// Counts are the records the store has been given over its life, resends included.
-type Counts struct {
-	Visits, Encounters int64
-	Days               []bucket.Day // local days holding data, ascending
-}
+// Shared implements store.Backend: one process at a time holds the directory.
+func (s *Store) Shared() bool { return false }
 
-// Counts reads the store's lifetime counters and the days it holds.
-func (s *Store) Counts(ctx context.Context) (Counts, error) {
-	var c Counts
+// Counts implements store.Counter: the records the store has been given over
+// its life, resends included, and the days it holds.
+func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
+	var c store.Counts
 	for name, dst := range map[string]*int64{"visits": &c.Visits, "encounters": &c.Encounters} {
 		v, closer, err := s.db.Get(counterKey(name))
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -473,44 +466,6 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 // parallelOrMin is the fewest bitmaps worth a parallel union.
 const parallelOrMin = 256
 
-// DropBefore deletes every local day before cutoff, whole, and returns the
-// days it dropped.
-func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day, error) {
-	days, err := s.days(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var dropped []bucket.Day
-	for _, d := range days {
-		if d >= cutoff {
-			break
-		}
-		wb := s.db.NewBatch()
-		for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap} {
-			if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
-				wb.Close()
-				return dropped, err
-			}
-		}
-		if err := wb.Delete(dayPrefix(spaceDay, d), nil); err != nil {
-			wb.Close()
-			return dropped, err
-		}
-		err := wb.Commit(pebble.Sync)
-		wb.Close()
-		if err != nil {
-			return dropped, fmt.Errorf("drop day %s: %w", d, err)
-		}
-		dropped = append(dropped, d)
-	}
-	return dropped, nil
-}
-
-// RunRetention drops days older than keep every interval until ctx ends.
-func (s *Store) RunRetention(ctx context.Context, keep, interval time.Duration, now func() time.Time) {
-	retention.Run(ctx, s, keep, interval, now, s.log, s.ret)
-}
-
 // pebbleLogger adapts Pebble's logger to slog.
 type pebbleLogger struct{ log *slog.Logger }
 
@@ -525,37 +480,6 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error(fmt.Sprintf(format, args...))
 	panic(fmt.Sprintf("BUG: pebble fatal: "+format, args...))
-}
-
-// Audit implements audit.Trail: entries are kept under their own key space,
-// outside retention, in time order.
-func (s *Store) Audit(ctx context.Context, e audit.Entry) error {
-	val, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	key := []byte{spaceAudit}
-	key = binary.BigEndian.AppendUint64(key, uint64(e.Time.UnixNano()))
-	key = binary.BigEndian.AppendUint64(key, s.auditSeq.Add(1))
-	return s.db.Set(key, val, s.wo)
-}
-
-// RecentAudit implements audit.Trail, newest first.
-func (s *Store) RecentAudit(ctx context.Context, limit int) ([]audit.Entry, error) {
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{spaceAudit}, UpperBound: []byte{spaceAudit + 1}})
-	if err != nil {
-		return nil, err
-	}
-	defer it.Close()
-	var out []audit.Entry
-	for ok := it.Last(); ok && len(out) < limit; ok = it.Prev() {
-		var e audit.Entry
-		if err := json.Unmarshal(it.Value(), &e); err != nil {
-			return nil, fmt.Errorf("decode audit entry: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, it.Error()
 }
 
 // Compact flattens the whole key space, as background compactions of a

@@ -8,13 +8,13 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/storetest"
 )
 
-func open(t *testing.T, layout bucket.Layout) storetest.Store {
+func open(t *testing.T, layout bucket.Layout) store.Backend {
 	t.Helper()
 	s, err := Open(t.Context(), Options{Dir: t.TempDir(), Layout: layout, CacheBytes: 8 << 20})
 	require.NoError(t, err)
@@ -101,17 +101,6 @@ func TestDropBeforeDeletesWholeDays(t *testing.T) {
 	c, err := s.Counts(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, []bucket.Day{cutoff, cutoff + 1}, c.Days)
-}
-
-func TestAuditTrailNewestFirst(t *testing.T) {
-	s := open(t, bucket.DefaultLayout()).(*Store)
-	for i := range 5 {
-		require.NoError(t, s.Audit(context.Background(), audit.Entry{Case: uint32(i + 1), Requester: "hcdc"}))
-	}
-	got, err := s.RecentAudit(context.Background(), 3)
-	require.NoError(t, err)
-	require.Len(t, got, 3)
-	require.Equal(t, []uint32{5, 4, 3}, []uint32{got[0].Case, got[1].Case, got[2].Case})
 }
 
 // A store written before the visitor index existed gets it built on Open.

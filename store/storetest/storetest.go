@@ -1,8 +1,10 @@
 // Package storetest is the conformance suite every truyvet store passes: the
-// embedded store and the ClickHouse store take the same records and must give
-// the same answers, including after replays, late records and out-of-order
-// check-outs. It ends with a differential test of the exposure engine over the
-// store against the naive reference model.
+// embedded store and the ClickHouse store keep the same contract
+// (store.Backend): they take the same records and must give the same answers,
+// including after replays, late records and out-of-order check-outs; count
+// what they hold; keep the audit trail; and drop whole days by retention. It
+// ends with a differential test of the exposure engine over the store against
+// the naive reference model.
 package storetest
 
 import (
@@ -21,17 +23,13 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/graph/reference"
+	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store"
 )
 
-// Store is what the suite exercises: the processor's sink and the engine's store.
-type Store interface {
-	processor.Sink
-	graph.Store
-}
-
 // Factory opens a fresh, empty store with layout, and arranges its cleanup.
-type Factory func(t *testing.T, layout bucket.Layout) Store
+type Factory func(t *testing.T, layout bucket.Layout) store.Backend
 
 // Base is the suite's reference time: a local midnight (2021-07-20 00:00 +07).
 var Base = time.Date(2021, 7, 20, 0, 0, 0, 0, time.FixedZone("ICT", 7*3600)).Unix()
@@ -49,18 +47,21 @@ func Run(t *testing.T, open Factory) {
 	t.Run("VisitorsMatchStays", func(t *testing.T) { testVisitors(t, open) })
 	t.Run("PresentIsUnionOverBatches", func(t *testing.T) { testPresent(t, open) })
 	t.Run("ReplayChangesNothing", func(t *testing.T) { testReplay(t, open) })
+	t.Run("CountsWhatItHolds", func(t *testing.T) { testCounts(t, open) })
+	t.Run("AuditNewestFirst", func(t *testing.T) { testAudit(t, open) })
+	t.Run("RetentionDropsWholeDays", func(t *testing.T) { testRetention(t, open) })
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
 }
 
 // write builds recs with a processor and writes them to s.
-func write(t *testing.T, s Store, recs event.Batch) {
+func write(t *testing.T, s store.Backend, recs event.Batch) {
 	t.Helper()
 	p, err := processor.New(s.Layout(), s, nil)
 	require.NoError(t, err)
 	require.NoError(t, p.Process(context.Background(), &recs))
 }
 
-func stays(t *testing.T, s Store, users []uint32, w graph.Window) map[uint32][]graph.Stay {
+func stays(t *testing.T, s graph.Store, users []uint32, w graph.Window) map[uint32][]graph.Stay {
 	t.Helper()
 	out := map[uint32][]graph.Stay{}
 	for us, err := range s.Stays(context.Background(), users, w) {
@@ -71,7 +72,7 @@ func stays(t *testing.T, s Store, users []uint32, w graph.Window) map[uint32][]g
 	return out
 }
 
-func contacts(t *testing.T, s Store, users []uint32, w graph.Window) map[uint32][]graph.Contact {
+func contacts(t *testing.T, s graph.Store, users []uint32, w graph.Window) map[uint32][]graph.Contact {
 	t.Helper()
 	out := map[uint32][]graph.Contact{}
 	for uc, err := range s.Contacts(context.Background(), users, w) {
@@ -343,6 +344,81 @@ func testReplay(t *testing.T, open Factory) {
 	bm2, err := s.Present(context.Background(), []bucket.Range{all})
 	require.NoError(t, err)
 	require.True(t, bm1.Equals(bm2))
+}
+
+func testCounts(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	c, err := s.Counts(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, c.Visits, "a fresh store holds nothing")
+	require.Zero(t, c.Encounters)
+	require.Empty(t, c.Days)
+	t0 := Base + 9*hour
+	write(t, s, event.Batch{
+		Visits: []event.Visit{visit("a", 1, 10, t0, t0+hour), visit("b", 2, 10, t0+25*hour, 0)},
+		Encounters: []event.Encounter{
+			{EncounterID: "e1", UserID: 1, PeerID: 2, Start: t0, DurationS: 600, Source: "test"},
+			{EncounterID: "e2", UserID: 3, PeerID: 1, Start: t0 + hour, DurationS: 60, Source: "test"},
+			{EncounterID: "e3", UserID: 2, PeerID: 3, Start: t0 + 2*hour, DurationS: 60, Source: "test"},
+		},
+	})
+	c, err = s.Counts(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, store.Counts{Visits: 2, Encounters: 3, Days: []bucket.Day{bucket.DayOf(t0), bucket.DayOf(t0) + 1}}, c)
+}
+
+func testAudit(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	got, err := s.RecentAudit(context.Background(), 10)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	var want []audit.Entry
+	for i := range 5 {
+		e := audit.Entry{Time: time.Unix(1_790_000_000+int64(i), 5).UTC(), Requester: "hcdc", Case: uint32(i + 1), Depth: 2, Status: 200}
+		require.NoError(t, s.Audit(context.Background(), e))
+		want = append([]audit.Entry{e}, want...)
+	}
+	got, err = s.RecentAudit(context.Background(), 3)
+	require.NoError(t, err)
+	require.Equal(t, want[:3], got)
+}
+
+func testRetention(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	recs := RandomRecords(rand.New(rand.NewPCG(3, 3)), 20, 4, 200, Base)
+	write(t, s, recs)
+	before, err := s.Counts(context.Background())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(before.Days), 2)
+	require.NoError(t, s.Audit(context.Background(), audit.Entry{Time: time.Unix(Base, 0).UTC(), Case: 1}))
+	// Keep the last days: "now" is the start of the second day plus keep.
+	keep := 28 * 24 * time.Hour
+	now := func() time.Time { return time.Unix(before.Days[1].Start(), 0).Add(keep) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.RunRetention(ctx, keep, time.Hour, now) }()
+	var days []bucket.Day
+	require.Eventually(t, func() bool {
+		c, err := s.Counts(context.Background())
+		days = c.Days
+		return err == nil && len(days) == len(before.Days)-1
+	}, 30*time.Second, 20*time.Millisecond)
+	cancel()
+	<-done
+	require.Equal(t, before.Days[1:], days)
+	w := graph.Window{From: before.Days[0].Start(), To: before.Days[1].Start() - 1}
+	users := make([]uint32, 20)
+	for i := range users {
+		users[i] = uint32(i + 1)
+	}
+	for _, ss := range stays(t, s, users, w) {
+		for _, st := range ss {
+			require.GreaterOrEqual(t, st.Start, before.Days[1].Start(), "a stay of a dropped day is still there")
+		}
+	}
+	got, err := s.RecentAudit(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "retention keeps the audit trail")
 }
 
 // RandomRecords makes a small, dense world in which everyone meets: stays
