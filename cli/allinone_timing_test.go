@@ -3,9 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
@@ -51,17 +49,9 @@ func BenchmarkIngestAllInOne(b *testing.B) {
 		events += batch.Len()
 	}
 
-	var ac allInOneConfig
-	ac.register(flag.NewFlagSet("bench", flag.ContinueOnError))
-	ac.Listen, ac.DataDir = "127.0.0.1:0", b.TempDir()
-	n, err := newNode(b.Context(), ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(b.Context())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- n.run(ctx, func(a string) { addrc <- a }) }()
-	base := "http://" + <-addrc
-	defer func() { cancel(); require.NoError(b, <-done) }()
+	base, stop := startNode(b, ctx, b.TempDir())
+	defer func() { cancel(); stop() }()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	b.ReportAllocs()

@@ -1,27 +1,26 @@
 package cli
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/truyvet/truyvet/bench/dataset"
 	"github.com/truyvet/truyvet/bench/lookup"
+	"github.com/truyvet/truyvet/bench/peers"
+	"github.com/truyvet/truyvet/bench/peers/chjoin"
+	"github.com/truyvet/truyvet/bench/peers/naive"
+	"github.com/truyvet/truyvet/bench/peers/postgres"
 	"github.com/truyvet/truyvet/bench/replay"
-	"github.com/truyvet/truyvet/bench/report"
+	"github.com/truyvet/truyvet/bench/scaling"
 	"github.com/truyvet/truyvet/bench/synth"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
-	"github.com/truyvet/truyvet/schemas/event"
 )
 
 // runBench is `truyvet bench <generate|replay|query|peers|scale>`.
@@ -101,135 +100,90 @@ func (c *cityFlags) config(now time.Time) (synth.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// dataset describes the city for a report.
 func (c *cityFlags) dataset(cfg synth.Config) map[string]any {
 	return map[string]any{"tier": c.tier, "people": cfg.People, "venues": cfg.Venues, "days": cfg.Days, "seed": cfg.Seed,
 		"provinces": cfg.Provinces, "scenario": cfg.Scenario, "travel_rate": cfg.TravelRate,
 		"end": cfg.End.Format(time.RFC3339), "adoption": cfg.Adoption, "checkout_rate": cfg.CheckoutRate, "bluetooth_rate": cfg.BluetoothRate}
 }
 
+// benchFlags parses a bench command's flags. Unlike the serving commands'
+// flags, they are never filled from a deployment's environment variables
+// (TRUYVET_KAFKA_*, TRUYVET_CLICKHOUSE_*, TRUYVET_POSTGRES_*, which
+// deploy/local/up.sh tells users to export): a bench command goes where its
+// own command line says, never somewhere else because of the shell it runs in.
+func benchFlags(fs *flag.FlagSet, env Env) error {
+	return parseFlags(fs, env.Args, func(name string) (string, bool) {
+		for _, p := range []string{"KAFKA_", "CLICKHOUSE_", "POSTGRES_"} {
+			if strings.HasPrefix(name, envPrefix+p) {
+				return "", false
+			}
+		}
+		return env.LookupEnv(name)
+	})
+}
+
+// benchCity parses a bench command's flags and gives the city they choose.
+func benchCity(fs *flag.FlagSet, cf *cityFlags, env Env) (synth.Config, error) {
+	if err := benchFlags(fs, env); err != nil {
+		return synth.Config{}, err
+	}
+	cfg, err := cf.config(env.Now())
+	if err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return cfg, nil
+}
+
+func benchFlagSet(env Env, name string, cf *cityFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("bench "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	cf.register(fs)
+	return fs
+}
+
 // runBenchGenerate writes a city's records as gzipped NDJSON, in upload order,
 // with dataset.json describing them.
 func runBenchGenerate(ctx context.Context, env Env) error {
-	var (
-		cf  cityFlags
-		out string
-	)
-	fs := flag.NewFlagSet("bench generate", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cf.register(fs)
-	fs.StringVar(&out, "out", "truyvet-dataset", "directory for checkins.ndjson.gz, proximity.ndjson.gz and dataset.json")
-	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
-		return err
-	}
-	cfg, err := cf.config(env.Now())
+	var cf cityFlags
+	fs := benchFlagSet(env, "generate", &cf)
+	out := fs.String("out", "truyvet-dataset", "directory for checkins.ndjson.gz, proximity.ndjson.gz and dataset.json")
+	cfg, err := benchCity(fs, &cf, env)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	city, err := synth.New(cfg)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	start := time.Now()
-	files := map[string]*gzipFile{}
-	for _, name := range []string{"checkins", "proximity"} {
-		f, err := createGzip(filepath.Join(out, name+".ndjson.gz"))
-		if err != nil {
-			return err
-		}
-		files[name] = f
-	}
-	var nv, ne int
-	var line []byte
-	for _, b := range city.Uploads() {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		for i := range b.Visits {
-			line = append(event.AppendVisitJSON(line[:0], &b.Visits[i]), '\n')
-			if _, err := files["checkins"].w.Write(line); err != nil {
-				return err
-			}
-		}
-		for i := range b.Encounters {
-			line = append(event.AppendEncounterJSON(line[:0], &b.Encounters[i]), '\n')
-			if _, err := files["proximity"].w.Write(line); err != nil {
-				return err
-			}
-		}
-		nv, ne = nv+len(b.Visits), ne+len(b.Encounters)
-	}
-	for _, f := range files {
-		if err := f.close(); err != nil {
-			return err
-		}
-	}
-	from, to := city.Span()
-	ds := cf.dataset(cfg)
-	ds["checkin_records"], ds["encounter_records"] = nv, ne
-	ds["from"], ds["to"] = from.Format(time.RFC3339), to.Format(time.RFC3339)
-	b, err := json.MarshalIndent(ds, "", "  ")
+	res, err := dataset.Write(ctx, dataset.Config{City: cfg, Dataset: cf.dataset(cfg), Out: *out})
 	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(out, "dataset.json"), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "wrote %d check-in and %d encounter records (%s → %s) to %s in %s\n",
-		nv, ne, from.Format(time.RFC3339), to.Format(time.RFC3339), out, time.Since(start).Round(time.Millisecond))
+		res.Visits, res.Encounters, res.From.Format(time.RFC3339), res.To.Format(time.RFC3339), *out, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-type gzipFile struct {
-	f  *os.File
-	bw *bufio.Writer
-	w  *gzip.Writer
-}
-
-func createGzip(path string) (*gzipFile, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed)
-	return &gzipFile{f: f, bw: bw, w: w}, nil
-}
-
-func (g *gzipFile) close() error {
-	return errors.Join(g.w.Close(), g.bw.Flush(), g.f.Close())
-}
-
-// runBenchReplay streams a city to ingest and reports what it measured.
+// runBenchReplay streams a city to ingest, or with --kafka-brokers straight
+// to Kafka, and reports what it measured and which way the records went.
 func runBenchReplay(ctx context.Context, env Env) error {
 	var (
 		cf          cityFlags
+		kf          kafkaFlags
 		rc          = replay.DefaultConfig()
 		status, out string
-		rate        float64
-		clients     int
-		kf          kafkaFlags
 	)
-	fs := flag.NewFlagSet("bench replay", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cf.register(fs)
+	fs := benchFlagSet(env, "replay", &cf)
 	kf.register(fs) // --kafka-brokers set: produce straight to Kafka, bypassing ingest
 	fs.StringVar(&rc.IngestURL, "url", "http://127.0.0.1:8080", "base URL of ingest (all-in-one or `truyvet ingest`)")
 	fs.StringVar(&status, "status-url", "", "base URL(s) whose /v1/status count processed records, comma-separated (all-in-one: the same as --url; distributed: every process); empty: the --url")
-	fs.Float64Var(&rate, "rate", 0, "target events/s; 0: as fast as it goes")
-	fs.IntVar(&clients, "clients", rc.Clients, "concurrent HTTP clients")
+	fs.Float64Var(&rc.Rate, "rate", 0, "target events/s; 0: as fast as it goes")
+	fs.IntVar(&rc.Clients, "clients", rc.Clients, "concurrent HTTP clients")
 	fs.StringVar(&out, "out", "truyvet-replay", "directory for report.json, report.md and charts")
-	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
+	cfg, err := benchCity(fs, &cf, env)
+	if err != nil {
 		return err
 	}
-	cfg, err := cf.config(env.Now())
-	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	rc.Rate, rc.Clients = rate, clients
 	rc.StatusURLs = splitList(status)
+	ds := cf.dataset(cfg)
 	if kf.brokers != "" {
 		kcfg, err := kf.config()
 		if err != nil {
@@ -250,6 +204,7 @@ func runBenchReplay(ctx context.Context, env Env) error {
 			return err
 		}
 		rc.Kafka, rc.IngestURL = prod, ""
+		ds["kafka_brokers"], ds["kafka_topic_prefix"] = kf.brokers, kf.cfg.TopicPrefix
 	}
 	if len(rc.StatusURLs) == 0 {
 		rc.StatusURLs = []string{rc.IngestURL}
@@ -266,56 +221,20 @@ func runBenchReplay(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	r := &report.Report{Command: "truyvet bench replay", Title: "Replay of a synthetic city into truyvet ingest", Started: started,
-		Duration: time.Since(started), Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
-	r.Dataset["target_rate"], r.Dataset["clients"], r.Dataset["ingest_url"] = rate, clients, rc.IngestURL
-	if rc.Kafka != nil {
-		r.Title = "Replay of a synthetic city straight into Kafka"
-		r.Dataset["kafka_brokers"], r.Dataset["kafka_topic_prefix"] = kf.brokers, kf.cfg.TopicPrefix
-		r.Notes = append(r.Notes, "Records were produced straight to Kafka (ingest's producer, all in-sync replicas acknowledging), bypassing HTTP ingest and its validation; request latency is the produce latency and 503s are failed produce attempts, retried.")
-	}
-	lat, fresh := res.Latency.Percentiles(), res.Freshness.Percentiles()
-	r.Figures = append(r.Figures,
-		report.Figure{Name: "records accepted", Value: float64(res.Events), Unit: "records"},
-		report.Figure{Name: "records rejected", Value: float64(res.Rejected), Unit: "records"},
-		report.Figure{Name: "503 answers (retried)", Value: float64(res.Unavailable), Unit: "answers"},
-		report.Figure{Name: "ingest throughput", Value: float64(res.Events) / res.Sent.Seconds(), Unit: "events/s", Note: "first request to last 202"},
-		report.Figure{Name: "request latency p50", Value: lat.P50, Unit: "ms"},
-		report.Figure{Name: "request latency p99", Value: lat.P99, Unit: "ms"},
-	)
-	if res.Behind != nil {
-		behind := res.Behind.Percentiles()
-		r.Figures = append(r.Figures,
-			report.Figure{Name: "latency from schedule p50", Value: behind.P50, Unit: "ms", Note: "from when the target rate meant to send each request: free of coordinated omission"},
-			report.Figure{Name: "latency from schedule p99", Value: behind.P99, Unit: "ms"})
-	}
-	if res.Drained > 0 {
-		r.Figures = append(r.Figures,
-			report.Figure{Name: "sustained throughput", Value: float64(res.Events) / res.Drained.Seconds(), Unit: "events/s", Note: "first request until everything is processed"},
-			report.Figure{Name: "freshness p50", Value: fresh.P50, Unit: "ms", Note: "202 → processed, status polled every 50 ms"},
-			report.Figure{Name: "freshness p99", Value: fresh.P99, Unit: "ms"})
-	}
-	thr := report.Series{Name: "accepted events per second", Unit: "events/s"}
-	lag := report.Series{Name: "lag (accepted, not yet processed)", Unit: "records"}
-	for _, s := range res.Series {
-		thr.Points = append(thr.Points, report.Point{X: s.Seconds, Y: s.EventsPerS})
-		if s.LagRecords >= 0 {
-			lag.Points = append(lag.Points, report.Point{X: s.Seconds, Y: float64(s.LagRecords)})
-		}
-	}
-	r.Series = append(r.Series, thr, lag)
-	r.Histograms = append(r.Histograms, report.Histogram{Name: "request latency", Unit: "ms", Dist: res.Latency},
-		report.Histogram{Name: "freshness", Unit: "ms", Dist: res.Freshness})
-	if res.Behind != nil {
-		r.Histograms = append(r.Histograms, report.Histogram{Name: "latency from schedule", Unit: "ms", Dist: res.Behind})
-	}
-	r.Notes = append(r.Notes, "Freshness is measured from /v1/status: the time from a 202 until the processed count reaches the records acknowledged by then; it assumes no other traffic.")
-	if err := r.Write(out); err != nil {
+	if err := res.Report(rc, ds, started).Write(out); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%d records in %s: %.0f events/s; request p50 %.1f ms, p99 %.1f ms; report in %s\n",
-		res.Events, res.Sent.Round(time.Millisecond), float64(res.Events)/res.Sent.Seconds(), lat.P50, lat.P99, out)
+	lat := res.Latency.Percentiles()
+	fmt.Fprintf(env.Stdout, "%d records in %s via %s: %.0f events/s; request p50 %.1f ms, p99 %.1f ms; report in %s\n",
+		res.Events, res.Sent.Round(time.Millisecond), replayPath(rc), float64(res.Events)/res.Sent.Seconds(), lat.P50, lat.P99, out)
 	return nil
+}
+
+func replayPath(rc replay.Config) string {
+	if rc.Kafka != nil {
+		return "Kafka"
+	}
+	return rc.IngestURL
 }
 
 // runBenchQuery asks a running truyvet for random cases' exposure graphs.
@@ -325,19 +244,14 @@ func runBenchQuery(ctx context.Context, env Env) error {
 		lc  lookup.Config
 		out string
 	)
-	fs := flag.NewFlagSet("bench query", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cf.register(fs)
+	fs := benchFlagSet(env, "query", &cf)
 	fs.StringVar(&lc.URL, "url", "http://127.0.0.1:8080", "base URL of the query API (all-in-one or `truyvet query`)")
 	fs.IntVar(&lc.Cases, "cases", 100, "random cases per depth")
 	fs.Float64Var(&lc.MinMinutes, "min-minutes", 15, "contact threshold")
 	fs.StringVar(&out, "out", "truyvet-query", "directory for report.json, report.md and charts")
-	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
-		return err
-	}
-	cfg, err := cf.config(env.Now())
+	cfg, err := benchCity(fs, &cf, env)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
+		return err
 	}
 	city, err := synth.New(cfg)
 	if err != nil {
@@ -350,22 +264,110 @@ func runBenchQuery(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	r := &report.Report{Command: "truyvet bench query", Title: "Exposure-graph latency over HTTP", Started: started,
-		Duration: time.Since(started), Machine: report.ThisMachine(), Dataset: cf.dataset(cfg)}
-	r.Dataset["url"], r.Dataset["cases_per_depth"] = lc.URL, lc.Cases
-	d1, d2 := report.DistributionOf(res.F1MS), report.DistributionOf(res.F2MS)
-	f1, f2 := d1.Percentiles(), d2.Percentiles()
-	r.Systems = []report.System{{Name: "truyvet", F1ms: f1, F2ms: f2, AgreesWithReference: true,
-		Notes: "answers are checked against the reference by the test suite, not by this command"}}
-	r.Figures = append(r.Figures,
-		report.Figure{Name: "F1 p50", Value: f1.P50, Unit: "ms"}, report.Figure{Name: "F1 p99", Value: f1.P99, Unit: "ms"},
-		report.Figure{Name: "F2 p50", Value: f2.P50, Unit: "ms"}, report.Figure{Name: "F2 p99", Value: f2.P99, Unit: "ms"})
-	r.Histograms = append(r.Histograms, report.Histogram{Name: "F1 latency", Unit: "ms", Dist: d1},
-		report.Histogram{Name: "F2 latency", Unit: "ms", Dist: d2})
+	r := res.Report(lc, cf.dataset(cfg), started)
 	if err := r.Write(out); err != nil {
 		return err
 	}
+	f1, f2 := r.Systems[0].F1ms, r.Systems[0].F2ms
 	fmt.Fprintf(env.Stdout, "F1 p50 %.1f ms p99 %.1f ms; F2 p50 %.1f ms p99 %.1f ms over %d cases each; report in %s\n",
 		f1.P50, f1.P99, f2.P50, f2.P99, lc.Cases, out)
+	return nil
+}
+
+// runBenchPeers answers the same random cases with truyvet and with the
+// peers a health department would otherwise use (bench/peers).
+func runBenchPeers(ctx context.Context, env Env) error {
+	var (
+		cf            cityFlags
+		pc            peers.Config
+		pgURL, chAddr string
+		withNaive     bool
+		out           string
+	)
+	fs := benchFlagSet(env, "peers", &cf)
+	fs.IntVar(&pc.Cases, "cases", 50, "random cases per depth")
+	fs.StringVar(&pgURL, "postgres-url", "", "PostgreSQL peer (e.g. the TRUYVET_POSTGRES_URL deploy/local/up.sh prints; never read from the environment); empty: skipped")
+	fs.StringVar(&chAddr, "clickhouse-addr", "", "ClickHouse self-join peer (native protocol; never read from the environment); empty: skipped")
+	fs.BoolVar(&withNaive, "naive", true, "include the naive in-memory peer (it is also the agreement reference)")
+	fs.StringVar(&out, "out", "truyvet-peers", "directory for report.json, report.md and charts")
+	cfg, err := benchCity(fs, &cf, env)
+	if err != nil {
+		return err
+	}
+	pc.City, pc.Dataset, pc.Progress = cfg, cf.dataset(cfg), env.Stderr
+	if withNaive {
+		pc.Peers = append(pc.Peers, naive.New())
+	}
+	if pgURL != "" {
+		p, err := postgres.New(ctx, pgURL, fmt.Sprintf("peers_%d", env.Now().UnixNano()))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = p.Drop(context.WithoutCancel(ctx)); _ = p.Close() }()
+		pc.Peers = append(pc.Peers, p)
+	}
+	if chAddr != "" {
+		p, err := chjoin.New(ctx, splitList(chAddr), fmt.Sprintf("peers_%d", env.Now().UnixNano()))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = p.Drop(context.WithoutCancel(ctx)); _ = p.Close() }()
+		pc.Peers = append(pc.Peers, p)
+	}
+	r, err := peers.Run(ctx, pc)
+	if errors.Is(err, peers.ErrConfig) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.Write(out); err != nil {
+		return err
+	}
+	for _, s := range r.Systems {
+		agrees := "unchecked"
+		if s.AgreesWithReference != nil {
+			agrees = fmt.Sprint(*s.AgreesWithReference)
+		}
+		fmt.Fprintf(env.Stdout, "%-36s F1 p50 %8.2f ms p99 %8.2f ms   F2 p50 %8.2f ms p99 %8.2f ms   agrees %s\n",
+			s.Name, s.F1ms.P50, s.F1ms.P99, s.F2ms.P50, s.F2ms.P99, agrees)
+	}
+	fmt.Fprintf(env.Stdout, "report in %s\n", out)
+	return nil
+}
+
+// runBenchScale measures a scaling curve and extrapolates it (bench/scaling).
+func runBenchScale(ctx context.Context, env Env) error {
+	var (
+		cf         cityFlags
+		sc         scaling.Config
+		sizes, out string
+	)
+	fs := benchFlagSet(env, "scale", &cf)
+	fs.StringVar(&sizes, "sizes", "0.25,0.5,1", "fractions of the tier's people and venues to measure, comma-separated (at least two)")
+	fs.IntVar(&sc.Cases, "cases", 100, "random cases per depth and size")
+	fs.StringVar(&out, "out", "truyvet-scale", "directory for report.json, report.md and charts")
+	cfg, err := benchCity(fs, &cf, env)
+	if err != nil {
+		return err
+	}
+	sc.City, sc.Dataset, sc.Progress = cfg, cf.dataset(cfg), env.Stderr
+	if sc.Sizes, err = scaling.ParseSizes(sizes); err == nil {
+		err = sc.Validate()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: --sizes: %w", errUsage, err)
+	}
+	r, err := scaling.Run(ctx, sc)
+	if err != nil {
+		return err
+	}
+	if err := r.Write(out); err != nil {
+		return err
+	}
+	for _, row := range r.Tables[1].Rows {
+		fmt.Fprintln(env.Stdout, strings.Join(row, "  "))
+	}
+	fmt.Fprintf(env.Stdout, "report in %s\n", out)
 	return nil
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,24 +13,40 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// startNode runs an all-in-one node on a free port over dir until ctx ends;
+// stop waits for it to shut down cleanly.
+func startNode(tb testing.TB, ctx context.Context, dir string, args ...string) (url string, stop func()) {
+	tb.Helper()
+	env := Env{Args: append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, args...), Stdout: io.Discard, Stderr: io.Discard,
+		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
+	srv := newServer(env, "all-in-one", "", "")
+	var cfg allInOneConfig
+	cfg.register(srv.fs)
+	d, err := srv.setup(env, cfg.validate)
+	require.NoError(tb, err)
+	n, err := newNode(ctx, cfg, d, time.Now)
+	require.NoError(tb, err)
+	addrc, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- n.run(ctx, srv, func(a string) { addrc <- a }) }()
+	return "http://" + <-addrc, func() { require.NoError(tb, <-done) }
+}
+
 // TestBenchCommands runs bench generate, replay and query on a small city
 // against an all-in-one node, and checks what they write.
 func TestBenchCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var ac allInOneConfig
-	ac.register(flag.NewFlagSet("test", flag.ContinueOnError))
-	ac.Listen, ac.DataDir = "127.0.0.1:0", t.TempDir()
-	n, err := newNode(ctx, ac, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	require.NoError(t, err)
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- n.run(ctx, func(a string) { addrc <- a }) }()
-	url := "http://" + <-addrc
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	url, stop := startNode(t, ctx, t.TempDir())
+	defer func() { cancel(); stop() }()
 
+	// The deployment's variables are exported, as the README tells users to
+	// do for the serving commands, and point nowhere: bench commands must not
+	// take them (replay would go to Kafka, peers to ClickHouse and PostgreSQL).
+	deployment := envOf(map[string]string{"TRUYVET_KAFKA_BROKERS": "127.0.0.1:1", "TRUYVET_CLICKHOUSE_ADDR": "127.0.0.1:1",
+		"TRUYVET_POSTGRES_URL": "postgres://nobody@127.0.0.1:1/none"})
 	run := func(args ...string) string {
 		var out bytes.Buffer
-		env := Env{Args: args, Stdout: &out, Stderr: io.Discard, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
+		env := Env{Args: args, Stdout: &out, Stderr: io.Discard, LookupEnv: deployment, Now: time.Now}
 		require.NoError(t, runBench(ctx, env), args)
 		return out.String()
 	}
@@ -49,6 +63,7 @@ func TestBenchCommands(t *testing.T) {
 
 	run(append([]string{"replay", "--url", url, "--out", filepath.Join(dir, "replay")}, city...)...)
 	var rep struct {
+		Dataset map[string]any
 		Figures []struct {
 			Name  string
 			Value float64
@@ -57,6 +72,7 @@ func TestBenchCommands(t *testing.T) {
 	b, err = os.ReadFile(filepath.Join(dir, "replay", "report.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, &rep))
+	require.Equal(t, "http-ingest", rep.Dataset["path"], "the report says which way the records went")
 	figs := map[string]float64{}
 	for _, f := range rep.Figures {
 		figs[f.Name] = f.Value
@@ -91,8 +107,9 @@ func TestBenchCommands(t *testing.T) {
 	require.Contains(t, out, "F2 p50")
 	var q struct {
 		Systems []struct {
-			Name string
-			F1   map[string]float64 `json:"f1_ms"`
+			Name   string
+			F1     map[string]float64 `json:"f1_ms"`
+			Agrees *bool              `json:"agrees_with_reference"`
 		}
 	}
 	b, err = os.ReadFile(filepath.Join(dir, "query", "report.json"))
@@ -100,6 +117,7 @@ func TestBenchCommands(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &q))
 	require.Len(t, q.Systems, 1)
 	require.Positive(t, q.Systems[0].F1["p50"])
+	require.Nil(t, q.Systems[0].Agrees, "bench query does not check answers, so it claims no agreement")
 
 	// Peers: truyvet and the peers available here agree on every case.
 	args := append([]string{"peers", "--cases", "10", "--out", filepath.Join(dir, "peers")}, city...)

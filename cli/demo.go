@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -28,23 +27,30 @@ type demoConfig struct {
 var ErrDemoDirInUse = errors.New("--data-dir already holds files; the demo loads its own city into an empty directory")
 
 func runDemo(ctx context.Context, env Env) error {
+	srv := newServer(env, "demo", "127.0.0.1:8080", "HTTP listen address")
+	srv.mode = "all-in-one"
 	var cfg demoConfig
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cfg.register(fs)
+	cfg.register(srv.fs)
 	city := synth.Demo()
-	fs.IntVar(&cfg.People, "people", city.People, "population of the synthetic city")
-	fs.IntVar(&cfg.Venues, "venues", city.Venues, "QR venues in the city")
-	fs.IntVar(&cfg.Days, "days", city.Days, "days of activity, ending now")
-	fs.Uint64Var(&cfg.Seed, "seed", city.Seed, "seed of the city; the same seed gives the same city")
+	srv.fs.IntVar(&cfg.People, "people", city.People, "population of the synthetic city")
+	srv.fs.IntVar(&cfg.Venues, "venues", city.Venues, "QR venues in the city")
+	srv.fs.IntVar(&cfg.Days, "days", city.Days, "days of activity, ending now")
+	srv.fs.Uint64Var(&cfg.Seed, "seed", city.Seed, "seed of the city; the same seed gives the same city")
 	cfg.DataDir = ""
-	fs.Lookup("data-dir").DefValue = ""
-	fs.Lookup("data-dir").Usage = "directory for the demo's store (default: a temporary directory, removed at exit)"
-	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
-		return err
-	}
-	log, err := cfg.Log.logger(env.Stderr)
-	if err != nil {
+	srv.fs.Lookup("data-dir").DefValue = ""
+	srv.fs.Lookup("data-dir").Usage = "directory for the demo's store (default: a temporary directory, removed at exit)"
+	d, err := srv.setup(env, func() error {
+		if cfg.DataDir == "" {
+			c := cfg.allInOneConfig
+			c.DataDir = "(temporary)"
+			return c.validate()
+		}
+		if entries, err := os.ReadDir(cfg.DataDir); err == nil && len(entries) > 0 {
+			return fmt.Errorf("%w: %s", ErrDemoDirInUse, cfg.DataDir)
+		}
+		return cfg.validate()
+	})
+	if d == nil {
 		return err
 	}
 	if cfg.DataDir == "" {
@@ -54,18 +60,13 @@ func runDemo(ctx context.Context, env Env) error {
 		}
 		defer func() { _ = os.RemoveAll(dir) }()
 		cfg.DataDir = dir
-	} else if entries, err := os.ReadDir(cfg.DataDir); err == nil && len(entries) > 0 {
-		return fmt.Errorf("%w: %s", ErrDemoDirInUse, cfg.DataDir)
-	}
-	if err := cfg.validate(); err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	city.People, city.Venues, city.Days, city.Seed, city.End = cfg.People, cfg.Venues, cfg.Days, cfg.Seed, env.Now()
 	c, err := synth.New(city)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	n, err := newNode(ctx, cfg.allInOneConfig, log, env.Now)
+	n, err := newNode(ctx, cfg.allInOneConfig, d, env.Now)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func runDemo(ctx context.Context, env Env) error {
 		_ = n.store.Close()
 		return err
 	}
-	return n.run(ctx, func(addr string) {
+	return n.run(ctx, srv, func(addr string) {
 		printDemo(env.Stdout, addr, c, visits, encounters, took, w, pick)
 	})
 }

@@ -62,6 +62,10 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 		if c := os.Getenv("TRUYVET_BENCH_COMPRESSION"); c != "" {
 			kafka = append(kafka, "--kafka-compression", c)
 		}
+		profile := os.Getenv("TRUYVET_BENCH_PROFILE")
+		if profile != "" {
+			kafka = append(kafka, "--debug-listen", "127.0.0.1:0")
+		}
 		ing := start(b, bin, append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...)...)
 		pr := start(b, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", b.TempDir(), "--kafka-group", prefix + "g"}, kafka...)...)
 
@@ -110,16 +114,17 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 				}
 			})
 		}
-		if path := os.Getenv("TRUYVET_BENCH_PROFILE"); path != "" {
+		if profile != "" {
 			// 10 s CPU profiles of both stages, for finding their costs.
 			for name, p := range map[string]*proc{"ingest": ing, "process": pr} {
+				url := p.debugURL(b, "/debug/pprof/profile?seconds=10")
 				go func() {
-					resp, err := http.Get(p.url("/debug/pprof/profile?seconds=10"))
+					resp, err := http.Get(url)
 					if err != nil {
 						return
 					}
 					defer func() { _ = resp.Body.Close() }()
-					f, err := os.Create(path + "." + name)
+					f, err := os.Create(profile + "." + name)
 					if err != nil {
 						return
 					}
@@ -158,7 +163,7 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		elapsed := time.Since(begin)
-		if os.Getenv("TRUYVET_BENCH_PROFILE") != "" {
+		if profile != "" {
 			time.Sleep(time.Until(begin.Add(11 * time.Second))) // let the profiles finish
 		}
 		close(stopLag)

@@ -112,6 +112,16 @@ func launch(t testing.TB, bin string, args ...string) (p *proc, wait func()) {
 
 func (p *proc) url(path string) string { return "http://" + p.addr + path }
 
+var debugRE = regexp.MustCompile(`debug_addr=(\S+)`)
+
+// debugURL is path on the process's --debug-listen listener.
+func (p *proc) debugURL(t testing.TB, path string) string {
+	t.Helper()
+	m := debugRE.FindStringSubmatch(p.logs.String())
+	require.NotNil(t, m, "no debug listener: %s", p.logs.String())
+	return "http://" + m[1] + path
+}
+
 func post(t testing.TB, url string, body []byte) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post(url, "application/x-ndjson", bytes.NewReader(body))

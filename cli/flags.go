@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// EnvPrefix prefixes the environment variable that can set each flag:
+// envPrefix prefixes the environment variable that can set each flag:
 // --data-dir is also TRUYVET_DATA_DIR. A flag given on the command line wins.
-const EnvPrefix = "TRUYVET_"
+const envPrefix = "TRUYVET_"
 
-// EnvName returns the environment variable for a flag name.
-func EnvName(flagName string) string {
-	return EnvPrefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
+// envName returns the environment variable for a flag name.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
 }
 
 // errUsage marks an error in how the command was called (exit status 2).
@@ -37,7 +37,7 @@ func parseFlags(fs *flag.FlagSet, args []string, lookupEnv func(string) (string,
 		if given[f.Name] || err != nil {
 			return
 		}
-		name := EnvName(f.Name)
+		name := envName(f.Name)
 		if v, ok := lookupEnv(name); ok {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%w: %s=%q: %w", errUsage, name, v, e)
@@ -80,4 +80,33 @@ func (v days) Set(s string) error {
 func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
 	*p = value
 	fs.Var(days{p}, name, usage)
+}
+
+// secret is a string flag whose value is never printed: --dry-run and -h
+// show that it is set, not what it is. Every flag holding a password or a
+// token is one.
+type secret struct{ s *string }
+
+func (v secret) String() string {
+	if v.s == nil || *v.s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+func (v secret) Set(s string) error { *v.s = s; return nil }
+
+func secretFlag(fs *flag.FlagSet, p *string, name, usage string) {
+	fs.Var(secret{p}, name, usage)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

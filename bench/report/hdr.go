@@ -62,20 +62,6 @@ func (d *Distribution) Record(v time.Duration) {
 	_ = d.h.RecordValue(d.clamp(v)) // in range by construction
 }
 
-// RecordCorrected adds one value measured by a sender that meant to send
-// every interval and could not while it waited for this answer: it also
-// records the answers the stalled sends would have waited for (HdrHistogram's
-// correction for coordinated omission). interval ≤ 0 records v alone.
-func (d *Distribution) RecordCorrected(v, interval time.Duration) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if interval <= 0 {
-		_ = d.h.RecordValue(d.clamp(v))
-		return
-	}
-	_ = d.h.RecordCorrectedValue(d.clamp(v), max(1, interval.Microseconds()))
-}
-
 // Count is the number of values recorded.
 func (d *Distribution) Count() int64 {
 	d.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -87,11 +88,13 @@ type Figure struct {
 
 // System is one system's answers to the same queries (truyvet or a peer).
 type System struct {
-	Name                string      `json:"name"`
-	F1ms                Percentiles `json:"f1_ms"`
-	F2ms                Percentiles `json:"f2_ms"`
-	AgreesWithReference bool        `json:"agrees_with_reference"`
-	Notes               string      `json:"notes,omitempty"`
+	Name string      `json:"name"`
+	F1ms Percentiles `json:"f1_ms"`
+	F2ms Percentiles `json:"f2_ms"`
+	// AgreesWithReference is whether every answer was the reference's; nil
+	// when nothing checked them (the field is then left out).
+	AgreesWithReference *bool  `json:"agrees_with_reference,omitempty"`
+	Notes               string `json:"notes,omitempty"`
 }
 
 // Table is a small table of text cells, for what fits neither figures nor
@@ -149,6 +152,16 @@ type Report struct {
 	Histograms []Histogram        `json:"-"`
 	Summaries  map[string]Summary `json:"distributions,omitempty"`
 	Notes      []string           `json:"notes,omitempty"`
+}
+
+// New starts the report of command on this machine, now, with a copy of
+// dataset (what the records were) that the command adds to.
+func New(command, title string, dataset map[string]any) *Report {
+	r := &Report{Command: command, Title: title, Started: time.Now(), Machine: ThisMachine(), Dataset: maps.Clone(dataset)}
+	if r.Dataset == nil {
+		r.Dataset = map[string]any{}
+	}
+	return r
 }
 
 // Write creates dir and writes report.json, report.md and the charts.
@@ -260,9 +273,9 @@ func (r *Report) markdown(charts []string) string {
 			if s.F2ms.P99 > 0 && !math.IsInf(best, 1) {
 				ratio = fmt.Sprintf("%.1f×", s.F2ms.P99/best)
 			}
-			ok := "✗"
-			if s.AgreesWithReference {
-				ok = "✓"
+			ok := "–"
+			if s.AgreesWithReference != nil {
+				ok = map[bool]string{true: "✓", false: "✗"}[*s.AgreesWithReference]
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", s.Name, num(s.F1ms.P50), num(s.F1ms.P99), num(s.F2ms.P50), num(s.F2ms.P99), ratio, ok)
 		}

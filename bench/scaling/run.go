@@ -1,20 +1,104 @@
-package cli
+package scaling
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/truyvet/truyvet/bench/embedded"
 	"github.com/truyvet/truyvet/bench/report"
-	"github.com/truyvet/truyvet/bench/scaling"
 	"github.com/truyvet/truyvet/bench/synth"
 	"github.com/truyvet/truyvet/query/graph"
 )
+
+// Config is one `truyvet bench scale` run.
+type Config struct {
+	City    synth.Config   // the city at fraction 1
+	Dataset map[string]any // what the report says about the records (tier, overrides)
+	// Sizes are the fractions of City's people and venues to measure (at
+	// least two; people and venues scale together, so density stays).
+	Sizes    []float64
+	Cases    int       // random cases per depth and size
+	Progress io.Writer // progress lines; nil: none
+}
+
+// ErrConfig is wrapped by configuration errors.
+var ErrConfig = errors.New("scaling: invalid config")
+
+// ParseSizes reads comma-separated fractions, e.g. "0.25,0.5,1".
+func ParseSizes(s string) ([]float64, error) {
+	var out []float64
+	for f := range strings.SplitSeq(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(v > 0) || v > 100 {
+			return nil, fmt.Errorf("%w: %q is not a fraction in (0, 100]", ErrConfig, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// sized returns the configuration of each size.
+func (c Config) sized() ([]synth.Config, error) {
+	if len(c.Sizes) < 2 {
+		return nil, fmt.Errorf("%w: want at least two sizes, got %d", ErrConfig, len(c.Sizes))
+	}
+	if c.Cases < 1 {
+		return nil, fmt.Errorf("%w: cases must be at least 1", ErrConfig)
+	}
+	var out []synth.Config
+	for _, f := range c.Sizes {
+		if !(f > 0) || f > 100 {
+			return nil, fmt.Errorf("%w: size %g is not a fraction in (0, 100]", ErrConfig, f)
+		}
+		cfg := c.City
+		cfg.People = max(synth.MinPeople, int(math.Round(float64(c.City.People)*f)))
+		cfg.Venues = max(synth.MinVenues, int(math.Round(float64(c.City.Venues)*f)))
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: size %g: %w", ErrConfig, f, err)
+		}
+		out = append(out, cfg)
+	}
+	return out, nil
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	_, err := c.sized()
+	return err
+}
+
+// Run measures ingest and F1/F2 on the same kind of city at each size, fits
+// a power law to each cost and extrapolates it to tiers M and L. The
+// report's second table is the fitted model.
+func Run(ctx context.Context, cfg Config) (*report.Report, error) {
+	sizes, err := cfg.sized()
+	if err != nil {
+		return nil, err
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	started := time.Now()
+	var points []scalePoint
+	for _, c := range sizes {
+		p, err := measure(ctx, progress, c, cfg.Cases)
+		if err != nil {
+			return nil, err
+		}
+		points = append(points, p)
+	}
+	r := scaleReport(cfg, points)
+	r.Started, r.Duration = started, time.Since(started)
+	return r, nil
+}
 
 // scalePoint is what one size of the scaling curve measured.
 type scalePoint struct {
@@ -43,107 +127,33 @@ var scaleMetrics = []scaleMetric{
 	{"F2 graph size (mean nodes)", "nodes", func(p scalePoint) float64 { return p.f2Nodes }},
 }
 
-// runBenchScale measures ingest and F1/F2 on the same kind of city at several
-// sizes (people and venues scaled together, so density stays the same), fits
-// a power law to each cost and extrapolates it to tiers M and L.
-func runBenchScale(ctx context.Context, env Env) error {
-	var (
-		cf    cityFlags
-		sizes string
-		cases int
-		out   string
-	)
-	fs := flag.NewFlagSet("bench scale", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	cf.register(fs)
-	fs.StringVar(&sizes, "sizes", "0.25,0.5,1", "fractions of the tier's people and venues to measure, comma-separated (at least two)")
-	fs.IntVar(&cases, "cases", 100, "random cases per depth and size")
-	fs.StringVar(&out, "out", "truyvet-scale", "directory for report.json, report.md and charts")
-	if err := parseFlags(fs, env.Args, env.LookupEnv); err != nil {
-		return err
-	}
-	base, err := cf.config(env.Now())
-	if err != nil {
-		return fmt.Errorf("%w: %w", errUsage, err)
-	}
-	fractions, err := parseFractions(sizes)
-	if err != nil {
-		return fmt.Errorf("%w: --sizes: %w", errUsage, err)
-	}
-	if cases < 1 {
-		return fmt.Errorf("%w: --cases must be at least 1", errUsage)
-	}
-	started := time.Now()
-	var points []scalePoint
-	for _, f := range fractions {
-		cfg := base
-		cfg.People = max(synth.MinPeople, int(math.Round(float64(base.People)*f)))
-		cfg.Venues = max(synth.MinVenues, int(math.Round(float64(base.Venues)*f)))
-		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("%w: size %g: %w", errUsage, f, err)
-		}
-		p, err := measureScale(ctx, env, cfg, cases)
-		if err != nil {
-			return err
-		}
-		points = append(points, p)
-	}
-	r, err := scaleReport(cf, base, points, cases)
-	if err != nil {
-		return err
-	}
-	r.Started, r.Duration = started, time.Since(started)
-	if err := r.Write(out); err != nil {
-		return err
-	}
-	for _, row := range r.Tables[1].Rows {
-		fmt.Fprintln(env.Stdout, strings.Join(row, "  "))
-	}
-	fmt.Fprintf(env.Stdout, "report in %s\n", out)
-	return nil
-}
-
-func parseFractions(s string) ([]float64, error) {
-	var out []float64
-	for f := range strings.SplitSeq(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || !(v > 0) || v > 100 {
-			return nil, fmt.Errorf("%q is not a fraction in (0, 100]", f)
-		}
-		out = append(out, v)
-	}
-	if len(out) < 2 {
-		return nil, fmt.Errorf("want at least two sizes, got %d", len(out))
-	}
-	return out, nil
-}
-
-func measureScale(ctx context.Context, env Env, cfg synth.Config, cases int) (scalePoint, error) {
+// measure generates and loads one size and asks it cases random cases per depth.
+func measure(ctx context.Context, progress io.Writer, cfg synth.Config, cases int) (scalePoint, error) {
 	p := scalePoint{people: cfg.People, venues: cfg.Venues, f1: report.NewDistribution(), f2: report.NewDistribution()}
 	city, err := synth.New(cfg)
 	if err != nil {
 		return p, err
 	}
-	fmt.Fprintf(env.Stderr, "%d people, %d venues, %d days: generating and loading\n", cfg.People, cfg.Venues, cfg.Days)
+	fmt.Fprintf(progress, "%d people, %d venues, %d days: generating and loading\n", cfg.People, cfg.Venues, cfg.Days)
 	// Generation is timed on its own, then the city is generated again and
 	// streamed into the store, so no size needs all its records in memory.
 	t0 := time.Now()
 	for range city.Batches() {
 	}
 	p.generate = time.Since(t0)
-	emb, n, err := loadCityEmbedded(ctx, city)
+	emb, n, err := embedded.LoadCity(ctx, city)
 	if err != nil {
 		return p, err
 	}
-	defer emb.close()
+	defer func() { _ = emb.Close() }()
 	p.records = n
 	// The store's load time includes generating the records it was fed.
-	p.load, p.compact, p.bytes = max(0, emb.load-p.generate), emb.compact, emb.diskBytes()
-	fmt.Fprintf(env.Stderr, "%d records: generated in %s, loaded in %s, compacted in %s\n", n,
+	p.load, p.compact, p.bytes = max(0, emb.LoadTime-p.generate), emb.CompactTime, emb.DiskBytes()
+	fmt.Fprintf(progress, "%d records: generated in %s, loaded in %s, compacted in %s\n", n,
 		p.generate.Round(time.Millisecond), p.load.Round(time.Millisecond), p.compact.Round(time.Millisecond))
 	from, to := city.Span()
 	w := graph.Window{From: from.Unix(), To: to.Unix()}
-	engine := graph.NewEngine(emb.store)
+	engine := graph.NewEngine(emb)
 	nodes := 0
 	for _, depth := range []int{1, 2} {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(depth)))
@@ -172,10 +182,9 @@ var scaleTargets = []struct {
 	people float64
 }{{"tier M (10 M people)", 10e6}, {"tier L (100 M people)", 100e6}}
 
-func scaleReport(cf cityFlags, base synth.Config, points []scalePoint, cases int) (*report.Report, error) {
-	r := &report.Report{Command: "truyvet bench scale", Title: "Scaling curve: ingest and F1/F2 cost by city size",
-		Machine: report.ThisMachine(), Dataset: cf.dataset(base)}
-	r.Dataset["cases_per_depth"] = cases
+func scaleReport(cfg Config, points []scalePoint) *report.Report {
+	r := report.New("truyvet bench scale", "Scaling curve: ingest and F1/F2 cost by city size", cfg.Dataset)
+	r.Dataset["cases_per_depth"] = cfg.Cases
 	sizes := report.Table{Title: "Measured sizes", Header: []string{"people", "venues", "records", "generate s", "load s", "compact s", "MiB on disk"}}
 	for _, m := range scaleMetrics {
 		sizes.Header = append(sizes.Header, m.name+" ("+m.unit+")")
@@ -205,7 +214,7 @@ func scaleReport(cf cityFlags, base synth.Config, points []scalePoint, cases int
 			s.Points = append(s.Points, report.Point{X: people[i], Y: costs[i]})
 		}
 		r.Series = append(r.Series, s)
-		fit, err := scaling.PowerLaw(people, costs)
+		fit, err := PowerLaw(people, costs)
 		if err != nil {
 			model.Rows = append(model.Rows, []string{m.name, "–", "–", "not fitted: " + err.Error()})
 			continue
@@ -222,5 +231,5 @@ func scaleReport(cf cityFlags, base synth.Config, points []scalePoint, cases int
 		"Model: each cost is fitted as c · people^k by least squares on logarithms. Per-record costs (ingest, bytes) with k ≈ 0 scale out: the tier-L peak needs peak rate × cost per record of processor time, spread over Kafka partitions. A query touches a case's neighbourhood, whose size depends on density and window, not on the country: k ≈ 0 predicts F1/F2 at tier L ≈ the measured values plus the store's per-lookup growth (logarithmic in data size), which three sizes on one machine can only bound.",
 		"A 14-day window (tiers M and L) multiplies a case's stays and its neighbourhood by up to 14; the curve here holds the window fixed and says nothing about that factor.",
 		"Embedded store, loaded through the processor in batches of 50 000 records, then compacted; queries run in process on the settled store.")
-	return r, nil
+	return r
 }

@@ -1,7 +1,12 @@
-package cli
+// Package embedded is a benchmark's embedded store: a fresh Pebble store in a
+// temporary directory, loaded through the processor as ingest would load it,
+// then compacted as a running store's background compactions would have
+// settled it. bench peers and bench scale query it in process.
+package embedded
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,8 +19,8 @@ import (
 	"github.com/truyvet/truyvet/store/pebblestore"
 )
 
-// cityRecords generates all of city's records in upload order.
-func cityRecords(city *synth.City) event.Batch {
+// Records generates all of city's records in upload order.
+func Records(city *synth.City) event.Batch {
 	var recs event.Batch
 	for b := range city.Batches() {
 		recs.Append(&b)
@@ -23,20 +28,19 @@ func cityRecords(city *synth.City) event.Batch {
 	return recs
 }
 
-// embedded is a benchmark's embedded store in a temporary directory, loaded
-// through the processor.
-type embedded struct {
-	store   *pebblestore.Store
-	dir     string
-	load    time.Duration // processing and writing every record
-	compact time.Duration // settling the store afterwards
+// Store is a loaded store in a temporary directory; Close removes it.
+type Store struct {
+	*pebblestore.Store
+	dir         string
+	LoadTime    time.Duration // processing and writing every record
+	CompactTime time.Duration // settling the store afterwards
 }
 
-// loadEmbedded writes recs into a fresh embedded store through the processor
+// Load writes recs into a fresh embedded store through the processor
 // in batches of 50 000 (unsynced: a benchmark fixture), then compacts it as a
 // running store's background compactions would have.
-func loadEmbedded(ctx context.Context, recs *event.Batch) (*embedded, error) {
-	return loadEmbeddedFrom(ctx, func(yield func(event.Batch) bool) {
+func Load(ctx context.Context, recs *event.Batch) (*Store, error) {
+	return loadFrom(ctx, func(yield func(event.Batch) bool) {
 		const step = 50_000
 		for i := 0; i < len(recs.Visits) || i < len(recs.Encounters); i += step {
 			part := event.Batch{Visits: recs.Visits[min(i, len(recs.Visits)):min(i+step, len(recs.Visits))],
@@ -48,12 +52,12 @@ func loadEmbedded(ctx context.Context, recs *event.Batch) (*embedded, error) {
 	})
 }
 
-// loadCityEmbedded streams city's records into a fresh embedded store,
+// LoadCity streams city's records into a fresh embedded store,
 // 50 000 at a time, without holding them all: for cities too large for
 // memory. It returns the store and the number of records.
-func loadCityEmbedded(ctx context.Context, city *synth.City) (*embedded, int, error) {
+func LoadCity(ctx context.Context, city *synth.City) (*Store, int, error) {
 	n := 0
-	e, err := loadEmbeddedFrom(ctx, func(yield func(event.Batch) bool) {
+	e, err := loadFrom(ctx, func(yield func(event.Batch) bool) {
 		var b event.Batch
 		for part := range city.Batches() {
 			b.Append(&part)
@@ -71,41 +75,41 @@ func loadCityEmbedded(ctx context.Context, city *synth.City) (*embedded, int, er
 	return e, n, err
 }
 
-func loadEmbeddedFrom(ctx context.Context, batches func(func(event.Batch) bool)) (*embedded, error) {
+func loadFrom(ctx context.Context, batches func(func(event.Batch) bool)) (*Store, error) {
 	dir, err := os.MkdirTemp("", "truyvet-bench-")
 	if err != nil {
 		return nil, err
 	}
-	e := &embedded{dir: dir}
-	e.store, err = pebblestore.Open(ctx, pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
+	e := &Store{dir: dir}
+	e.Store, err = pebblestore.Open(ctx, pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	proc, err := processor.New(e.store.Layout(), e.store, nil)
+	proc, err := processor.New(e.Layout(), e.Store, nil)
 	if err != nil {
-		e.close()
+		_ = e.Close()
 		return nil, err
 	}
 	t0 := time.Now()
 	for part := range batches {
 		if err := proc.Process(ctx, &part); err != nil {
-			e.close()
+			_ = e.Close()
 			return nil, err
 		}
 	}
-	e.load = time.Since(t0)
+	e.LoadTime = time.Since(t0)
 	t1 := time.Now()
-	if err := e.store.Compact(ctx); err != nil {
-		e.close()
+	if err := e.Store.Compact(ctx); err != nil {
+		_ = e.Close()
 		return nil, err
 	}
-	e.compact = time.Since(t1)
+	e.CompactTime = time.Since(t1)
 	return e, nil
 }
 
-// diskBytes is the size of the store's files.
-func (e *embedded) diskBytes() int64 {
+// DiskBytes is the size of the store's files.
+func (e *Store) DiskBytes() int64 {
 	var n int64
 	_ = filepath.WalkDir(e.dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -118,7 +122,7 @@ func (e *embedded) diskBytes() int64 {
 	return n
 }
 
-func (e *embedded) close() {
-	_ = e.store.Close()
-	_ = os.RemoveAll(e.dir)
+// Close closes the store and removes its directory.
+func (e *Store) Close() error {
+	return errors.Join(e.Store.Close(), os.RemoveAll(e.dir))
 }

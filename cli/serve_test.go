@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func envOf(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+// --dry-run prints the effective configuration, never a secret, whether it
+// came from a flag or from the environment.
+func TestDryRunRedactsSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"query flag", []string{"query", "--clickhouse-addr", "127.0.0.1:1", "--clickhouse-password", "hunter2", "--dry-run"}, nil},
+		{"process env", []string{"process", "--kafka-brokers", "127.0.0.1:1", "--clickhouse-addr", "127.0.0.1:1", "--dry-run"},
+			map[string]string{"TRUYVET_CLICKHOUSE_PASSWORD": "hunter2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			code := Main(t.Context(), Env{Args: tc.args, Stdout: &out, Stderr: &errs, LookupEnv: envOf(tc.env), Now: time.Now})
+			require.Equal(t, 0, code, errs.String())
+			require.Contains(t, out.String(), "configuration is valid")
+			require.Contains(t, out.String(), "--clickhouse-password=<redacted>\n")
+			require.NotContains(t, out.String()+errs.String(), "hunter2")
+		})
+	}
+	var out bytes.Buffer
+	require.Equal(t, 0, Main(t.Context(), Env{Args: []string{"query", "--clickhouse-addr", "x:1", "--dry-run"}, Stdout: &out, Stderr: io.Discard,
+		LookupEnv: envOf(nil), Now: time.Now}))
+	require.Contains(t, out.String(), "--clickhouse-password=\n", "an unset secret shows as empty")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(t.Context(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	return resp.StatusCode
+}
+
+// Go's profiles are served only on the opt-in --debug-listen listener, never
+// beside the public routes (ingest is public).
+func TestPprofOnlyOnDebugListener(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	url, stop := startNode(t, ctx, t.TempDir())
+	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/"))
+	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/cmdline"))
+	cancel()
+	stop()
+
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	debug := freeAddr(t)
+	url, stop = startNode(t, ctx, t.TempDir(), "--debug-listen", debug)
+	defer func() { cancel(); stop() }()
+	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/"))
+	require.Equal(t, http.StatusOK, getStatus(t, "http://"+debug+"/debug/pprof/"))
+	require.Equal(t, http.StatusOK, getStatus(t, "http://"+debug+"/debug/pprof/cmdline"))
+	require.Equal(t, http.StatusNotFound, getStatus(t, "http://"+debug+"/v1/status"), "the debug listener serves profiles only")
+	require.Equal(t, http.StatusOK, getStatus(t, url+"/readyz"))
+}
+
+// All-in-one's status has every part DESIGN lists: counts, lag, the store.
+func TestAllInOneStatus(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	url, stop := startNode(t, ctx, t.TempDir())
+	defer func() { cancel(); stop() }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/status", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = resp.Body.Close() }()
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	var st map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	for _, k := range []string{"mode", "received", "accepted", "rejected", "processed", "dead_lettered", "lag", "stored", "layout", "uptime_seconds"} {
+		require.Contains(t, st, k)
+	}
+	require.Equal(t, "all-in-one", st["mode"])
+	require.Equal(t, map[string]any{"records": 0.0}, st["lag"])
+	require.Equal(t, map[string]any{"visits": 0.0, "encounters": 0.0, "days": []any{}}, st["stored"])
+	require.Equal(t, map[string]any{"bucket_seconds": 900.0, "dwell_seconds": 3600.0}, st["layout"])
+}
