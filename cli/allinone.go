@@ -12,6 +12,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/ingest"
+	"github.com/truyvet/truyvet/internal/server"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
@@ -60,7 +61,7 @@ func (c *allInOneConfig) validate() error {
 }
 
 func runAllInOne(ctx context.Context, env Env) error {
-	srv := newServer(env, "all-in-one", "127.0.0.1:8080", "HTTP listen address")
+	srv := newServeCmd(env, "all-in-one", "127.0.0.1:8080", "HTTP listen address")
 	var cfg allInOneConfig
 	cfg.register(srv.fs)
 	d, err := srv.setup(env, cfg.validate)
@@ -115,17 +116,17 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	return n, nil
 }
 
-func (n *node) status(ctx context.Context) (Status, error) {
+func (n *node) status(ctx context.Context) (server.Status, error) {
 	c, processed := n.ingest.Counts(), n.proc.Processed()
-	st := Status{Received: count(c.Received), Accepted: count(c.Accepted), Rejected: count(c.Rejected),
-		Processed: count(processed), DeadLettered: count(0), Lag: &LagStatus{Records: max(0, c.Accepted-processed)}}
-	return st, storeStatus(ctx, &st, n.store)
+	st := server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected),
+		Processed: server.Count(processed), DeadLettered: server.Count(0), Lag: &server.LagStatus{Records: max(0, c.Accepted-processed)}}
+	return st, server.StoreStatus(ctx, &st, n.store)
 }
 
 // run serves until ctx ends, then shuts down in order: stop taking requests,
 // let in-flight ones finish, stop the pipe, close the store. onListen, if not
 // nil, is called with the bound address once the server is accepting.
-func (n *node) run(ctx context.Context, srv *server, onListen func(addr string)) error {
+func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string)) error {
 	pipeCtx, stopPipe := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = n.pipe.Run(pipeCtx) })

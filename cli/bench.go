@@ -46,65 +46,18 @@ func runBench(ctx context.Context, env Env) error {
 }
 
 // cityFlags choose a synthetic city.
-type cityFlags struct {
-	tier                   string
-	people, venues, days   int
-	seed                   uint64
-	end                    string
-	adoption, checkout, bt float64
-}
+type cityFlags struct{ synth.Choice }
 
 func (c *cityFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.tier, "tier", "demo", "synthetic population: demo (4 000 people), S (a city: 1 M people, 10 k venues, one day), M (a country of 63 provinces: 10 M people, 100 k venues, 14 days) or L/k (1/k of the nation over the 14 days of Tết, with the travel surge), optionally with :tet, :reunification or :ordinary; e.g. "+strings.Join(synth.PresetNames(), ", "))
-	fs.IntVar(&c.people, "people", 0, "override the tier's population")
-	fs.IntVar(&c.venues, "venues", 0, "override the tier's venue count")
-	fs.IntVar(&c.days, "days", 0, "override the tier's days")
-	fs.Uint64Var(&c.seed, "seed", 1, "seed; the same seed gives the same city")
-	fs.StringVar(&c.end, "end", "now", `when the data ends: "now" (datasets are shifted to end near the server's clock) or RFC 3339`)
-	fs.Float64Var(&c.adoption, "adoption", 0, "override the share of people who scan QR codes (0..1)")
-	fs.Float64Var(&c.checkout, "checkout-rate", 0, "override the share of stays that also send a check-out (0..1)")
-	fs.Float64Var(&c.bt, "bluetooth-rate", 0, "override the share of people running Bluezone (0..1)")
-}
-
-func (c *cityFlags) config(now time.Time) (synth.Config, error) {
-	cfg, err := synth.Preset(c.tier)
-	if err != nil {
-		return cfg, fmt.Errorf("--tier: %w", err)
-	}
-	if c.people > 0 {
-		cfg.People = c.people
-	}
-	if c.venues > 0 {
-		cfg.Venues = c.venues
-	}
-	if c.days > 0 {
-		cfg.Days = c.days
-	}
-	for _, o := range []struct {
-		v   float64
-		dst *float64
-	}{{c.adoption, &cfg.Adoption}, {c.checkout, &cfg.CheckoutRate}, {c.bt, &cfg.BluetoothRate}} {
-		if o.v > 0 {
-			*o.dst = o.v
-		}
-	}
-	cfg.Seed = c.seed
-	cfg.End = now
-	if c.end != "now" {
-		t, err := time.Parse(time.RFC3339, c.end)
-		if err != nil {
-			return cfg, fmt.Errorf("--end: %w", err)
-		}
-		cfg.End = t
-	}
-	return cfg, cfg.Validate()
-}
-
-// dataset describes the city for a report.
-func (c *cityFlags) dataset(cfg synth.Config) map[string]any {
-	return map[string]any{"tier": c.tier, "people": cfg.People, "venues": cfg.Venues, "days": cfg.Days, "seed": cfg.Seed,
-		"provinces": cfg.Provinces, "scenario": cfg.Scenario, "travel_rate": cfg.TravelRate,
-		"end": cfg.End.Format(time.RFC3339), "adoption": cfg.Adoption, "checkout_rate": cfg.CheckoutRate, "bluetooth_rate": cfg.BluetoothRate}
+	fs.StringVar(&c.Tier, "tier", "demo", "synthetic population: demo (4 000 people), S (a city: 1 M people, 10 k venues, one day), M (a country of 63 provinces: 10 M people, 100 k venues, 14 days) or L/k (1/k of the nation over the 14 days of Tết, with the travel surge), optionally with :tet, :reunification or :ordinary; e.g. "+strings.Join(synth.PresetNames(), ", "))
+	fs.IntVar(&c.People, "people", 0, "override the tier's population")
+	fs.IntVar(&c.Venues, "venues", 0, "override the tier's venue count")
+	fs.IntVar(&c.Days, "days", 0, "override the tier's days")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed; the same seed gives the same city")
+	fs.StringVar(&c.End, "end", "now", `when the data ends: "now" (datasets are shifted to end near the server's clock) or RFC 3339`)
+	fs.Float64Var(&c.Adoption, "adoption", 0, "override the share of people who scan QR codes (0..1)")
+	fs.Float64Var(&c.CheckoutRate, "checkout-rate", 0, "override the share of stays that also send a check-out (0..1)")
+	fs.Float64Var(&c.BluetoothRate, "bluetooth-rate", 0, "override the share of people running Bluezone (0..1)")
 }
 
 // benchFlags parses a bench command's flags. Unlike the serving commands'
@@ -128,9 +81,9 @@ func benchCity(fs *flag.FlagSet, cf *cityFlags, env Env) (synth.Config, error) {
 	if err := benchFlags(fs, env); err != nil {
 		return synth.Config{}, err
 	}
-	cfg, err := cf.config(env.Now())
+	cfg, err := cf.Config(env.Now())
 	if err != nil {
-		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+		return cfg, fmt.Errorf("%w: --%w", errUsage, err)
 	}
 	return cfg, nil
 }
@@ -153,7 +106,7 @@ func runBenchGenerate(ctx context.Context, env Env) error {
 		return err
 	}
 	start := time.Now()
-	res, err := dataset.Write(ctx, dataset.Config{City: cfg, Dataset: cf.dataset(cfg), Out: *out})
+	res, err := dataset.Write(ctx, dataset.Config{City: cfg, Dataset: cf.Describe(cfg), Out: *out})
 	if err != nil {
 		return err
 	}
@@ -183,7 +136,7 @@ func runBenchReplay(ctx context.Context, env Env) error {
 		return err
 	}
 	rc.StatusURLs = splitList(status)
-	ds := cf.dataset(cfg)
+	ds := cf.Describe(cfg)
 	if kf.brokers != "" {
 		kcfg, err := kf.config()
 		if err != nil {
@@ -264,7 +217,7 @@ func runBenchQuery(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	r := res.Report(lc, cf.dataset(cfg), started)
+	r := res.Report(lc, cf.Describe(cfg), started)
 	if err := r.Write(out); err != nil {
 		return err
 	}
@@ -294,7 +247,7 @@ func runBenchPeers(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	pc.City, pc.Dataset, pc.Progress = cfg, cf.dataset(cfg), env.Stderr
+	pc.City, pc.Dataset, pc.Progress = cfg, cf.Describe(cfg), env.Stderr
 	if withNaive {
 		pc.Peers = append(pc.Peers, naive.New())
 	}
@@ -351,7 +304,7 @@ func runBenchScale(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	sc.City, sc.Dataset, sc.Progress = cfg, cf.dataset(cfg), env.Stderr
+	sc.City, sc.Dataset, sc.Progress = cfg, cf.Describe(cfg), env.Stderr
 	if sc.Sizes, err = scaling.ParseSizes(sizes); err == nil {
 		err = sc.Validate()
 	}

@@ -19,7 +19,7 @@ func startNode(tb testing.TB, ctx context.Context, dir string, args ...string) (
 	tb.Helper()
 	env := Env{Args: append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, args...), Stdout: io.Discard, Stderr: io.Discard,
 		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
-	srv := newServer(env, "all-in-one", "", "")
+	srv := newServeCmd(env, "all-in-one", "", "")
 	var cfg allInOneConfig
 	cfg.register(srv.fs)
 	d, err := srv.setup(env, cfg.validate)
@@ -168,29 +168,4 @@ func TestBenchCommands(t *testing.T) {
 	var usage bytes.Buffer
 	err = runBench(ctx, Env{Args: []string{"nope"}, Stdout: &usage, Stderr: &usage, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
 	require.ErrorIs(t, err, errUsage)
-}
-
-func TestCityTiers(t *testing.T) {
-	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	for tier, want := range map[string][4]int{
-		"demo": {4_000, 100, 2, 0}, "S": {1_000_000, 10_000, 1, 0}, "m": {10_000_000, 100_000, 14, 63}, "L/100": {1_000_000, 10_000, 14, 63},
-	} {
-		c := cityFlags{tier: tier, end: "now", seed: 1}
-		cfg, err := c.config(now)
-		require.NoError(t, err, tier)
-		require.Equal(t, want, [4]int{cfg.People, cfg.Venues, cfg.Days, cfg.Provinces}, tier)
-		require.Equal(t, now, cfg.End)
-	}
-	c := cityFlags{tier: "L/100", end: "now"}
-	cfg, err := c.config(now)
-	require.NoError(t, err)
-	require.Equal(t, "tet", cfg.Scenario)
-	c.tier = "S:reunification"
-	cfg, err = c.config(now)
-	require.NoError(t, err)
-	require.Equal(t, "reunification", cfg.Scenario)
-	_, err = (&cityFlags{tier: "XL", end: "now"}).config(now)
-	require.ErrorContains(t, err, "--tier")
-	_, err = (&cityFlags{tier: "S", end: "yesterday"}).config(now)
-	require.ErrorContains(t, err, "--end")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/truyvet/truyvet/ingest"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
+	"github.com/truyvet/truyvet/internal/server"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/processor/kafkaconsumer"
 	"github.com/truyvet/truyvet/query/api"
@@ -50,7 +51,7 @@ func registerIngest(fs *flag.FlagSet, c *ingest.Config) {
 
 // runIngest is `truyvet ingest`: HTTP in, Kafka out.
 func runIngest(ctx context.Context, env Env) error {
-	srv := newServer(env, "ingest", "127.0.0.1:8081", "HTTP listen address")
+	srv := newServeCmd(env, "ingest", "127.0.0.1:8081", "HTTP listen address")
 	var kf kafkaFlags
 	kf.register(srv.fs)
 	icfg := ingest.DefaultConfig()
@@ -85,9 +86,9 @@ func runIngest(ctx context.Context, env Env) error {
 	h.Register(mux)
 	topics := prod.Topics()
 	return srv.serve(ctx, d, mux, ops{
-		status: func(context.Context) (Status, error) {
+		status: func(context.Context) (server.Status, error) {
 			c := h.Counts()
-			return Status{Received: count(c.Received), Accepted: count(c.Accepted), Rejected: count(c.Rejected), Topics: &topics}, nil
+			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected), Topics: &topics}, nil
 		},
 		ready: func(ctx context.Context) error { return kafkaproducer.Ping(ctx, kcfg) },
 	}, nil)
@@ -98,7 +99,7 @@ func runIngest(ctx context.Context, env Env) error {
 // store under --data-dir (one active replica per directory, others stand by;
 // it then also serves the query API, as no other process can read that store).
 func runProcess(ctx context.Context, env Env) error {
-	srv := newServer(env, "process", "127.0.0.1:8082", "HTTP listen address (metrics, status; with the embedded store also the query API)")
+	srv := newServeCmd(env, "process", "127.0.0.1:8082", "HTTP listen address (metrics, status; with the embedded store also the query API)")
 	var (
 		kf                     kafkaFlags
 		sf                     storeFlags
@@ -155,15 +156,15 @@ func runProcess(ctx context.Context, env Env) error {
 	}
 	lag := &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
 		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
-	status := func(ctx context.Context) (Status, error) {
+	status := func(ctx context.Context) (server.Status, error) {
 		stored, dead := cons.Counts()
-		s := Status{Processed: count(stored), DeadLettered: count(dead)}
+		s := server.Status{Processed: server.Count(stored), DeadLettered: server.Count(dead)}
 		if n, err := lag.records(ctx); err == nil {
-			s.Lag = &LagStatus{Records: n}
+			s.Lag = &server.LagStatus{Records: n}
 		} else {
 			d.log.Debug("measuring lag for the status failed", "err", err)
 		}
-		return s, storeStatus(ctx, &s, st)
+		return s, server.StoreStatus(ctx, &s, st)
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
@@ -212,7 +213,7 @@ func (g *groupLag) records(ctx context.Context) (int64, error) {
 
 // runQuery is `truyvet query`: the query API and UI over the ClickHouse store.
 func runQuery(ctx context.Context, env Env) error {
-	srv := newServer(env, "query", "127.0.0.1:8083", "HTTP listen address")
+	srv := newServeCmd(env, "query", "127.0.0.1:8083", "HTTP listen address")
 	var sf storeFlags
 	qcfg := api.DefaultConfig()
 	sf.register(srv.fs, false)
@@ -228,9 +229,9 @@ func runQuery(ctx context.Context, env Env) error {
 	defer func() { _ = st.Close() }()
 	mux := http.NewServeMux()
 	registerQuery(mux, qcfg, st, d, env.Now)
-	return srv.serve(ctx, d, mux, ops{status: func(ctx context.Context) (Status, error) {
-		var s Status
-		return s, storeStatus(ctx, &s, st)
+	return srv.serve(ctx, d, mux, ops{status: func(ctx context.Context) (server.Status, error) {
+		var s server.Status
+		return s, server.StoreStatus(ctx, &s, st)
 	}}, nil)
 }
 

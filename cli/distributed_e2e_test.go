@@ -110,6 +110,22 @@ func testDistributed(t *testing.T, brokers []string) {
 	}, time.Minute, 100*time.Millisecond, "processor did not catch up: %s", pr.logs.String())
 	require.Zero(t, deadLettered.Load())
 	waitForAnswers(t, pr, all, queries, 30*time.Second, 200*time.Millisecond)
+	// The processor's status says how far the group is behind: nothing, once
+	// every record is stored and committed.
+	var mode atomic.Value
+	require.Eventually(t, func() bool {
+		code, body, err := fetch(pr.url("/v1/status"), "")
+		var st struct {
+			Mode string
+			Lag  *struct{ Records int64 }
+		}
+		if err != nil || code != http.StatusOK || json.Unmarshal(body, &st) != nil {
+			return false
+		}
+		mode.Store(st.Mode)
+		return st.Lag != nil && st.Lag.Records == 0
+	}, 30*time.Second, 200*time.Millisecond, "process status lag")
+	require.Equal(t, "process", mode.Load())
 
 	_, body = get(t, ing.url("/metrics"), "")
 	require.Contains(t, string(body), `truyvet_ingest_kafka_records_total{result="ok",topic="checkins"} `)

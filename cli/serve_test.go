@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,4 +111,47 @@ func TestAllInOneStatus(t *testing.T) {
 	require.Equal(t, map[string]any{"records": 0.0}, st["lag"])
 	require.Equal(t, map[string]any{"visits": 0.0, "encounters": 0.0, "days": []any{}}, st["stored"])
 	require.Equal(t, map[string]any{"bucket_seconds": 900.0, "dwell_seconds": 3600.0}, st["layout"])
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The demo loads its city, prints queries that work, and stops cleanly.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- Main(ctx, Env{Args: []string{"demo", "--listen", "127.0.0.1:0", "--people", "400", "--venues", "20", "--days", "1"},
+			Stdout: &out, Stderr: io.Discard, LookupEnv: envOf(nil), Now: time.Now})
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ctrl-C stops the demo") }, time.Minute, 20*time.Millisecond)
+	m := regexp.MustCompile(`curl -s '(http://[^']+/exposures\?[^']+)'`).FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	require.Equal(t, http.StatusOK, getStatus(t, m[1]))
+	base := strings.SplitN(m[1], "/v1/", 2)[0]
+	require.Equal(t, http.StatusOK, getStatus(t, base+"/v1/status"))
+	cancel()
+	require.Equal(t, 0, <-code)
+
+	var errs bytes.Buffer
+	require.Equal(t, 2, Main(t.Context(), Env{Args: []string{"demo", "--data-dir", t.TempDir() + "/../"}, Stdout: io.Discard, Stderr: &errs,
+		LookupEnv: envOf(nil), Now: time.Now}), "a data directory holding files is refused")
+	require.Contains(t, errs.String(), "already holds files")
 }

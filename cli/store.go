@@ -63,7 +63,7 @@ func (f *storeFlags) validate() error {
 }
 
 // open opens the chosen store. The embedded one waits while another replica
-// holds it (see openStandby).
+// holds it (pebblestore.OpenStandby).
 func (f *storeFlags) open(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (store.Backend, error) {
 	if f.chAddr != "" {
 		opts := chstore.DefaultOptions()
@@ -77,34 +77,9 @@ func (f *storeFlags) open(ctx context.Context, reg prometheus.Registerer, log *s
 		log.Info("using the ClickHouse store", "addr", opts.Addr, "database", opts.Database, "server", s.ServerVersion())
 		return s, nil
 	}
-	s, err := openStandby(ctx, pebblestore.Options{Dir: f.dataDir, Layout: f.layout(), CacheBytes: f.cacheBytes, Logger: log, Registerer: reg}, log)
+	s, err := pebblestore.OpenStandby(ctx, pebblestore.Options{Dir: f.dataDir, Layout: f.layout(), CacheBytes: f.cacheBytes, Logger: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// openStandby opens the embedded store, waiting while another replica holds
-// it: a second `process` on the same data directory is a hot standby that
-// takes over (store and partitions) when the first one dies.
-func openStandby(ctx context.Context, opts pebblestore.Options, log *slog.Logger) (*pebblestore.Store, error) {
-	logged := false
-	for {
-		s, err := pebblestore.Open(ctx, opts)
-		if !errors.Is(err, pebblestore.ErrLocked) {
-			if err == nil && logged {
-				log.Info("store free; taking over", "data_dir", opts.Dir)
-			}
-			return s, err
-		}
-		if !logged {
-			log.Info("store in use by another replica; standing by", "data_dir", opts.Dir)
-			logged = true
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -141,6 +142,37 @@ func (s *Store) checkLayout() error {
 		return fmt.Errorf("%w: stored %s, asked for %s", ErrLayoutMismatch, got, want)
 	}
 	return nil
+}
+
+// OpenStandby opens the store like Open, but while another process holds
+// the directory (ErrLocked) it waits, polling, until that process exits or
+// ctx ends: a second `truyvet process` on the same data directory is a hot
+// standby that takes over when the first one dies. It logs when it starts
+// waiting and when it takes over.
+func OpenStandby(ctx context.Context, opts Options) (*Store, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	logged := false
+	for {
+		s, err := Open(ctx, opts)
+		if !errors.Is(err, ErrLocked) {
+			if err == nil && logged {
+				log.Info("store free; taking over", "data_dir", opts.Dir)
+			}
+			return s, err
+		}
+		if !logged {
+			log.Info("store in use by another replica; standing by", "data_dir", opts.Dir)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // Close flushes and closes the database.

@@ -148,3 +148,4 @@ func TestOpenBuildsVisitorIndexOfOlderStore(t *testing.T) {
 	defer func() { require.NoError(t, s.Close()) }()
 	require.Equal(t, want, visitors(s))
 }
+
