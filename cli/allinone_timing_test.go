@@ -50,7 +50,7 @@ func BenchmarkIngestAllInOne(b *testing.B) {
 	}
 
 	ctx, cancel := context.WithCancel(b.Context())
-	base, stop := startNode(b, ctx, b.TempDir())
+	base, stop := startNode(ctx, b, b.TempDir())
 	defer func() { cancel(); stop() }()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}

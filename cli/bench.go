@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/truyvet/truyvet/bench/dataset"
 	"github.com/truyvet/truyvet/bench/lookup"
 	"github.com/truyvet/truyvet/bench/peers"
@@ -20,7 +18,6 @@ import (
 	"github.com/truyvet/truyvet/bench/replay"
 	"github.com/truyvet/truyvet/bench/scaling"
 	"github.com/truyvet/truyvet/bench/synth"
-	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 )
 
 // runBench is `truyvet bench <generate|replay|query|peers|scale>`.
@@ -145,17 +142,11 @@ func runBenchReplay(ctx context.Context, env Env) error {
 		if len(rc.StatusURLs) == 0 {
 			return fmt.Errorf("%w: --status-url is required with --kafka-brokers (the processors' base URLs)", errUsage)
 		}
-		if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
-			return err
-		}
-		prod, err := kafkaproducer.New(kcfg, kafkaproducer.NewMetrics(prometheus.NewRegistry()), nil)
+		prod, err := replay.OpenKafka(ctx, kcfg)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = prod.Close() }()
-		if err := prod.LearnPartitions(ctx); err != nil {
-			return err
-		}
 		rc.Kafka, rc.IngestURL = prod, ""
 		ds["kafka_brokers"], ds["kafka_topic_prefix"] = kf.brokers, kf.cfg.TopicPrefix
 	}

@@ -15,7 +15,7 @@ import (
 
 // startNode runs an all-in-one node on a free port over dir until ctx ends;
 // stop waits for it to shut down cleanly.
-func startNode(tb testing.TB, ctx context.Context, dir string, args ...string) (url string, stop func()) {
+func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (url string, stop func()) {
 	tb.Helper()
 	env := Env{Args: append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, args...), Stdout: io.Discard, Stderr: io.Discard,
 		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
@@ -36,7 +36,7 @@ func startNode(tb testing.TB, ctx context.Context, dir string, args ...string) (
 func TestBenchCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	url, stop := startNode(t, ctx, t.TempDir())
+	url, stop := startNode(ctx, t, t.TempDir())
 	defer func() { cancel(); stop() }()
 
 	// The deployment's variables are exported, as the README tells users to

@@ -72,7 +72,7 @@ func getStatus(t *testing.T, url string) int {
 func TestPprofOnlyOnDebugListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	url, stop := startNode(t, ctx, t.TempDir())
+	url, stop := startNode(ctx, t, t.TempDir())
 	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/"))
 	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/cmdline"))
 	cancel()
@@ -81,7 +81,7 @@ func TestPprofOnlyOnDebugListener(t *testing.T) {
 	ctx, cancel = context.WithCancel(t.Context())
 	defer cancel()
 	debug := freeAddr(t)
-	url, stop = startNode(t, ctx, t.TempDir(), "--debug-listen", debug)
+	url, stop = startNode(ctx, t, t.TempDir(), "--debug-listen", debug)
 	defer func() { cancel(); stop() }()
 	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/"))
 	require.Equal(t, http.StatusOK, getStatus(t, "http://"+debug+"/debug/pprof/"))
@@ -94,7 +94,7 @@ func TestPprofOnlyOnDebugListener(t *testing.T) {
 func TestAllInOneStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	url, stop := startNode(t, ctx, t.TempDir())
+	url, stop := startNode(ctx, t, t.TempDir())
 	defer func() { cancel(); stop() }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/status", nil)
 	require.NoError(t, err)

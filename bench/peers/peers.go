@@ -1,13 +1,14 @@
 // Package peers holds the alternatives a health department would use instead
 // of truyvet to answer the same question — who was in contact with a case
-// (F1), and with those people afterwards (F2) — so that `truyvet bench peers`
-// can time them side by side on the same records and check their answers.
+// (F1), and with those people afterwards (F2) — and runs `truyvet bench
+// peers` (Run), which times them beside truyvet on the same records and
+// checks their answers.
 //
 // Each peer finds, in its own storage with its own indexes, the contact
 // intervals between the case (then each F1 member) and everyone else; the
 // DESIGN rules that turn those intervals into the contact list (union,
 // clipping, threshold, F2 from each F1's first exposure) are applied by
-// Assemble, shared by every peer, so answers differ only if a peer finds
+// Exposures, shared by every peer, so answers differ only if a peer finds
 // different contacts. Answers are compared on the contact list: each node's
 // user, tier, first exposure, exposure seconds, channels and exposed-by.
 package peers

@@ -1,5 +1,6 @@
 // Package scaling fits how a cost grows with size, from a few measured
-// sizes, and extrapolates it: the model behind `truyvet bench scale`.
+// sizes, and extrapolates it: `truyvet bench scale` (Run) measures a city at
+// several sizes on the embedded store and reports the fitted model.
 //
 // The model is a power law, cost = c · size^k, fitted by least squares on
 // the logarithms. k near 0 means the cost does not grow with size (a

@@ -148,4 +148,3 @@ func TestOpenBuildsVisitorIndexOfOlderStore(t *testing.T) {
 	defer func() { require.NoError(t, s.Close()) }()
 	require.Equal(t, want, visitors(s))
 }
-
