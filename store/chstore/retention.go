@@ -16,20 +16,17 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 	if err != nil {
 		return nil, err
 	}
-	var dropped []bucket.Day
-	for _, d := range days {
-		if d >= cutoff {
-			break
+	return retention.DropEach(ctx, days, cutoff, s.dropDay)
+}
+
+func (s *Store) dropDay(ctx context.Context, d bucket.Day) error {
+	for _, table := range []string{"stays", "visitors", "contacts", "bitmaps"} {
+		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %d", s.db, table, uint32(d))); err != nil {
+			s.m.errors.WithLabelValues("drop_partition").Inc()
+			return fmt.Errorf("drop day %s from %s: %w", d, table, err)
 		}
-		for _, table := range []string{"stays", "visitors", "contacts", "bitmaps"} {
-			if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %d", s.db, table, uint32(d))); err != nil {
-				s.m.errors.WithLabelValues("drop_partition").Inc()
-				return dropped, fmt.Errorf("drop day %s from %s: %w", d, table, err)
-			}
-		}
-		dropped = append(dropped, d)
 	}
-	return dropped, nil
+	return nil
 }
 
 // RunRetention drops days older than keep every interval until ctx ends.

@@ -18,30 +18,25 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 	if err != nil {
 		return nil, err
 	}
-	var dropped []bucket.Day
-	for _, d := range days {
-		if d >= cutoff {
-			break
+	return retention.DropEach(ctx, days, cutoff, s.dropDay)
+}
+
+// dropDay deletes one day's keys in one synced batch.
+func (s *Store) dropDay(_ context.Context, d bucket.Day) error {
+	wb := s.db.NewBatch()
+	defer func() { _ = wb.Close() }()
+	for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap} {
+		if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
+			return err
 		}
-		wb := s.db.NewBatch()
-		for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap} {
-			if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
-				wb.Close()
-				return dropped, err
-			}
-		}
-		if err := wb.Delete(dayPrefix(spaceDay, d), nil); err != nil {
-			wb.Close()
-			return dropped, err
-		}
-		err := wb.Commit(pebble.Sync)
-		wb.Close()
-		if err != nil {
-			return dropped, fmt.Errorf("drop day %s: %w", d, err)
-		}
-		dropped = append(dropped, d)
 	}
-	return dropped, nil
+	if err := wb.Delete(dayPrefix(spaceDay, d), nil); err != nil {
+		return err
+	}
+	if err := wb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("drop day %s: %w", d, err)
+	}
+	return nil
 }
 
 // RunRetention drops days older than keep every interval until ctx ends.

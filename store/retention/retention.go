@@ -20,6 +20,22 @@ type Dropper interface {
 	DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day, error)
 }
 
+// DropEach drops, one at a time with drop, each of days (ascending) before
+// cutoff, and returns those it dropped; it stops at the first error.
+func DropEach(ctx context.Context, days []bucket.Day, cutoff bucket.Day, drop func(context.Context, bucket.Day) error) ([]bucket.Day, error) {
+	var dropped []bucket.Day
+	for _, d := range days {
+		if d >= cutoff {
+			break
+		}
+		if err := drop(ctx, d); err != nil {
+			return dropped, err
+		}
+		dropped = append(dropped, d)
+	}
+	return dropped, nil
+}
+
 // Metrics count what retention did.
 type Metrics struct {
 	dropped prometheus.Counter

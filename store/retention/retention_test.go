@@ -76,3 +76,25 @@ func TestRun(t *testing.T) {
 	require.Equal(t, base-3, d.cutoffs[0])
 	require.Len(t, m.Collectors(), 2)
 }
+
+// DropEach drops the days before the cutoff in order and stops at the
+// first failure, reporting what it dropped.
+func TestDropEach(t *testing.T) {
+	var seen []bucket.Day
+	dropped, err := DropEach(t.Context(), []bucket.Day{1, 2, 3, 4}, 3, func(_ context.Context, d bucket.Day) error {
+		seen = append(seen, d)
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, []bucket.Day{1, 2}, dropped)
+	require.Equal(t, dropped, seen)
+	boom := errors.New("boom")
+	dropped, err = DropEach(t.Context(), []bucket.Day{1, 2, 3}, 9, func(_ context.Context, d bucket.Day) error {
+		if d == 2 {
+			return boom
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	require.Equal(t, []bucket.Day{1}, dropped)
+}
