@@ -65,7 +65,7 @@ func (c *cityFlags) register(fs *flag.FlagSet) {
 func benchFlags(fs *flag.FlagSet, env Env) error {
 	return parseFlags(fs, env.Args, func(name string) (string, bool) {
 		for _, p := range []string{"KAFKA_", "CLICKHOUSE_", "POSTGRES_"} {
-			if strings.HasPrefix(name, envPrefix+p) {
+			if strings.HasPrefix(name, EnvPrefix+p) {
 				return "", false
 			}
 		}

@@ -9,13 +9,14 @@ import (
 	"time"
 )
 
-// envPrefix prefixes the environment variable that can set each flag:
+// EnvPrefix prefixes the environment variable that can set each flag:
 // --data-dir is also TRUYVET_DATA_DIR. A flag given on the command line wins.
-const envPrefix = "TRUYVET_"
+const EnvPrefix = "TRUYVET_"
 
-// envName returns the environment variable for a flag name.
-func envName(flagName string) string {
-	return envPrefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
+// EnvName returns the environment variable for a flag name (deploy/ checks
+// its manifests with it).
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(flagName))
 }
 
 // errUsage marks an error in how the command was called (exit status 2).
@@ -37,7 +38,7 @@ func parseFlags(fs *flag.FlagSet, args []string, lookupEnv func(string) (string,
 		if given[f.Name] || err != nil {
 			return
 		}
-		name := envName(f.Name)
+		name := EnvName(f.Name)
 		if v, ok := lookupEnv(name); ok {
 			if e := fs.Set(f.Name, v); e != nil {
 				err = fmt.Errorf("%w: %s=%q: %w", errUsage, name, v, e)
