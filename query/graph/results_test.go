@@ -87,7 +87,9 @@ func (m *memStore) Visitors(_ context.Context, venues []graph.VenueSpans) iter.S
 					}
 				}
 			}
-			slices.SortFunc(vv, func(a, b graph.Visitor) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.User, b.User)) })
+			slices.SortFunc(vv, func(a, b graph.Visitor) int {
+				return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.User, b.User))
+			})
 			if len(vv) > 0 && !yield(graph.VenueVisitors{Venue: v.Venue, Visitors: vv}, nil) {
 				return
 			}
