@@ -222,6 +222,9 @@ type Stats struct {
 
 // Result is an exposure graph. Nodes are sorted by (Tier, FirstExposure,
 // UserID); Edges by (From, To, Start, Channel, VenueID); Venues by (First, VenueID).
+// The caller owns it: no slice of it is shared with another result or kept
+// by the engine, and no two nodes' slices overlap, so any of them may be
+// written to or appended to.
 type Result struct {
 	Query  Query
 	Nodes  []Node

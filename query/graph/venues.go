@@ -24,10 +24,10 @@ type visit struct {
 // stays, with their encounters with sources, against the sources, exactly as
 // the bitmap path does; people met only by encounter are measured by the
 // worker of their partition too.
-func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, spans []VenueSpans) ([][]found, error) {
+func (s *search) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, spans []VenueSpans) ([][]found, error) {
 	slices.SortFunc(spans, func(a, b VenueSpans) int { return cmp.Compare(a.Venue, b.Venue) })
-	perWorker := max(1, r.engine.minShare/venueShareDivisor)
-	n := max(1, min(r.engine.workers, len(spans)/perWorker))
+	perWorker := max(1, s.engine.minShare/venueShareDivisor)
+	n := max(1, min(s.engine.workers, len(spans)/perWorker))
 
 	// Phase 1: read venues, deal stays by person.
 	parts := make([][][]visit, n) // [reader][partition]
@@ -40,7 +40,7 @@ func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, 
 		for j := i; j < len(spans); j += n {
 			share = append(share, spans[j])
 		}
-		wg.Go(func() { read[i], errs[i] = r.dealVisitors(ctx, vs, share, parts[i]) })
+		wg.Go(func() { read[i], errs[i] = s.dealVisitors(ctx, vs, share, parts[i]) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -51,7 +51,7 @@ func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, 
 	workers := make([]*refineWorker, n)
 	cands := make([]int, n)
 	for j := range n {
-		wk := &refineWorker{rf: rf, seen: map[uint32]struct{}{}}
+		wk := newRefineWorker(rf)
 		workers[j] = wk
 		size := 0
 		for i := range n {
@@ -68,11 +68,11 @@ func (r *run) refineByVenue(ctx context.Context, rf *refinement, vs VenueStore, 
 
 	total := 0
 	for j := range workers {
-		r.res.Stats.VisitorsRead += read[j]
+		s.res.Stats.VisitorsRead += read[j]
 		total += cands[j]
 	}
-	r.candidates(rf.tier, total)
-	return r.gather(workers), nil
+	s.countCandidates(rf.tier, total)
+	return s.gather(workers), nil
 }
 
 // venueShareDivisor turns the engine's fewest candidates per refine worker
@@ -82,7 +82,7 @@ const venueShareDivisor = 64
 
 // dealVisitors reads the stays at share's venues and appends each stay of a
 // person not yet placed to that person's partition. It returns the stays read.
-func (r *run) dealVisitors(ctx context.Context, vs VenueStore, share []VenueSpans, parts [][]visit) (int, error) {
+func (s *search) dealVisitors(ctx context.Context, vs VenueStore, share []VenueSpans, parts [][]visit) (int, error) {
 	n := uint32(len(parts))
 	read := 0
 	for vv, err := range vs.Visitors(ctx, share) {
@@ -91,7 +91,7 @@ func (r *run) dealVisitors(ctx context.Context, vs VenueStore, share []VenueSpan
 		}
 		read += len(vv.Visitors)
 		for _, v := range vv.Visitors {
-			if !r.known.Contains(v.User) {
+			if !s.known.Contains(v.User) {
 				p := &parts[v.User%n]
 				*p = append(*p, visit{user: v.User, Stay: Stay{Venue: vv.Venue, Interval: v.Interval}})
 			}
@@ -140,10 +140,7 @@ func (wk *refineWorker) measurePartition(all []visit, j, n int) int {
 			continue
 		}
 		cands++
-		wk.pieces = append(wk.pieces[:0], ps...)
-		if f, ok := wk.evaluate(p); ok {
-			wk.out = append(wk.out, f)
-		}
+		wk.measureEncountered(p, ps)
 	}
 	return cands
 }
