@@ -79,7 +79,7 @@ type Store interface {
 
 	// Stays yields, for each user of users (sorted ascending, no duplicates)
 	// that has any, that user's stays that may overlap w, combined by the visit
-	// rule (CombineVisits) and sorted by Start. It may yield stays that turn
+	// rule (bucket.Layout.StayEnd) and sorted by Start. It may yield stays that turn
 	// out not to overlap w; it never leaves out one that does. The yielded
 	// slices are valid only until the next iteration.
 	Stays(ctx context.Context, users []uint32, w Window) iter.Seq2[UserStays, error]
