@@ -54,7 +54,7 @@ type Options struct {
 	Dir        string
 	Layout     bucket.Layout
 	CacheBytes int64
-	NoSync     bool // for benchmarks that load data: acknowledged writes may be lost on power failure
+	NoSync     bool // for benchmarks that load data: acknowledged writes may be lost if the process or machine crashes
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
