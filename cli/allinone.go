@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -57,7 +58,7 @@ func (c *allInOneConfig) validate() error {
 	if err := c.layout().Validate(); err != nil {
 		return err
 	}
-	return c.Ingest.Validate()
+	return validateIngest(c.Ingest)
 }
 
 func runAllInOne(ctx context.Context, env Env) error {
@@ -68,11 +69,21 @@ func runAllInOne(ctx context.Context, env Env) error {
 	if d == nil {
 		return err
 	}
+	// A start that fails before serving (the port is taken) must not leave
+	// behind a data directory it created: nothing was written into it.
+	_, statErr := os.Stat(cfg.DataDir)
+	created := errors.Is(statErr, os.ErrNotExist)
+	served := false
 	n, err := newNode(ctx, cfg, d, env.Now)
-	if err != nil {
-		return err
+	if err == nil {
+		err = n.run(ctx, srv, func(string) { served = true })
 	}
-	return n.run(ctx, srv, nil)
+	if err != nil && created && !served {
+		if e := os.RemoveAll(cfg.DataDir); e != nil {
+			d.log.Warn("cannot remove the data directory of a failed start", "data_dir", cfg.DataDir, "err", e)
+		}
+	}
+	return err
 }
 
 // node is one all-in-one process: ingest → pipe → processor → embedded store ← query.
@@ -119,6 +130,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 func (n *node) status(ctx context.Context) (server.Status, error) {
 	c, processed := n.ingest.Counts(), n.proc.Processed()
 	st := server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected),
+		Unavailable: server.Count(c.Unavailable), CountsSince: countsSince(n.ingest),
 		Processed: server.Count(processed), DeadLettered: server.Count(0), Lag: &server.LagStatus{Records: max(0, c.Accepted-processed)}}
 	return st, server.StoreStatus(ctx, &st, n.store)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -41,6 +42,31 @@ func (k *kafkaFlags) config() (kafkaproducer.Config, error) {
 	return k.cfg, k.cfg.Validate()
 }
 
+// validateIngest checks the ingest configuration, naming the flag of a bad
+// limit that registerIngest set (ingest.Config.Validate knows no flags).
+func validateIngest(c ingest.Config) error {
+	for _, f := range []struct {
+		name string
+		bad  bool
+	}{
+		{"--retention", c.Limits.Retention <= 0},
+		{"--max-body-bytes", c.MaxBodyBytes <= 0},
+		{"--max-records", c.MaxRecords <= 0},
+		{"--ingest-timeout", c.ProduceTimeout <= 0},
+	} {
+		if f.bad {
+			return fmt.Errorf("%s must be positive: %w", f.name, ingest.ErrBadLimit)
+		}
+	}
+	return c.Validate()
+}
+
+// countsSince is when h's counters started, for /v1/status.
+func countsSince(h *ingest.Handler) *string {
+	s := h.Since().In(api.Local).Format(time.RFC3339)
+	return &s
+}
+
 // registerIngest adds the ingest limits shared by all-in-one and ingest.
 func registerIngest(fs *flag.FlagSet, c *ingest.Config) {
 	durationFlag(fs, &c.Limits.Retention, "retention", c.Limits.Retention, "keep this many days (e.g. 28d); older records are rejected and older days dropped whole")
@@ -62,7 +88,7 @@ func runIngest(ctx context.Context, env Env) error {
 		if kcfg, err = kf.config(); err != nil {
 			return err
 		}
-		return icfg.Validate()
+		return validateIngest(icfg)
 	})
 	if d == nil {
 		return err
@@ -88,7 +114,8 @@ func runIngest(ctx context.Context, env Env) error {
 	return srv.serve(ctx, d, mux, ops{
 		status: func(context.Context) (server.Status, error) {
 			c := h.Counts()
-			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected), Topics: &topics}, nil
+			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected),
+				Unavailable: server.Count(c.Unavailable), CountsSince: countsSince(h), Topics: &topics}, nil
 		},
 		ready: func(ctx context.Context) error { return kafkaproducer.Ping(ctx, kcfg) },
 	}, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -23,16 +24,24 @@ type recordFunc func(i int, v *fastjson.Value, err error)
 // single JSON object, or NDJSON (one record per line). A malformed array, or
 // a body in which no line is JSON, is an error for the whole request; a bad
 // line among good NDJSON lines is that record's error only.
+//
+// A UTF-8 byte-order mark before the body is skipped (some Windows tools
+// write one). Before fastjson parses a value, checkJSON refuses what
+// fastjson would take or answer at length: raw control characters inside
+// strings (RFC 8259 §7) and nesting deeper than maxDepth.
 func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, fn recordFunc) error {
-	trimmed := bytes.TrimSpace(body)
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(body, utf8BOM))
 	if len(trimmed) == 0 {
 		return fmt.Errorf("%w: empty body", ErrNotJSON)
 	}
 	switch trimmed[0] {
 	case '[':
+		if err := checkJSON(trimmed); err != nil {
+			return fmt.Errorf("%w: %w", ErrNotJSON, err)
+		}
 		v, err := p.ParseBytes(trimmed)
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrNotJSON, err)
+			return fmt.Errorf("%w: %w", ErrNotJSON, shortError(err))
 		}
 		arr, err := v.Array()
 		if err != nil {
@@ -58,6 +67,9 @@ func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, 
 		return nil
 	case '{':
 		// One object, possibly spread over several lines.
+		if checkJSON(trimmed) != nil {
+			break // read as NDJSON, whose lines say what is wrong
+		}
 		if v, err := p.ParseBytes(trimmed); err == nil {
 			if len(trimmed) > maxRecordBytes {
 				fn(0, nil, tooLarge(len(trimmed), maxRecordBytes))
@@ -88,9 +100,13 @@ func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, 
 			n++
 			continue
 		}
-		v, err := p.ParseBytes(line)
+		err := checkJSON(line)
+		var v *fastjson.Value
+		if err == nil {
+			v, err = p.ParseBytes(line)
+		}
 		if err != nil {
-			err = fmt.Errorf("invalid JSON: %w", err)
+			err = fmt.Errorf("invalid JSON: %w", shortError(err))
 			if firstErr == nil {
 				firstErr = fmt.Errorf("line %d: %w", n+1, err)
 			}
@@ -119,4 +135,55 @@ var errRecordTooLarge = errors.New("record too large")
 
 func tooLarge(n, limit int) error {
 	return fmt.Errorf("record of %d bytes is larger than %d: %w", n, limit, errRecordTooLarge)
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// maxDepth is the deepest nesting checkJSON lets through. A record is a flat
+// object; a little room is left for values the schemas may one day nest.
+const maxDepth = 16
+
+// checkJSON scans b for what RFC 8259 forbids and fastjson accepts, raw
+// control characters (below U+0020) inside strings, and for nesting deeper
+// than maxDepth, which fastjson would refuse with an error as long as the
+// nesting. It checks nothing else: the parser does.
+func checkJSON(b []byte) error {
+	depth, inString, escaped := 0, false, false
+	for i, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			case c < 0x20:
+				return fmt.Errorf("raw control character U+%04X in a string at byte %d (escape it as \\u%04X)", c, i, c)
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxDepth {
+				return fmt.Errorf("nested deeper than %d levels at byte %d", maxDepth, i)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
+}
+
+// maxErrorLen bounds a parse error's text: fastjson's messages grow with
+// the input (they quote its tail).
+const maxErrorLen = 200
+
+// shortError returns err with its text cut to maxErrorLen.
+func shortError(err error) error {
+	s := err.Error()
+	if len(s) <= maxErrorLen {
+		return err
+	}
+	return errors.New(strings.ToValidUTF8(s[:maxErrorLen], "") + "…")
 }

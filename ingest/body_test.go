@@ -114,6 +114,18 @@ func TestSplitBody(t *testing.T) {
 			want: []seen{bad(0), bad(1), bad(2), bad(3)}, wantErr: ErrNotJSON},
 
 		// nothing
+		{name: "byte-order mark skipped, ndjson", body: "\xef\xbb\xbf{\"a\":1}\n{\"a\":2}",
+			want: []seen{ok(0, `{"a":1}`), ok(1, `{"a":2}`)}},
+		{name: "byte-order mark skipped, array", body: "\xef\xbb\xbf[{\"a\":1}]", want: []seen{ok(0, `{"a":1}`)}},
+		{name: "byte-order mark skipped, object", body: "\xef\xbb\xbf{\"a\":1}", want: []seen{ok(0, `{"a":1}`)}},
+		{name: "raw control character in an ndjson string is that line's error", body: "{\"a\":\"x\x01y\"}\n{\"a\":\"x\\u0001y\"}",
+			want: []seen{bad(0), ok(1, `{"a":"x\u0001y"}`)}},
+		{name: "raw tab in a string", body: "{\"a\":\"x\ty\"}", want: []seen{bad(0)}, wantErr: ErrNotJSON},
+		{name: "raw control character in an array", body: "[{\"a\":\"\x1f\"}]", wantErr: ErrNotJSON},
+		{name: "control character after an escaped quote", body: "{\"a\":\"\\\"\x02\"}", want: []seen{bad(0)}, wantErr: ErrNotJSON},
+		{name: "tab between tokens is whitespace", body: "{\"a\":\t1}", want: []seen{ok(0, `{"a":1}`)}},
+		{name: "deep nesting in an array", body: strings.Repeat("[", 100_000), wantErr: ErrNotJSON},
+		{name: "deep nesting in a line", body: "{\"a\":" + strings.Repeat("[", 20) + strings.Repeat("]", 20) + "}", want: []seen{bad(0)}, wantErr: ErrNotJSON},
 		{name: "empty body", body: "", wantErr: ErrNotJSON},
 		{name: "whitespace body", body: " \r\n\t\n  ", wantErr: ErrNotJSON},
 	}
@@ -199,6 +211,31 @@ func TestSplitBodyBrokenPrettyObject(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotJSON)
 }
 
+// TestSplitBodyErrorsAreShort: an error quotes neither the whole input nor
+// one frame per nesting level.
+func TestSplitBodyErrorsAreShort(t *testing.T) {
+	for _, body := range []string{
+		strings.Repeat("[", 100_000),
+		strings.Repeat("{\"a\":", 100_000),
+		"[" + strings.Repeat(`{"a":1},`, 50_000) + "x]",
+		strings.Repeat("x", 100_000),
+		"{\"a\":\"" + strings.Repeat("\x01", 1000) + "\"}",
+	} {
+		got, err := split(t, body, 10, 1<<20)
+		require.ErrorIs(t, err, ErrNotJSON)
+		require.Less(t, len(err.Error()), 300, "%.80s…: %s", body, err)
+		for _, s := range got {
+			if s.err != nil {
+				require.Less(t, len(s.err.Error()), 300)
+			}
+		}
+	}
+	_, err := split(t, "{\"a\":\"x\x01\"}", 10, 1024)
+	require.ErrorContains(t, err, "raw control character U+0001 in a string at byte 7 (escape it as \\u0001)")
+	_, err = split(t, strings.Repeat("[", 100), 10, 1024)
+	require.ErrorContains(t, err, "nested deeper than 16 levels at byte 16")
+}
+
 func FuzzSplitBody(f *testing.F) {
 	seeds := []string{
 		"{\"a\":1}\n{\"a\":2}\n",
@@ -211,6 +248,7 @@ func FuzzSplitBody(f *testing.F) {
 		"{\"a\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n{}",
 		"{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
 		"\xef\xbb\xbf{\"bom\":1}", "\u00a0{}\u00a0\n\u0085{}",
+		"{\"a\":\"x\x01\"}", "{\"a\":\"\\\"\x02\"}", "[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s), uint8(4), uint16(32))

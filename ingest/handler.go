@@ -29,6 +29,7 @@ type Handler struct {
 	counts   counts
 	parsers  fastjson.ParserPool
 	lastLog  atomic.Int64 // unix nanos of the last producer-error log line
+	since    time.Time    // when counting began
 }
 
 // NewHandler returns the ingest handler. now is the server clock used for the
@@ -43,7 +44,7 @@ func NewHandler(cfg Config, p Producer, m *Metrics, log *slog.Logger, now func()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, producer: p, now: now, m: m, log: log.With("component", "ingest")}, nil
+	return &Handler{cfg: cfg, producer: p, now: now, m: m, log: log.With("component", "ingest"), since: now()}, nil
 }
 
 // Register adds the ingest routes to mux.
@@ -54,8 +55,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/schemas/{name}", serveSchema)
 }
 
-// Counts returns what ingest has seen since start.
+// Counts returns what ingest has seen since Since. They live in memory: a
+// restart starts them again from zero.
 func (h *Handler) Counts() Counts { return h.counts.snapshot() }
+
+// Since is when the handler began counting.
+func (h *Handler) Since() time.Time { return h.since }
 
 // Rejection names one refused record and why.
 type Rejection struct {
@@ -161,7 +166,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 		em.produce.Observe(time.Since(t0).Seconds())
 		if err != nil {
 			em.unavailable.Add(float64(n))
-			h.counts.rejected.Add(int64(n))
+			h.counts.unavailable.Add(int64(n))
 			h.logThrottled("producer failed; answering 503", "records", n, "err", err)
 			return writeError(w, fmt.Errorf("%w: %w", errUnavailable, err))
 		}

@@ -193,7 +193,7 @@ var mixedVisits = lines(
 )
 
 var mixedVisitsRejected = []string{
-	"1 user_id missing_field",
+	"1 user_id invalid_value", // present, so not missing: zero is out of range
 	"2 - invalid_json",
 	"4 enter future_time",
 	"5 - invalid_json",
@@ -407,7 +407,8 @@ func TestProducerFailure(t *testing.T) {
 	wantError(t, rec, http.StatusServiceUnavailable, "retry later")
 	require.Equal(t, "1", rec.Header().Get("Retry-After"))
 	require.Contains(t, rec.Body.String(), "not enough replicas")
-	require.Equal(t, Counts{Received: 3, Accepted: 0, Rejected: 3}, f.h.Counts())
+	// The two valid records were answered 503, not rejected: the client resends them.
+	require.Equal(t, Counts{Received: 3, Accepted: 0, Rejected: 1, Unavailable: 2}, f.h.Counts())
 	require.InDelta(t, 0.0, testutil.ToFloat64(f.m.accepted.WithLabelValues("visit")), 0)
 	require.InDelta(t, 2.0, testutil.ToFloat64(f.m.rejected.WithLabelValues("visit", ReasonUnavailable)), 0)
 	require.InDelta(t, 1.0, testutil.ToFloat64(f.m.rejected.WithLabelValues("visit", "missing_field")), 0)
@@ -418,7 +419,7 @@ func TestProducerFailure(t *testing.T) {
 	// Recovery.
 	f.prod.setErr(nil)
 	require.Empty(t, want202(t, f.post(t, "/v1/checkins", lines(visitOK)), 1))
-	require.Equal(t, Counts{Received: 5, Accepted: 1, Rejected: 4}, f.h.Counts())
+	require.Equal(t, Counts{Received: 5, Accepted: 1, Rejected: 2, Unavailable: 2}, f.h.Counts())
 }
 
 func TestProducerTimeout(t *testing.T) {
@@ -429,7 +430,7 @@ func TestProducerTimeout(t *testing.T) {
 	require.Less(t, time.Since(t0), 5*time.Second)
 	wantError(t, rec, http.StatusServiceUnavailable, context.DeadlineExceeded.Error())
 	require.Equal(t, "1", rec.Header().Get("Retry-After"))
-	require.Equal(t, Counts{Received: 1, Rejected: 1}, f.h.Counts())
+	require.Equal(t, Counts{Received: 1, Unavailable: 1}, f.h.Counts())
 }
 
 func TestMethodNotAllowed(t *testing.T) {
@@ -478,7 +479,7 @@ func TestCountsAndMetrics(t *testing.T) {
 	// proximity: 405, not counted anywhere.
 	require.Equal(t, http.StatusMethodNotAllowed, f.do(t, http.MethodGet, "/v1/proximity", nil).Code)
 
-	require.Equal(t, Counts{Received: 7 + 2 + 2, Accepted: 2 + 1, Rejected: 5 + 2 + 1}, f.h.Counts())
+	require.Equal(t, Counts{Received: 7 + 2 + 2, Accepted: 2 + 1, Rejected: 5 + 1 + 1, Unavailable: 1}, f.h.Counts())
 
 	value := testutil.ToFloat64
 	// Requests by endpoint and code.
@@ -495,7 +496,7 @@ func TestCountsAndMetrics(t *testing.T) {
 	require.InDelta(t, 1.0, value(f.m.accepted.WithLabelValues("encounter")), 0)
 	wantRejected := map[string]map[string]float64{
 		"visit": {
-			"missing_field": 1, "invalid_json": 2, "future_time": 1, "invalid_time": 1 + 1,
+			"invalid_value": 1, "invalid_json": 2, "future_time": 1, "invalid_time": 1 + 1,
 			ReasonUnavailable: 1,
 		},
 		"encounter": {"self_encounter": 1},

@@ -71,15 +71,21 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Counts are what ingest has seen since the process started.
+// Counts are what ingest has seen since the handler was made (Handler.Since):
+// records received; accepted (answered 202, durable); rejected (invalid,
+// named in a 202); and unavailable (valid, but answered 503 because the
+// producer failed or ran out of time: not acknowledged, to be resent, though
+// a write that outlived its deadline may have stored them anyway, so they
+// are counted apart rather than as rejected).
 type Counts struct {
-	Received, Accepted, Rejected int64
+	Received, Accepted, Rejected, Unavailable int64
 }
 
 type counts struct {
-	received, accepted, rejected atomic.Int64
+	received, accepted, rejected, unavailable atomic.Int64
 }
 
 func (c *counts) snapshot() Counts {
-	return Counts{Received: c.received.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load()}
+	return Counts{Received: c.received.Load(), Accepted: c.accepted.Load(), Rejected: c.rejected.Load(),
+		Unavailable: c.unavailable.Load()}
 }

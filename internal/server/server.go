@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/internal/route"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
 )
@@ -32,6 +33,8 @@ type Status struct {
 	Received      *int64        `json:"received,omitempty"`      // records in ingest requests
 	Accepted      *int64        `json:"accepted,omitempty"`      // records ingest took
 	Rejected      *int64        `json:"rejected,omitempty"`      // records ingest refused, each with a reason
+	Unavailable   *int64        `json:"unavailable,omitempty"`   // valid records answered 503: not acknowledged, to be resent (ingest.Counts)
+	CountsSince   *string       `json:"counts_since,omitempty"`  // when ingest's counters started (they start from 0 at each start)
 	Processed     *int64        `json:"processed,omitempty"`     // records the processor stored
 	DeadLettered  *int64        `json:"dead_lettered,omitempty"` // records the processor sent to the dead-letter topic
 	Lag           *LagStatus    `json:"lag,omitempty"`
@@ -124,7 +127,9 @@ func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.
 	}
 	ln, err := listen(ctx, cfg.Listen)
 	if err == nil {
-		err = serveOn(ctx, ln, mux, log, &ready, func(addr string) {
+		// route.Strict: wrong methods, unclean paths and unknown routes under
+		// /v1/ answer JSON like the API's other errors.
+		err = serveOn(ctx, ln, route.Strict(mux), log, &ready, func(addr string) {
 			log.Info("serving", "addr", addr)
 			if cfg.OnListen != nil {
 				cfg.OnListen(addr)

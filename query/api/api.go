@@ -39,6 +39,9 @@ type Config struct {
 	MaxWindow       time.Duration // longest window
 	DefaultDepth    int
 	DefaultMinutes  float64
+	// MaxSkew is how far past the server's clock a window may end: the
+	// clock-skew allowance ingest grants records (no record can lie later).
+	MaxSkew time.Duration
 }
 
 // DefaultConfig returns a 30 s timeout, a 14-day default window and a 60-day maximum.
@@ -49,6 +52,7 @@ func DefaultConfig() Config {
 		MaxWindow:       60 * 24 * time.Hour,
 		DefaultDepth:    1,
 		DefaultMinutes:  15,
+		MaxSkew:         5 * time.Minute,
 	}
 }
 
@@ -97,10 +101,15 @@ func (a *API) parseQuery(r *http.Request) (graph.Query, float64, error) {
 	}
 	q.Case = uint32(id)
 	v := r.URL.Query()
-	to := a.now()
+	now := a.now()
+	to := now
 	if s := v.Get("to"); s != "" {
 		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return q, 0, badParam("to", "not an RFC 3339 time: %q", s)
+		}
+		if limit := now.Add(a.cfg.MaxSkew); to.After(limit) {
+			return q, 0, badParam("to", "%s is in the future (the latest is now plus %s, %s)",
+				s, a.cfg.MaxSkew, limit.In(Local).Format(time.RFC3339))
 		}
 	}
 	from := to.Add(-a.cfg.DefaultLookback)
@@ -135,13 +144,54 @@ func wantsCSV(r *http.Request) bool {
 	if f := r.URL.Query().Get("format"); f != "" {
 		return f == "csv"
 	}
-	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
-		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(mt, "text/csv") {
-			return true
-		}
+	return preferCSV(r.Header.Get("Accept"))
+}
+
+// preferCSV reports whether an Accept header ranks text/csv above
+// application/json, by q-value (RFC 9110 §12.5.1): the most specific range
+// that matches a type gives its q; a tie goes to JSON, the default.
+func preferCSV(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return false
 	}
-	return false
+	return acceptQ(accept, "text", "csv") > acceptQ(accept, "application", "json")
+}
+
+// acceptQ returns the q-value an Accept header gives to type/sub: that of the
+// most specific media range matching it, 0 when none does.
+func acceptQ(accept, typ, sub string) float64 {
+	q, spec := 0.0, -1
+	for part := range strings.SplitSeq(accept, ",") {
+		mt, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		t, s, _ := strings.Cut(strings.TrimSpace(mt), "/")
+		level := 0
+		switch {
+		case strings.EqualFold(t, typ) && strings.EqualFold(s, sub):
+			level = 2
+		case strings.EqualFold(t, typ) && s == "*":
+			level = 1
+		case t == "*" && s == "*":
+			level = 0
+		default:
+			continue
+		}
+		if level < spec {
+			continue
+		}
+		pq := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(strings.TrimSpace(k), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
+					f = 0
+				}
+				pq = f
+			}
+		}
+		q, spec = pq, level
+	}
+	return q
 }
 
 func (a *API) exposures(w http.ResponseWriter, r *http.Request) {

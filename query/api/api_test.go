@@ -160,3 +160,42 @@ func TestExposuresJSONCSVAndAudit(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Contains(t, rec.Body.String(), "team-hanoi")
 }
+
+func TestAcceptHonoursQValues(t *testing.T) {
+	mux, _ := server(t)
+	for accept, csv := range map[string]bool{
+		"text/csv":                               true,
+		"text/csv;q=0.1, application/json":       false,
+		"application/json;q=0.5, text/csv":       true,
+		"text/csv;q=0, */*":                      false,
+		"text/*":                                 true,
+		"*/*":                                    false,
+		"text/csv;q=0.5, application/*;q=0.4":    true,
+		"application/json, text/csv":             false,
+		"TEXT/CSV; Q=0.9, application/json;q=.8": true,
+		"":                                       false,
+	} {
+		rec := do(mux, "/v1/cases/1/exposures", "Accept", accept)
+		require.Equal(t, http.StatusOK, rec.Code, accept)
+		want := "application/json"
+		if csv {
+			want = "text/csv; charset=utf-8"
+		}
+		require.Equal(t, want, rec.Header().Get("Content-Type"), accept)
+	}
+}
+
+func TestWindowEndingAfterNowIsRefused(t *testing.T) {
+	mux, _ := server(t)
+	// now is 2026-11-21T08:00+07:00; the clock-skew allowance is 5 minutes.
+	rec := do(mux, "/v1/cases/1/exposures?to=2030-01-01T00:00:00Z")
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	var body map[string]string
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	require.Contains(t, body["error"], "to")
+	require.Contains(t, body["error"], "future")
+	rec = do(mux, "/v1/cases/1/exposures?to=2026-11-21T08:04:00%2B07:00")
+	require.Equal(t, http.StatusOK, rec.Code, "within the allowance")
+	rec = do(mux, "/v1/cases/1/exposures?to=2026-11-21T08:06:00%2B07:00")
+	require.Equal(t, http.StatusBadRequest, rec.Code, "past the allowance")
+}

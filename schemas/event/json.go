@@ -143,7 +143,8 @@ func uint32Field(o *fastjson.Object, name string) (uint32, error) {
 		return 0, invalid(name, ReasonInvalidValue, "must be an integer between 1 and %d", uint32(math.MaxUint32))
 	}
 	if n == 0 {
-		return 0, invalid(name, ReasonMissingField, "must not be zero")
+		// Present but out of range: ids start at 1.
+		return 0, invalid(name, ReasonInvalidValue, "must not be zero")
 	}
 	return uint32(n), nil
 }

@@ -14,7 +14,7 @@ type Reason string
 // Rejection reasons.
 const (
 	ReasonInvalidJSON   Reason = "invalid_json"   // the record is not a JSON object
-	ReasonMissingField  Reason = "missing_field"  // a required field is absent, null, empty or zero
+	ReasonMissingField  Reason = "missing_field"  // a required field is absent, null or empty (a zero id in the binary wire format, which cannot tell absent from zero)
 	ReasonInvalidValue  Reason = "invalid_value"  // a field has the wrong type or is out of range
 	ReasonInvalidTime   Reason = "invalid_time"   // unparseable or impossible time
 	ReasonFutureTime    Reason = "future_time"    // later than now plus the allowed clock skew
