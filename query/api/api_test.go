@@ -199,3 +199,45 @@ func TestWindowEndingAfterNowIsRefused(t *testing.T) {
 	rec = do(mux, "/v1/cases/1/exposures?to=2026-11-21T08:06:00%2B07:00")
 	require.Equal(t, http.StatusBadRequest, rec.Code, "past the allowance")
 }
+
+// TestLastExposureTimelineAndCaseRecords: nodes carry last_exposure (JSON and
+// the CSV's last column); the answer holds the case's own stays and
+// encounters, and stats count them, so "no records" differs from "no contacts".
+func TestLastExposureTimelineAndCaseRecords(t *testing.T) {
+	mux, _ := server(t)
+	rec := do(mux, "/v1/cases/1/exposures?depth=2")
+	require.Equal(t, http.StatusOK, rec.Code)
+	var g api.GraphJSON
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
+	require.Nil(t, g.Nodes[0].LastExposure, "the case has no exposure")
+	// User 2 shared venue 10 with the case over [08:30, 09:00).
+	require.EqualValues(t, t0+3600, *g.Nodes[1].LastExposure)
+	// User 3 met user 2 over [10:00, 10:20).
+	require.EqualValues(t, t0+8400, *g.Nodes[2].LastExposure)
+	require.Contains(t, rec.Body.String(), `"last_exposure":"2026-11-20T09:00:00+07:00"`)
+	require.Equal(t, api.TimelineJSON{
+		Stays:      []api.StayJSON{{VenueID: 10, Enter: api.Time(t0), Exit: api.Time(t0 + 3600)}},
+		Encounters: []api.EncounterJSON{},
+	}, g.Timeline)
+	require.Equal(t, 1, g.Stats.CaseStays)
+	require.Zero(t, g.Stats.CaseEncounters)
+
+	rec = do(mux, "/v1/cases/1/exposures?depth=2&format=csv")
+	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	require.Equal(t, "last_exposure", api.CSVHeader[len(api.CSVHeader)-1])
+	require.True(t, strings.HasSuffix(lines[1], ",2026-11-20T09:00:00+07:00"), lines[1])
+	require.True(t, strings.HasSuffix(lines[2], ",2026-11-20T10:20:00+07:00"), lines[2])
+
+	// User 2's timeline has the Bluetooth meeting with 3.
+	rec = do(mux, "/v1/cases/2/exposures")
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
+	require.Equal(t, []api.EncounterJSON{{PeerID: 3, Start: api.Time(t0 + 7200), End: api.Time(t0 + 8400), Seconds: 1200}}, g.Timeline.Encounters)
+	require.Equal(t, 1, g.Stats.CaseEncounters)
+
+	// Someone the store knows nothing about.
+	rec = do(mux, "/v1/cases/99/exposures")
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
+	require.Zero(t, g.Stats.CaseStays)
+	require.Zero(t, g.Stats.CaseEncounters)
+	require.Contains(t, rec.Body.String(), `"timeline":{"stays":[],"encounters":[]}`)
+}

@@ -45,6 +45,7 @@ type NodeJSON struct {
 	UserID          uint32   `json:"user_id"`
 	Tier            int      `json:"tier"`
 	FirstExposure   *Time    `json:"first_exposure"`
+	LastExposure    *Time    `json:"last_exposure"`
 	ExposureSeconds int64    `json:"exposure_seconds"`
 	Channels        []string `json:"channels"`
 	ExposedBy       []uint32 `json:"exposed_by"`
@@ -70,31 +71,59 @@ type SiteJSON struct {
 	Exposed int    `json:"exposed"`
 }
 
-// StatsJSON describes the work done.
+// StayJSON is one of the case's stays: exit_imputed when no record carried
+// an exit, so the exit is enter plus the default dwell.
+type StayJSON struct {
+	VenueID     uint32 `json:"venue_id"`
+	Enter       Time   `json:"enter"`
+	Exit        Time   `json:"exit"`
+	ExitImputed bool   `json:"exit_imputed"`
+}
+
+// EncounterJSON is one of the case's Bluetooth encounters.
+type EncounterJSON struct {
+	PeerID  uint32 `json:"peer_id"`
+	Start   Time   `json:"start"`
+	End     Time   `json:"end"`
+	Seconds int64  `json:"seconds"`
+}
+
+// TimelineJSON is the case's own record in the window.
+type TimelineJSON struct {
+	Stays      []StayJSON      `json:"stays"`
+	Encounters []EncounterJSON `json:"encounters"`
+}
+
+// StatsJSON describes the work done. CaseStays and CaseEncounters are the
+// case's own records in the window: both 0 means the store knows nothing of
+// the case then, which is not the same as having no close contacts.
 type StatsJSON struct {
-	F1           int                `json:"f1"`
-	F2           int                `json:"f2"`
-	Edges        int                `json:"edges"`
-	CandidatesF1 int                `json:"candidates_f1"`
-	CandidatesF2 int                `json:"candidates_f2"`
-	BitmapRanges int                `json:"bitmap_ranges"`
-	StaysRead    int                `json:"stays_read"`
-	ContactsRead int                `json:"contacts_read"`
-	ElapsedMS    float64            `json:"elapsed_ms"`
-	StagesMS     map[string]float64 `json:"stages_ms"`
+	CaseStays      int                `json:"case_stays"`
+	CaseEncounters int                `json:"case_encounters"`
+	F1             int                `json:"f1"`
+	F2             int                `json:"f2"`
+	Edges          int                `json:"edges"`
+	CandidatesF1   int                `json:"candidates_f1"`
+	CandidatesF2   int                `json:"candidates_f2"`
+	BitmapRanges   int                `json:"bitmap_ranges"`
+	StaysRead      int                `json:"stays_read"`
+	ContactsRead   int                `json:"contacts_read"`
+	ElapsedMS      float64            `json:"elapsed_ms"`
+	StagesMS       map[string]float64 `json:"stages_ms"`
 }
 
 // GraphJSON is the JSON answer of GET /v1/cases/{id}/exposures.
 type GraphJSON struct {
-	Case       uint32     `json:"case"`
-	From       Time       `json:"from"`
-	To         Time       `json:"to"`
-	Depth      int        `json:"depth"`
-	MinMinutes float64    `json:"min_minutes"`
-	Nodes      []NodeJSON `json:"nodes"`
-	Edges      []EdgeJSON `json:"edges"`
-	Venues     []SiteJSON `json:"venues"`
-	Stats      StatsJSON  `json:"stats"`
+	Case       uint32       `json:"case"`
+	From       Time         `json:"from"`
+	To         Time         `json:"to"`
+	Depth      int          `json:"depth"`
+	MinMinutes float64      `json:"min_minutes"`
+	Nodes      []NodeJSON   `json:"nodes"`
+	Edges      []EdgeJSON   `json:"edges"`
+	Venues     []SiteJSON   `json:"venues"`
+	Timeline   TimelineJSON `json:"timeline"`
+	Stats      StatsJSON    `json:"stats"`
 }
 
 func channelNames(cs []graph.Channel) []string {
@@ -120,8 +149,8 @@ func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *Gr
 			nj.ExposedBy = []uint32{}
 		}
 		if n.Tier > 0 {
-			t := Time(n.FirstExposure)
-			nj.FirstExposure = &t
+			first, last := Time(n.FirstExposure), Time(n.LastExposure)
+			nj.FirstExposure, nj.LastExposure = &first, &last
 		}
 		switch n.Tier {
 		case 1:
@@ -142,6 +171,15 @@ func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *Gr
 	for _, s := range res.Venues {
 		g.Venues = append(g.Venues, SiteJSON{VenueID: s.VenueID, Tier: s.Tier, First: Time(s.First), Last: Time(s.Last), Exposed: s.Exposed})
 	}
+	g.Timeline = TimelineJSON{Stays: make([]StayJSON, 0, len(res.Timeline.Stays)),
+		Encounters: make([]EncounterJSON, 0, len(res.Timeline.Contacts))}
+	for _, st := range res.Timeline.Stays {
+		g.Timeline.Stays = append(g.Timeline.Stays, StayJSON{VenueID: st.Venue, Enter: Time(st.Start), Exit: Time(st.End), ExitImputed: st.Imputed})
+	}
+	for _, c := range res.Timeline.Contacts {
+		g.Timeline.Encounters = append(g.Timeline.Encounters, EncounterJSON{PeerID: c.Peer, Start: Time(c.Start), End: Time(c.End), Seconds: c.Len()})
+	}
+	g.Stats.CaseStays, g.Stats.CaseEncounters = len(res.Timeline.Stays), len(res.Timeline.Contacts)
 	st := res.Stats
 	g.Stats.Edges = len(res.Edges)
 	g.Stats.CandidatesF1, g.Stats.CandidatesF2 = st.CandidatesF1, st.CandidatesF2
@@ -155,7 +193,9 @@ func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *Gr
 }
 
 // CSVHeader is the first row of the contact list.
-var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds", "exposure_minutes", "channels", "exposed_by", "venues"}
+// last_exposure was appended after venues, so scripts reading columns by
+// position keep working.
+var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds", "exposure_minutes", "channels", "exposed_by", "venues", "last_exposure"}
 
 // WriteCSV writes the contact list: one row per F1 and F2 person (the case
 // is not listed), in the graph's node order.
@@ -200,6 +240,7 @@ func WriteCSV(w io.Writer, res *graph.Result) error {
 			strings.Join(channelNames(n.Channels), ";"),
 			join(n.ExposedBy),
 			join(vs),
+			formatTime(n.LastExposure),
 		}
 		if err := cw.Write(row); err != nil {
 			return err

@@ -185,6 +185,7 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 	}
 	s.res.Stats.StaysRead += len(caseSrc.stays)
 	s.res.Stats.ContactsRead += len(caseSrc.contacts)
+	s.res.Timeline = timeline(caseSrc, w)
 	return caseSrc, nil
 }
 

@@ -204,6 +204,11 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 		if len(wk.ids) == 0 || first < f.node.FirstExposure {
 			f.node.FirstExposure = first
 		}
+		for _, iv := range wk.ivs {
+			if iv.End > iv.Start {
+				f.node.LastExposure = max(f.node.LastExposure, iv.End)
+			}
+		}
 		f.node.ExposureSeconds = max(f.node.ExposureSeconds, total)
 		wk.ids = append(wk.ids, from)
 		// One edge per maximal interval of each channel's union.

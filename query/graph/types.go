@@ -49,6 +49,9 @@ func (iv Interval) Clip(w Window) Interval {
 // a stay's identity (user, venue, visit_id, enter), folded by the visit rule.
 type Stay struct {
 	Venue uint32
+	// Imputed is true when no record of the stay carried an exit: it ends
+	// after the default dwell, an assumption a tracer should see as such.
+	Imputed bool
 	Interval
 }
 
@@ -174,12 +177,16 @@ type Query struct {
 	ContactsOnly bool
 }
 
-// Node is a person in the graph. The case has Tier 0, FirstExposure 0 and
-// ExposureSeconds 0.
+// Node is a person in the graph. The case has Tier 0, FirstExposure 0,
+// LastExposure 0 and ExposureSeconds 0.
 type Node struct {
-	UserID          uint32
-	Tier            int
-	FirstExposure   int64
+	UserID        uint32
+	Tier          int
+	FirstExposure int64
+	// LastExposure is the latest end of the qualifying contact intervals
+	// (those counted in ExposureSeconds, for F2 over every qualifying F1
+	// member): quarantine is dated from it.
+	LastExposure    int64
 	ExposureSeconds int64
 	Channels        []Channel // sorted, distinct; the channels of qualifying contacts
 	ExposedBy       []uint32  // sorted; the case for F1, the qualifying F1 members for F2
@@ -230,5 +237,16 @@ type Result struct {
 	Nodes  []Node
 	Edges  []Edge
 	Venues []Site
-	Stats  Stats
+	// Timeline is the case's own record in the window: where they were and
+	// whom their phone met, the tracer's starting point.
+	Timeline Timeline
+	Stats    Stats
+}
+
+// Timeline is the case's stays overlapping the window, sorted by Start, and
+// their encounters overlapping it, sorted by (Start, Peer), each meeting once
+// however many phones reported it. Neither is clipped to the window.
+type Timeline struct {
+	Stays    []Stay
+	Contacts []Contact
 }

@@ -74,7 +74,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 				if !open {
 					return
 				}
-				cur.End = s.layout.StayEnd(cur.Start, curExit)
+				cur.End, cur.Imputed = s.layout.StayEnd(cur.Start, curExit), curExit == 0
 				if cur.End > w.From && cur.Start < w.To && cur.End > cur.Start {
 					out = append(out, cur)
 				}

@@ -351,7 +351,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 		f := stayFolder{layout: s.layout}
 		keep := func(st foldedStay, ok bool) {
 			if ok && st.End > w.From && st.Start < w.To {
-				out = append(out, graph.Stay{Venue: st.venue, Interval: st.Interval})
+				out = append(out, graph.Stay{Venue: st.venue, Imputed: st.imputed, Interval: st.Interval})
 			}
 		}
 		for i, u := range users {

@@ -20,6 +20,7 @@ var _ graph.VenueStore = (*Store)(nil)
 // foldedStay is one stay folded from its visit records.
 type foldedStay struct {
 	user, venue uint32
+	imputed     bool // no record had an exit
 	graph.Interval
 }
 
@@ -55,6 +56,7 @@ func (f *stayFolder) flush() (foldedStay, bool) {
 	f.open = false
 	st := f.cur
 	st.End = f.layout.StayEnd(st.Start, f.exit)
+	st.imputed = f.exit == 0
 	return st, st.End > st.Start
 }
 

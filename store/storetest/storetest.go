@@ -87,6 +87,13 @@ func stay(venue uint32, start, end int64) graph.Stay {
 	return graph.Stay{Venue: venue, Interval: graph.Interval{Start: start, End: end}}
 }
 
+// imputed is a stay no record of which had an exit: it ends after the dwell.
+func imputed(venue uint32, start, end int64) graph.Stay {
+	st := stay(venue, start, end)
+	st.Imputed = true
+	return st
+}
+
 func visit(id string, user, venue uint32, enter, exit int64) event.Visit {
 	return event.Visit{VisitID: id, UserID: user, VenueID: venue, Enter: enter, Exit: exit, Source: "test"}
 }
@@ -114,18 +121,18 @@ func testStays(t *testing.T, open Factory) {
 	require.Equal(t, map[uint32][]graph.Stay{
 		1: {
 			stay(10, t0, t0+30*min_),
-			stay(11, t0+hour, t0+2*hour),
+			imputed(11, t0+hour, t0+2*hour),
 			stay(12, t0+2*hour, t0+2*hour+40*min_),
-			stay(12, t0+2*hour+5*min_, t0+3*hour+5*min_),
+			imputed(12, t0+2*hour+5*min_, t0+3*hour+5*min_),
 		},
-		2: {stay(10, t0+10*min_, t0+70*min_)},
+		2: {imputed(10, t0+10*min_, t0+70*min_)},
 	}, got)
 
 	// A window that ends before a stay and one that starts after it.
 	got = stays(t, s, []uint32{1}, graph.Window{From: t0 + 31*min_, To: t0 + hour})
 	require.Empty(t, got, "no stay overlaps (t0+31m, t0+1h)")
 	got = stays(t, s, []uint32{2}, graph.Window{From: t0 + 69*min_, To: t0 + 2*hour})
-	require.Equal(t, []graph.Stay{stay(10, t0+10*min_, t0+70*min_)}, got[2])
+	require.Equal(t, []graph.Stay{imputed(10, t0+10*min_, t0+70*min_)}, got[2])
 }
 
 func testStaysAcrossDays(t *testing.T, open Factory) {
@@ -139,7 +146,7 @@ func testStaysAcrossDays(t *testing.T, open Factory) {
 	got := stays(t, s, []uint32{5, 6}, graph.Window{From: Base, To: Base + 24*hour})
 	require.Equal(t, map[uint32][]graph.Stay{
 		5: {stay(20, late, late+5*hour)},
-		6: {stay(20, Base+23*hour, Base+24*hour)},
+		6: {imputed(20, Base+23*hour, Base+24*hour)},
 	}, got)
 	bm, err := s.Present(context.Background(), []bucket.Range{{Venue: 20, First: s.Layout().Of(Base), Last: s.Layout().Of(Base + 24*hour)}})
 	require.NoError(t, err)

@@ -44,6 +44,7 @@ type pair struct {
 	from, to uint32
 	pieces   []piece
 	first    int64 // smallest piece start
+	last     int64 // largest piece end
 	seconds  int64 // length of the union of the pieces
 }
 
@@ -74,6 +75,7 @@ func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, 
 			UserID:          x,
 			Tier:            1,
 			FirstExposure:   p.first,
+			LastExposure:    p.last,
 			ExposureSeconds: p.seconds,
 			Channels:        channelsOf([]pair{p}),
 			ExposedBy:       []uint32{q.Case},
@@ -109,6 +111,7 @@ func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, 
 			n := graph.Node{UserID: x, Tier: 2, FirstExposure: byX[0].first}
 			for _, p := range byX {
 				n.FirstExposure = min(n.FirstExposure, p.first)
+				n.LastExposure = max(n.LastExposure, p.last)
 				n.ExposureSeconds = max(n.ExposureSeconds, p.seconds)
 				n.ExposedBy = append(n.ExposedBy, p.from)
 			}
@@ -231,6 +234,7 @@ func measure(stays []stay, encounters []event.Encounter, a, b uint32, lo, hi int
 		if i == 0 || pc.start < p.first {
 			p.first = pc.start
 		}
+		p.last = max(p.last, pc.end)
 		all = append(all, graph.Interval{Start: pc.start, End: pc.end})
 	}
 	for _, iv := range union(all) {
