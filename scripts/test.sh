@@ -26,6 +26,16 @@ fi
 echo "TRUYVET_IT_KAFKA_BROKERS=${TRUYVET_IT_KAFKA_BROKERS:-}"
 echo "TRUYVET_IT_CLICKHOUSE_ADDR=${TRUYVET_IT_CLICKHOUSE_ADDR:-}"
 echo "TRUYVET_IT_POSTGRES_URL=${TRUYVET_IT_POSTGRES_URL:-}"
+echo "== browser: Debian's chromium for the web UI's tests (query/api/ui)"
+# The page's tests drive a real headless Chromium; without one they fail
+# under CI=true and skip elsewhere.
+if ! command -v chromium >/dev/null 2>&1 && [ -z "${TRUYVET_CHROMIUM:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "apt-get install chromium failed"
+  else
+    echo "chromium not installed (apt-get install chromium); the browser tests will skip"
+  fi
+fi
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
 if [ "${local_services:-}" = 1 ]; then

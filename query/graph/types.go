@@ -245,7 +245,8 @@ type Result struct {
 
 // Timeline is the case's stays overlapping the window, sorted by Start, and
 // their encounters overlapping it, sorted by (Start, Peer), each meeting once
-// however many phones reported it. Neither is clipped to the window.
+// however many phones reported it (overlapping encounters with one peer are
+// merged). Neither is clipped to the window.
 type Timeline struct {
 	Stays    []Stay
 	Contacts []Contact

@@ -6,12 +6,20 @@
 //   GET /v1/cases/{id}/exposures  the exposure graph (JSON; format=csv for the contact list)
 //   GET /v1/status                pipeline counters, polled every 5 s
 //   GET /v1/audit?limit=20        recent lookups
+// Every request goes through apiFetch, so the headers they carry are set in
+// one place.
+//
+// Dates are shown and entered as dd/mm/yyyy hh:mm (24-hour) in Vietnam time,
+// whatever the browser's locale: the form uses text inputs, not the
+// browser's date pickers, whose format follows the locale.
 'use strict';
 
 (function () {
   const TZ_OFFSET_MS = 7 * 3600 * 1000; // Asia/Ho_Chi_Minh, UTC+07:00, no daylight saving
   const TZ_SUFFIX = '+07:00';
   const MAX_DRAWN = 2000; // above this many people, the graph shows F0 and F1 only
+  const GROUP_F2 = 300; // above this many F2, the graph draws them as one group per F1
+  const VENUE_VIEW = 120; // above this many F1, the graph is drawn by venue (see buildVenueView)
   const TABLE_ROWS = 500; // rows rendered before "show all"
   const STATUS_EVERY_MS = 5000;
   const AUDIT_EVERY = 6; // refresh the audit panel every 6th status poll (30 s)
@@ -52,7 +60,7 @@
   // ---------- time: everything is shown and entered in Vietnam time
 
   // parseTime reads RFC 3339 (any offset, any fraction digits) or a
-  // datetime-local value (taken as Vietnam time). It returns Unix ms or NaN.
+  // bare local time (taken as Vietnam time). It returns Unix ms or NaN.
   function parseTime(s) {
     if (typeof s !== 'string') return NaN;
     const m = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(s.trim());
@@ -70,6 +78,19 @@
 
   const pad2 = (n) => String(n).padStart(2, '0');
 
+  // parseInput reads a form date: dd/mm/yyyy, optionally with hh:mm (24-hour),
+  // in Vietnam time; a bare date is its midnight. It returns Unix ms or NaN,
+  // also for a date that does not exist (31/02/2026).
+  function parseInput(s) {
+    const m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})(?:[ T,]+(\d{1,2}):(\d{2}))?$/.exec(String(s).trim());
+    if (!m) return NaN;
+    const [d, mo, y, h, mi] = [+m[1], +m[2], +m[3], m[4] ? +m[4] : 0, m[5] ? +m[5] : 0];
+    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59) return NaN;
+    const t = Date.UTC(y, mo - 1, d, h, mi);
+    if (new Date(t).getUTCDate() !== d) return NaN;
+    return t - TZ_OFFSET_MS;
+  }
+
   // parts of a Unix ms time in Vietnam time
   function ictParts(ms) {
     const d = new Date(ms + TZ_OFFSET_MS);
@@ -79,17 +100,16 @@
     };
   }
 
+  // fmtTime writes dd/mm/yyyy hh:mm[:ss] in Vietnam time; the date is the
+  // first 10 characters, the time from the 12th.
   function fmtTime(ms, seconds) {
     if (!isFinite(ms)) return '—';
     const p = ictParts(ms);
-    return `${p.y}-${p.mo}-${p.d} ${p.h}:${p.mi}` + (seconds ? `:${p.s}` : '');
+    return `${p.d}/${p.mo}/${p.y} ${p.h}:${p.mi}` + (seconds ? `:${p.s}` : '');
   }
 
-  // value for an <input type=datetime-local>
-  function toInput(ms) {
-    const p = ictParts(ms);
-    return `${p.y}-${p.mo}-${p.d}T${p.h}:${p.mi}`;
-  }
+  // value for a date input: dd/mm/yyyy hh:mm
+  const toInput = (ms) => fmtTime(ms);
 
   function toRFC3339(ms) {
     const p = ictParts(ms);
@@ -153,8 +173,8 @@
   }
 
   function inputToRFC3339(v) {
-    if (!v) return '';
-    const t = parseTime(v);
+    if (!v.trim()) return '';
+    const t = parseInput(v);
     return isFinite(t) ? toRFC3339(t) : null;
   }
 
@@ -166,8 +186,8 @@
     }
     const from = inputToRFC3339($('f-from').value);
     const to = inputToRFC3339($('f-to').value);
-    if (from === null) return { error: '"From" is not a valid date and time.', field: 'f-from' };
-    if (to === null) return { error: '"To" is not a valid date and time.', field: 'f-to' };
+    if (from === null) return { error: '"From" is not a date and time as dd/mm/yyyy hh:mm (ngày/tháng/năm giờ:phút).', field: 'f-from' };
+    if (to === null) return { error: '"To" is not a date and time as dd/mm/yyyy hh:mm (ngày/tháng/năm giờ:phút).', field: 'f-to' };
     if (from && to && parseTime(from) >= parseTime(to)) {
       return { error: '"From" must be before "To" (thời gian bắt đầu phải trước thời gian kết thúc).', field: 'f-from' };
     }
@@ -300,13 +320,20 @@
     const q = readHash();
     if (!q) return;
     fillForm(q);
+    // The form can show only depth 1 or 2: a link asking for another is
+    // refused here rather than shown as one depth and sent as another.
+    if (q.depth && q.depth !== '1' && q.depth !== '2') {
+      clearResult();
+      showError(`The link asks for depth ${q.depth}; depth is 1 (F1) or 2 (F1 + F2) (cấp chỉ là 1 hoặc 2). Choose one and press Trace.`);
+      return;
+    }
     run(q);
   }
 
   // clearResult removes an earlier answer, so it is never taken for this one's.
   function clearResult() {
     $('result').hidden = true;
-    for (const id of ['f1-card', 'f2-card', 'sites-card']) $(id).hidden = true;
+    for (const id of ['f1-card', 'f2-card', 'sites-card', 'timeline-card']) $(id).hidden = true;
     $('graph').replaceChildren();
     $('graph').setAttribute('aria-label', 'Exposure graph');
     $('graph-note').hidden = true;
@@ -364,11 +391,18 @@
       s.add(e.venue_id);
     }
 
-    renderSummary(q, data, f1.length, f2.length, venues.length);
-    renderGraph(data, nodes, edges);
+    const st = data.stats || {};
+    const noRecords = st.case_stays === 0 && st.case_encounters === 0;
+    const caseId = data.case != null ? data.case : q.case;
+    const emptyText = noRecords
+      ? `No records of case ${caseId} in this window: no check-ins and no Bluetooth encounters (không có dữ liệu của ca bệnh trong khoảng thời gian này).`
+      : 'No contacts above the threshold in this window (không có tiếp xúc).';
+    renderSummary(q, data, f1.length, f2.length, venues.length, noRecords ? emptyText : '');
     view.tables = [];
-    renderContacts('f1', f1, venuesOf, true);
-    renderContacts('f2', f2, venuesOf, data.depth === 2 || (data.depth == null && q.depth === '2'));
+    renderTimeline(data, nodes, noRecords ? emptyText : '');
+    renderGraph(data, nodes, edges, emptyText);
+    renderContacts('f1', f1, venuesOf, true, noRecords ? emptyText : 'No close contacts in this window (không có F1).');
+    renderContacts('f2', f2, venuesOf, data.depth === 2 || (data.depth == null && q.depth === '2'), noRecords ? emptyText : 'No F2 in this window (không có F2).');
     renderSites(venues);
 
     const csv = $('csv-link');
@@ -378,9 +412,10 @@
     document.title = `Case ${q.case}: ${f1.length} F1, ${f2.length} F2 — truyvet`;
   }
 
-  function renderSummary(q, data, n1, n2, nv) {
+  function renderSummary(q, data, n1, n2, nv, noRecords) {
     const main = $('summary-main');
     main.replaceChildren(
+      ...(noRecords ? [el('p', { class: 'no-records', id: 'no-records', text: noRecords })] : []),
       el('span', { class: 'case-badge' }, 'Case (Ca bệnh F0) ', el('b', {}, String(data.case != null ? data.case : q.case))),
       el('span', { class: 'window' }, `${fmtTime(parseTime(data.from))} → ${fmtTime(parseTime(data.to))} (UTC+07:00)`),
       el('span', { class: 'muted' }, `depth ${data.depth || q.depth} · ≥ ${data.min_minutes != null ? data.min_minutes : q.min} min`),
@@ -391,6 +426,7 @@
     );
     const st = data.stats || {};
     const parts = [
+      `case's own stays ${fmtNum(st.case_stays)} · encounters ${fmtNum(st.case_encounters)}`,
       `elapsed ${st.elapsed_ms != null ? st.elapsed_ms.toFixed(1) : '—'} ms`,
       `candidates F1 ${fmtNum(st.candidates_f1)} · F2 ${fmtNum(st.candidates_f2)}`,
       `edges ${fmtNum(st.edges)}`,
@@ -406,22 +442,52 @@
 
   // ---------- tables
 
-  // makeTable renders rows into container with sortable headers. Each column is
-  // {key, label, num, value(row) for sorting, cell(row) -> string|Node}.
+  // makeTable renders rows into container with sortable headers and a
+  // filter box. Each column is {key, label, num, value(row) for sorting,
+  // cell(row) -> string|Node}. The filter keeps the rows whose cells' text
+  // contains it (any case); "key:text" looks in one column only, matching
+  // whole words there (by:123 is exposed by 123, not by 1234).
   function makeTable(container, columns, rows, sort, empty) {
-    const state = { key: sort.key, dir: sort.dir, all: rows.length <= TABLE_ROWS };
+    // pred, when set (by a click on the graph), picks the rows instead of the
+    // text, which then only names it; typing drops it.
+    const state = { key: sort.key, dir: sort.dir, all: rows.length <= TABLE_ROWS, filter: '', pred: null };
     const byKey = Object.fromEntries(columns.map((c) => [c.key, c]));
-    function sorted() {
+    const texts = new Map(); // row -> lower-cased cell texts, built on first filter
+    const cellText = (c, r) => {
+      const v = c.cell(r);
+      return (v instanceof Node ? v.textContent : String(v == null ? '' : v)).toLowerCase();
+    };
+    function matches(r) {
+      if (state.pred) return state.pred(r);
+      const f = state.filter.trim().toLowerCase();
+      if (!f) return true;
+      let t = texts.get(r);
+      if (!t) texts.set(r, (t = columns.map((c) => cellText(c, r))));
+      const m = /^(\w+):\s*(.+)$/.exec(f);
+      const k = m ? columns.findIndex((c) => c.key === m[1]) : -1;
+      if (k >= 0) return t[k].split(/[\s,;]+/).includes(m[2].trim());
+      return t.some((x) => x.includes(f));
+    }
+    const input = el('input', {
+      type: 'search', class: 'filter', placeholder: 'Filter (lọc): ID, venue, date…',
+      'aria-label': 'Filter the rows (lọc)', title: 'Rows whose text contains this; column:text looks in one column (by:123, venues:42)',
+      oninput: () => { state.filter = input.value; state.pred = null; draw(); },
+    });
+    const counter = el('span', { class: 'muted filter-count' });
+    const holder = el('div', { class: 'table-holder' });
+    if (rows.length) container.replaceChildren(el('div', { class: 'filter-bar' }, input, counter), holder);
+    else container.replaceChildren(holder);
+    function sorted(list) {
       const col = byKey[state.key];
       const d = state.dir === 'asc' ? 1 : -1;
-      return rows
+      return list
         .map((r, i) => ({ r, i, v: col.value(r) }))
         .sort((a, b) => (a.v < b.v ? -d : a.v > b.v ? d : a.i - b.i))
         .map((x) => x.r);
     }
     function draw() {
       if (!rows.length) {
-        container.replaceChildren(el('p', { class: 'empty', text: empty }));
+        holder.replaceChildren(el('p', { class: 'empty', text: empty }));
         return;
       }
       const head = el('tr', {}, columns.map((c) => {
@@ -430,6 +496,7 @@
           class: (c.num ? 'num ' : '') + (active ? 'sorted ' + state.dir : ''),
           'aria-sort': active ? (state.dir === 'asc' ? 'ascending' : 'descending') : 'none',
           scope: 'col',
+          'data-key': c.key,
         }, el('button', {
           type: 'button',
           title: 'Sort (sắp xếp)',
@@ -441,7 +508,9 @@
         }, c.label, el('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (state.dir === 'asc' ? '▲' : '▼') : '↕')));
         return th;
       }));
-      const list = sorted();
+      const kept = state.pred || state.filter.trim() ? rows.filter(matches) : rows;
+      counter.textContent = kept.length === rows.length ? '' : `${fmtNum(kept.length)} of ${fmtNum(rows.length)} rows`;
+      const list = sorted(kept);
       const shown = state.all ? list : list.slice(0, TABLE_ROWS);
       const body = el('tbody');
       const frag = document.createDocumentFragment();
@@ -450,16 +519,20 @@
       }
       body.append(frag);
       const parts = [el('table', {}, el('thead', {}, head), body)];
-      if (!state.all) {
+      if (!kept.length) parts.push(el('p', { class: 'empty', text: `No row matches "${state.filter.trim()}" (không có dòng phù hợp).` }));
+      if (!state.all && list.length > TABLE_ROWS) {
         parts.push(el('button', {
           type: 'button', class: 'ghost more',
           onclick: () => { state.all = true; draw(); },
-        }, `Show all ${fmtNum(rows.length)} rows (hiện tất cả)`));
+        }, `Show all ${fmtNum(list.length)} rows (hiện tất cả)`));
       }
-      container.replaceChildren(...parts);
+      holder.replaceChildren(...parts);
     }
     draw();
-    return { expand() { if (!state.all) { state.all = true; draw(); } } };
+    return {
+      expand() { if (!state.all) { state.all = true; draw(); } },
+      setFilter(f, pred) { input.value = f; state.filter = f; state.pred = pred || null; draw(); },
+    };
   }
 
   function channelCell(chs) {
@@ -482,7 +555,7 @@
     return el('span', {}, out);
   }
 
-  function renderContacts(tier, list, venuesOf, show) {
+  function renderContacts(tier, list, venuesOf, show, empty) {
     $(tier + '-card').hidden = !show;
     $(tier + '-count').textContent = fmtNum(list.length);
     const cols = [
@@ -491,6 +564,10 @@
       {
         key: 'first', label: 'First exposure (Thời điểm)', value: (n) => parseTime(n.first_exposure),
         cell: (n) => el('time', { datetime: n.first_exposure || '', title: n.first_exposure || '' }, fmtTime(parseTime(n.first_exposure))),
+      },
+      {
+        key: 'last', label: 'Last exposure (Lần cuối)', firstDir: 'desc', value: (n) => parseTime(n.last_exposure),
+        cell: (n) => el('time', { datetime: n.last_exposure || '', title: n.last_exposure || '' }, fmtTime(parseTime(n.last_exposure))),
       },
       { key: 'minutes', label: 'Minutes (Số phút)', num: true, firstDir: 'desc', value: (n) => n.exposure_seconds, cell: (n) => fmtMinutes(n.exposure_seconds) },
       { key: 'channels', label: 'Channels (Hình thức)', value: (n) => (n.channels || []).join(','), cell: (n) => channelCell(n.channels) },
@@ -506,9 +583,51 @@
         },
       },
     ];
-    const t = makeTable($(tier + '-table'), cols, list, { key: 'first', dir: 'asc' },
-      tier === 'f1' ? 'No close contacts in this window (không có F1).' : 'No F2 in this window (không có F2).');
+    const t = makeTable($(tier + '-table'), cols, list, { key: 'first', dir: 'asc' }, empty);
     view.tables.push(t);
+    view[tier] = t;
+  }
+
+  // renderTimeline lists the case's own stays and encounters in the window,
+  // in time order: where they were (imputed exits marked) and whom their
+  // phone met, the starting point of every interview.
+  function renderTimeline(data, nodes, empty) {
+    const tl = data.timeline && typeof data.timeline === 'object' ? data.timeline : {};
+    const tierOf = new Map(nodes.map((n) => [n.user_id, n.tier]));
+    const sites = new Map((Array.isArray(data.venues) ? data.venues : []).map((v) => [v.venue_id, v]));
+    const rows = [];
+    for (const st of Array.isArray(tl.stays) ? tl.stays : []) {
+      const a = parseTime(st.enter), b = parseTime(st.exit);
+      rows.push({ kind: 'venue', start: a, end: b, id: st.venue_id, imputed: !!st.exit_imputed, seconds: (b - a) / 1000 });
+    }
+    for (const en of Array.isArray(tl.encounters) ? tl.encounters : []) {
+      rows.push({ kind: 'proximity', start: parseTime(en.start), end: parseTime(en.end), id: en.peer_id, seconds: en.seconds });
+    }
+    $('timeline-card').hidden = false;
+    $('timeline-count').textContent = fmtNum(rows.length);
+    const cols = [
+      { key: 'start', label: 'From (Từ)', value: (r) => r.start, cell: (r) => fmtTime(r.start) },
+      { key: 'end', label: 'To (Đến)', value: (r) => r.end, cell: (r) => fmtTime(r.end) },
+      { key: 'kind', label: 'How (Hình thức)', value: (r) => r.kind, cell: (r) => el('span', { class: 'ch ch-' + r.kind, text: r.kind === 'venue' ? 'check-in' : 'Bluetooth' }) },
+      {
+        key: 'what', label: 'Where / whom (Ở đâu / gặp ai)', value: (r) => r.kind + ':' + String(r.id).padStart(10, '0'),
+        cell: (r) => {
+          if (r.kind === 'venue') {
+            const site = sites.get(r.id);
+            return el('span', {}, `venue ${r.id}`, site ? el('span', { class: 'muted' }, ` · ${fmtNum(site.exposed)} exposed here`) : null);
+          }
+          const t = tierOf.get(r.id);
+          return el('span', {}, 'met ', idLink(r.id), t ? ' ' : null, t ? el('span', { class: 'tier t' + t, text: 'F' + t }) : null);
+        },
+      },
+      { key: 'minutes', label: 'Minutes (Số phút)', num: true, firstDir: 'desc', value: (r) => r.seconds, cell: (r) => fmtMinutes(r.seconds) },
+      {
+        key: 'note', label: 'Note (Ghi chú)', value: (r) => (r.imputed ? 1 : 0),
+        cell: (r) => (r.imputed ? el('span', { class: 'imputed', title: 'No check-out was recorded: the stay is assumed to last the default dwell' }, 'no check-out: exit assumed (không quét mã ra)') : ''),
+      },
+    ];
+    view.tables.push(makeTable($('timeline-table'), cols, rows, { key: 'start', dir: 'asc' },
+      empty || 'No stays or encounters of the case in this window (không có dữ liệu).'));
   }
 
   function renderSites(venues) {
@@ -532,20 +651,50 @@
   const NODE_R = [11, 6.5, 4.5]; // radius by tier, in layout units
 
   // buildGraph turns the answer into drawable nodes and one link per pair of
-  // people (channels merged). Above MAX_DRAWN people only F0 and F1 are kept.
+  // people (channels merged). Above GROUP_F2 F2, they are drawn as one group
+  // per F1 that exposed them (the first listed when several did), sized by
+  // its people: thousands of F2 as single dots are a solid ring. Above
+  // MAX_DRAWN drawn nodes, only F0 and F1 are kept.
   function buildGraph(nodes, edges) {
-    const partial = nodes.length > MAX_DRAWN;
-    const keep = partial ? nodes.filter((n) => n.tier <= 1) : nodes;
+    const f2 = nodes.filter((n) => n.tier === 2);
+    const f1 = nodes.filter((n) => n.tier === 1);
+    if (f1.length > VENUE_VIEW) return buildVenueView(nodes, edges, f1, f2);
+    const grouped = f2.length > GROUP_F2;
+    let keep = grouped ? nodes.filter((n) => n.tier <= 1) : nodes;
+    const partial = keep.length > MAX_DRAWN;
+    if (partial) keep = nodes.filter((n) => n.tier <= 1);
     const index = new Map();
     const gn = keep.map((n, i) => {
       index.set(n.user_id, i);
       return { i, id: n.user_id, tier: n.tier, n, x: 0, y: 0, vx: 0, vy: 0, links: [], nbrs: [] };
     });
+    // groupOf maps an F2 member to the index of their group's node
+    const groupOf = new Map();
+    if (grouped && !partial) {
+      const byParent = new Map();
+      for (const n of f2) {
+        const p = Array.isArray(n.exposed_by) && n.exposed_by.length ? n.exposed_by[0] : 0;
+        if (!index.has(p)) continue;
+        let g = byParent.get(p);
+        if (!g) {
+          g = { i: gn.length, id: p, tier: 2, group: { of: p, count: 0 }, n: null, x: 0, y: 0, vx: 0, vy: 0, links: [], nbrs: [] };
+          byParent.set(p, g);
+          gn.push(g);
+        }
+        g.group.count++;
+        groupOf.set(n.user_id, g.i);
+      }
+      for (const g of byParent.values()) g.r = Math.min(16, NODE_R[2] + 1.6 * Math.sqrt(g.group.count));
+    }
     const pairs = new Map();
     const links = [];
     for (const e of edges) {
       const a = index.get(e.from);
-      const b = index.get(e.to);
+      let b = index.get(e.to);
+      if (b === undefined && groupOf.has(e.to)) {
+        b = groupOf.get(e.to);
+        if (gn[b].group.of !== e.from) continue; // the group hangs from its own F1 only
+      }
       if (a === undefined || b === undefined || a === b) continue;
       const key = a < b ? a * 1e6 + b : b * 1e6 + a;
       let l = pairs.get(key);
@@ -565,7 +714,81 @@
       l.s.nbrs.push(l.t.i);
       l.t.nbrs.push(l.s.i);
     });
-    return { nodes: gn, links, partial, total: nodes.length };
+    return { nodes: gn, links, partial, grouped: grouped && !partial, groups: gn.length - keep.length, f2: f2.length, total: nodes.length };
+  }
+
+  // buildVenueView draws a graph with hundreds of F1 by where the case
+  // exposed them: one circle per venue (and one for Bluetooth), sized by the
+  // F1 exposed there (each F1 where their earliest contact with the case
+  // was), and beyond each, one circle for the F2 those F1 exposed.
+  function buildVenueView(nodes, edges, f1, f2) {
+    const c = nodes.find((n) => n.tier === 0) || { user_id: 0 };
+    const mk = (id, tier, extra) => Object.assign({ i: gn.length, id, tier, n: null, x: 0, y: 0, vx: 0, vy: 0, links: [], nbrs: [] }, extra);
+    const gn = [];
+    gn.push(mk(c.user_id, 0, { n: c }));
+    const first = new Map(); // F1 -> their earliest edge from the case
+    for (const e of edges) {
+      if (e.from !== c.user_id) continue;
+      const p = first.get(e.to);
+      if (!p || parseTime(e.start) < parseTime(p.start)) first.set(e.to, e);
+    }
+    const hubs = new Map();
+    const hubOf = new Map();
+    for (const n of f1) {
+      const e = first.get(n.user_id);
+      const venue = e && e.channel === 'venue';
+      const key = venue ? 'v' + e.venue_id : 'bt';
+      let h = hubs.get(key);
+      if (!h) {
+        h = mk(key, 1, { hub: { label: venue ? `venue ${e.venue_id}` : 'Bluetooth', venue: venue ? e.venue_id : null, members: new Set() } });
+        hubs.set(key, h);
+        gn.push(h);
+      }
+      h.hub.members.add(n.user_id);
+      hubOf.set(n.user_id, h);
+    }
+    const groups = new Map();
+    const groupOf = new Map();
+    for (const n of f2) {
+      const h = hubOf.get(Array.isArray(n.exposed_by) ? n.exposed_by[0] : 0);
+      if (!h) continue;
+      let g = groups.get(h.id);
+      if (!g) {
+        g = mk('g' + h.id, 2, { group: { hub: h, count: 0, members: new Set() } });
+        groups.set(h.id, g);
+        gn.push(g);
+      }
+      g.group.count++;
+      g.group.members.add(n.user_id);
+      groupOf.set(n.user_id, g);
+    }
+    const links = [];
+    const link = (s, t) => {
+      const l = { s, t, venue: false, proximity: false, seconds: 0, k: links.length };
+      links.push(l);
+      s.links.push(l.k); t.links.push(l.k); s.nbrs.push(t.i); t.nbrs.push(s.i);
+      return l;
+    };
+    const hubLink = new Map();
+    for (const h of hubs.values()) {
+      h.r = Math.min(20, NODE_R[1] + 1.4 * Math.sqrt(h.hub.members.size));
+      const l = link(gn[0], h);
+      if (h.hub.venue != null) l.venue = true; else l.proximity = true;
+      hubLink.set(h.id, l);
+    }
+    const groupLink = new Map();
+    for (const g of groups.values()) {
+      g.r = Math.min(22, NODE_R[2] + 1.1 * Math.sqrt(g.group.count));
+      groupLink.set(g.id, link(g.group.hub, g));
+    }
+    for (const e of edges) {
+      const g = groupOf.get(e.to);
+      const h = hubOf.get(e.from);
+      if (!g || !h || g.group.hub !== h) continue;
+      const l = groupLink.get(g.id);
+      if (e.channel === 'venue') l.venue = true; else l.proximity = true;
+    }
+    return { nodes: gn, links, partial: false, grouped: false, venueView: true, hubs: hubs.size, f1: f1.length, f2: f2.length, total: nodes.length };
   }
 
   // A small deterministic PRNG (mulberry32), seeded by the case, so the same
@@ -630,7 +853,7 @@
     }
     const weight = (n) => 1 + Math.sqrt(own.get(n.i).length) * 1.5;
     const totalW = ring.reduce((s, n) => s + weight(n), 0) || 1;
-    const R1 = Math.max(70, (ring.length * 24) / (2 * Math.PI), Math.sqrt(f2.length) * 9);
+    const R1 = Math.max(70, ring.reduce((s, n) => s + Math.max(24, 2 * (n.r || 0) + 10), 0) / (2 * Math.PI), Math.sqrt(f2.length) * 9);
     const L2 = 34;
     const rowGap = 13;
     let acc = 0;
@@ -686,7 +909,7 @@
       const n = nodes[i];
       X[i] = n.x; Y[i] = n.y;
       T[i] = Math.min(n.tier, 2);
-      RAD[i] = NODE_R[T[i]];
+      RAD[i] = n.r || NODE_R[T[i]];
       MOV[i] = n.tier > 0 ? 1 : 0;
       AX[i] = n.x0 === undefined ? NaN : n.x0;
       AY[i] = n.y0 === undefined ? NaN : n.y0;
@@ -707,7 +930,9 @@
     let alpha = 1;
     const decay = Math.pow(0.002, 1 / iters);
     const pad = 2.5;
-    const cell = 2 * NODE_R[1] + pad; // collision reach of the biggest movable nodes
+    let maxR = NODE_R[1];
+    for (let i = 0; i < N; i++) if (MOV[i]) maxR = Math.max(maxR, RAD[i]);
+    const cell = 2 * maxR + pad; // collision reach of the biggest movable nodes
     let size = 64;
     while (size < N * 4) size *= 2;
     const head = new Int32Array(size);
@@ -802,13 +1027,22 @@
   // graph view state: the drawn graph and its viewBox
   const gv = { g: null, vb: null, full: null, tight: null, hover: -1 };
 
-  function renderGraph(data, nodes, edges) {
+  function renderGraph(data, nodes, edges, emptyText) {
     $('graph-placeholder').hidden = true;
     const svg = $('graph');
     hideTooltip();
     const g = buildGraph(nodes, edges);
     const note = $('graph-note');
-    if (g.partial) {
+    if (g.venueView) {
+      note.textContent = `${fmtNum(g.f1)} F1 and ${fmtNum(g.f2)} F2 are drawn by where the case exposed them: one circle per venue ` +
+        `(${fmtNum(g.hubs)}, Bluetooth counted as one) sized by its F1, and beyond it one for the F2 those F1 exposed; ` +
+        'click a circle to list its people. The tables below list everyone. (Xem theo địa điểm.)';
+      note.hidden = false;
+    } else if (g.grouped) {
+      note.textContent = `${fmtNum(g.f2)} F2 are drawn as ${fmtNum(g.groups)} groups, one per F1 who exposed them (the first listed when several did), ` +
+        'sized by their people; click a group to list them. The tables below list everyone. (F2 được gộp theo F1.)';
+      note.hidden = false;
+    } else if (g.partial) {
       const nf1 = g.nodes.filter((n) => n.tier === 1).length;
       note.textContent = `${fmtNum(g.total)} people are too many to draw: the graph shows the case and its ${fmtNum(nf1)} F1 only; ` +
         `all ${fmtNum(g.total - g.nodes.length)} F2 are in the table below. (Chỉ hiển thị F0 và F1.)`;
@@ -832,7 +1066,7 @@
     // draw F2 first, then F1, then the case on top
     const order = g.nodes.slice().sort((a, b) => b.tier - a.tier);
     for (const n of order) {
-      const c = svgEl('circle', { cx: r2(n.x), cy: r2(n.y), r: NODE_R[Math.min(n.tier, 2)], class: 'n n' + n.tier, 'data-i': n.i });
+      const c = svgEl('circle', { cx: r2(n.x), cy: r2(n.y), r: n.r || NODE_R[Math.min(n.tier, 2)], class: 'n n' + n.tier + (n.group ? ' grp' : '') + (n.hub ? ' hub' : ''), 'data-i': n.i });
       n.el = c;
       nodeG.append(c);
     }
@@ -862,17 +1096,24 @@
     // the rest show their id on hover.
     const labelG = svgEl('g', { class: 'labels' });
     const placed = [];
-    const cands = g.nodes.filter((n) => n.tier <= 1).sort((a, b) => a.tier - b.tier || b.nbrs.length - a.nbrs.length);
+    const cands = g.nodes.filter((n) => n.tier <= 1 || n.group)
+      .sort((a, b) => a.tier - b.tier || (b.r || 0) - (a.r || 0) || b.nbrs.length - a.nbrs.length);
     for (const n of cands.slice(0, 300)) {
+      if (n.group) {
+        const t = svgEl('text', { x: r2(n.x), y: r2(n.y + fs1 * 0.35), class: 'lbl lblg', 'text-anchor': 'middle' });
+        t.textContent = String(n.group.count);
+        labelG.append(t);
+        continue;
+      }
       const r = Math.hypot(n.x, n.y);
       const ux = r ? n.x / r : 0, uy = r ? n.y / r : 1;
       const fs = n.tier === 0 ? fs0 : fs1;
-      const off = NODE_R[1] + 2 + fs * 0.3;
+      const off = (n.r || NODE_R[1]) + 2 + fs * 0.3;
       // F1 labels sit just inside the ring, towards the case, away from F2
       const a = n.tier === 0
         ? { x: 0, y: r2(-Math.max(NODE_R[0], 8 * upp) - fs * 0.4), class: 'lbl lbl0', 'text-anchor': 'middle' }
         : { x: r2(n.x - ux * off), y: r2(n.y - uy * off + fs * 0.35), class: 'lbl lbl1', 'text-anchor': ux > 0.3 ? 'end' : ux < -0.3 ? 'start' : 'middle' };
-      const text = n.tier === 0 ? `F0 ${n.id}` : String(n.id);
+      const text = n.tier === 0 ? `F0 ${n.id}` : n.hub ? `${n.hub.label} · ${n.hub.members.size} F1` : String(n.id);
       const w = text.length * fs * 0.64, h = fs;
       const bx = a['text-anchor'] === 'end' ? a.x - w : a['text-anchor'] === 'start' ? a.x : a.x - w / 2;
       const box = { x0: bx, x1: bx + w, y0: a.y - h * 0.85, y1: a.y + h * 0.15 };
@@ -885,7 +1126,7 @@
     const children = [edgeG, nodeG, labelG];
     if (empty) {
       const t = svgEl('text', { x: 0, y: r2(NODE_R[0] + 30 * upp), class: 'lbl empty-lbl', 'text-anchor': 'middle' });
-      t.textContent = 'No contacts above the threshold in this window (không có tiếp xúc).';
+      t.textContent = emptyText;
       children.push(t);
     }
     svg.replaceChildren(...children);
@@ -953,9 +1194,21 @@
     const d = n.n;
     const tierName = ['Case (Ca bệnh F0)', 'Close contact (F1)', 'Contact of F1 (F2)'][n.tier] || 'F' + n.tier;
     const rows = [el('div', { class: 'tt-head' }, el('span', { class: 'tier t' + n.tier, text: 'F' + n.tier }), ' ', el('b', {}, String(n.id)), ' · ', tierName)];
-    if (n.tier > 0) {
+    if (n.hub) {
+      rows[0] = el('div', { class: 'tt-head' }, el('span', { class: 'tier t1', text: 'F1' }), ' ', el('b', {}, fmtNum(n.hub.members.size)),
+        n.hub.venue != null ? ` people the case exposed at venue ${n.hub.venue}` : ' people the case met by Bluetooth');
+      rows.push(el('div', { class: 'tt-hint', text: 'Click to list them in the F1 table (bấm để xem danh sách)' }));
+    } else if (n.group && n.group.hub) {
+      rows[0] = el('div', { class: 'tt-head' }, el('span', { class: 'tier t2', text: 'F2' }), ' ', el('b', {}, fmtNum(n.group.count)),
+        ` people exposed by the F1 of ${n.group.hub.hub.label}`);
+      rows.push(el('div', { class: 'tt-hint', text: 'Click to list them in the F2 table (bấm để xem danh sách)' }));
+    } else if (n.group) {
+      rows[0] = el('div', { class: 'tt-head' }, el('span', { class: 'tier t2', text: 'F2' }), ' ', el('b', {}, fmtNum(n.group.count)), ` people exposed by F1 ${n.group.of}`);
+      rows.push(el('div', { class: 'tt-hint', text: 'Click to list them in the F2 table (bấm để xem danh sách)' }));
+    } else if (n.tier > 0) {
       rows.push(
         el('div', {}, 'First exposure: ', el('b', {}, fmtTime(parseTime(d.first_exposure), true))),
+        el('div', {}, 'Last exposure: ', el('b', {}, fmtTime(parseTime(d.last_exposure), true))),
         el('div', {}, 'Exposure: ', el('b', {}, `${fmtMinutes(d.exposure_seconds)} min`)),
         el('div', {}, 'Channels: ', channelCell(d.channels)),
       );
@@ -1022,7 +1275,21 @@
       svg.classList.remove('panning');
       if (d.moved || e.type !== 'pointerup') return;
       const n = nodeAt(d.target);
-      if (n && n.tier > 0) {
+      if (n && n.hub && view.f1) {
+        hideTooltip();
+        const m = n.hub.members;
+        view.f1.setFilter(`${n.hub.label} (${m.size} F1)`, (r) => m.has(r.user_id));
+        $('f1-card').scrollIntoView({ behavior: 'smooth', block: 'start' });
+      } else if (n && n.group && n.group.hub && view.f2) {
+        hideTooltip();
+        const m = n.group.members;
+        view.f2.setFilter(`exposed through ${n.group.hub.hub.label} (${m.size} F2)`, (r) => m.has(r.user_id));
+        $('f2-card').scrollIntoView({ behavior: 'smooth', block: 'start' });
+      } else if (n && n.group && view.f2) {
+        hideTooltip();
+        view.f2.setFilter('by:' + n.group.of);
+        $('f2-card').scrollIntoView({ behavior: 'smooth', block: 'start' });
+      } else if (n && n.tier > 0) {
         hideTooltip();
         location.hash = traceHref(n.id);
       }
@@ -1129,7 +1396,7 @@
     const rows = entries.map((e) => {
       const t = parseTime(e.time);
       const ts = fmtTime(t);
-      const when = ts.slice(0, 10) === today ? ts.slice(11) : ts.slice(5);
+      const when = ts.slice(0, 10) === today ? ts.slice(11) : ts.slice(0, 5) + ts.slice(10); // dd/mm hh:mm
       const ok = e.status >= 200 && e.status < 300;
       const win = `${fmtTime(parseTime(e.from))} → ${fmtTime(parseTime(e.to))}, ≥ ${e.min_minutes} min${e.format === 'csv' ? ', CSV' : ''}`;
       const q = { case: String(e.case), from: isFinite(parseTime(e.from)) ? toRFC3339(parseTime(e.from)) : '', to: isFinite(parseTime(e.to)) ? toRFC3339(parseTime(e.to)) : '', depth: String(e.depth || 1), min: e.min_minutes != null ? String(e.min_minutes) : '15' };

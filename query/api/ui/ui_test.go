@@ -42,7 +42,9 @@ func TestIndexServesTheForm(t *testing.T) {
 		for _, name := range []string{"case", "from", "to", "depth", "min_minutes", "requester"} {
 			require.Contains(t, html, `name="`+name+`"`, "form field %s", name)
 		}
-		require.Contains(t, html, `type="datetime-local"`)
+		// Dates are typed as dd/mm/yyyy whatever the browser locale: no locale-bound pickers.
+		require.NotContains(t, html, `type="datetime-local"`)
+		require.Contains(t, html, `placeholder="dd/mm/yyyy hh:mm"`)
 		require.Contains(t, html, `<svg id="graph"`)
 		require.Contains(t, html, `src="/ui/app.js"`)
 		require.Contains(t, html, `href="/ui/style.css"`)
