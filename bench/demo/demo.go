@@ -1,7 +1,7 @@
 // Package demo is the city `truyvet demo` serves: it writes a small
-// synthetic city through the processor, picks a case whose graph is worth
-// looking at (a handful of F1, some F2), and prints queries a newcomer can
-// paste.
+// synthetic city through the processor, picks a case whose story the data
+// tells (stays at their school or workplace, family met by Bluetooth), and
+// prints it, with venue names, and queries a newcomer can paste.
 package demo
 
 import (
@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,10 +29,20 @@ type Loaded struct {
 	Case               Pick
 }
 
-// Pick is a case and the size of its graph.
+// Pick is a case, the size of its graph and its story.
 type Pick struct {
 	ID     uint32
 	F1, F2 int
+	Story  Story
+}
+
+// Story is what the data says of a demo case: their stays at their school
+// or workplace, the household members their phone met, and the venues where
+// they exposed people.
+type Story struct {
+	WorkStays int
+	Family    []uint32 // household members among the F1, met by Bluetooth
+	Sites     []uint32 // venues where the case exposed people (tier-0 sites), first first
 }
 
 // Load writes city's records through proc, as ingest would, and picks a case
@@ -74,37 +85,88 @@ func load(ctx context.Context, proc *processor.Processor, c *synth.City) (visits
 	return visits, encounters, time.Since(t0), nil
 }
 
-// pickCase looks for a case whose graph is worth looking at: a handful of
-// F1 and some F2. It starts from the city's suggestion.
+// pickCase looks for a case whose story the data tells: someone who scans
+// QR codes and runs Bluezone, with stays at their school or workplace in the
+// window and household members among their F1 by Bluetooth; the more
+// family, stays and exposure sites, and the fewer F1, the better. Students
+// come first (a school is the classic cluster), then workers; it starts from
+// the city's suggestion. Without such a person it falls back to the case
+// with the largest graph of at most 600 F2.
 func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Window) (Pick, error) {
+	people := c.Config().People
 	rng := rand.New(rand.NewPCG(c.Config().Seed, 7))
-	best := Pick{ID: c.BusyPerson()}
-	for try := range 300 {
-		id := best.ID
-		if try > 0 {
-			id = uint32(rng.IntN(c.Config().People) + 1)
-		}
-		res, err := e.Exposures(ctx, graph.Query{Case: id, Window: w, Depth: 2, MinSeconds: 15 * 60})
-		if err != nil {
-			return best, fmt.Errorf("pick a demo case: %w", err)
-		}
-		p := Pick{ID: id}
-		for _, n := range res.Nodes {
-			switch n.Tier {
-			case 1:
-				p.F1++
-			case 2:
-				p.F2++
+	ids := []uint32{c.BusyPerson()}
+	for range 400 {
+		ids = append(ids, uint32(rng.IntN(people)+1))
+	}
+	var best, fallback Pick
+	bestScore := -1
+	for _, role := range []synth.Role{synth.Student, synth.Worker} {
+		for _, id := range ids {
+			person, ok := c.Person(id)
+			if !ok || person.Role != role || !person.QR || !person.Bluetooth || person.Work == 0 {
+				continue
+			}
+			res, err := e.Exposures(ctx, graph.Query{Case: id, Window: w, Depth: 2, MinSeconds: 15 * 60})
+			if err != nil {
+				return best, fmt.Errorf("pick a demo case: %w", err)
+			}
+			p := Pick{ID: id, Story: storyOf(res, person)}
+			for _, n := range res.Nodes {
+				switch n.Tier {
+				case 1:
+					p.F1++
+				case 2:
+					p.F2++
+				}
+			}
+			if fallback.ID == 0 || (p.F1 > 0 && p.F2 > fallback.F2 && p.F2 <= 600) {
+				fallback = p
+			}
+			// A school's QR code puts the whole school in one place: a
+			// student's F1 are in the hundreds (the web page then draws
+			// the graph by venue).
+			maxF1, maxF2 := 500, 3000
+			if role != synth.Student {
+				maxF1, maxF2 = 60, 800
+			}
+			if p.Story.WorkStays == 0 || len(p.Story.Family) == 0 || p.F1 < 3 || p.F1 > maxF1 || p.F2 < 10 || p.F2 > maxF2 {
+				continue
+			}
+			score := 200*len(p.Story.Family) + 100*min(p.Story.WorkStays, 3) + 100*min(len(p.Story.Sites), 4) - p.F1/10
+			if score > bestScore {
+				best, bestScore = p, score
 			}
 		}
-		if p.F1 >= 4 && p.F1 <= 25 && p.F2 >= 20 && p.F2 <= 600 {
-			return p, nil
-		}
-		if try == 0 || (p.F1 > 0 && p.F2 > best.F2 && p.F2 <= 600) {
-			best = p
+		if bestScore >= 0 {
+			return best, nil
 		}
 	}
-	return best, nil
+	if fallback.ID == 0 {
+		fallback.ID = c.BusyPerson()
+	}
+	return fallback, nil
+}
+
+// storyOf reads the demo story of person out of their exposure graph.
+func storyOf(res *graph.Result, person synth.Person) Story {
+	var st Story
+	for _, s := range res.Timeline.Stays {
+		if s.Venue == person.Work {
+			st.WorkStays++
+		}
+	}
+	for _, n := range res.Nodes {
+		if n.Tier == 1 && n.UserID != person.ID && slices.Contains(person.Household, n.UserID) && slices.Contains(n.Channels, graph.ChannelProximity) {
+			st.Family = append(st.Family, n.UserID)
+		}
+	}
+	for _, v := range res.Venues {
+		if v.Tier == 0 {
+			st.Sites = append(st.Sites, v.VenueID)
+		}
+	}
+	return st
 }
 
 // Print welcomes a newcomer to the demo served at addr, with queries to paste.
@@ -118,23 +180,46 @@ func (l *Loaded) Print(w io.Writer, addr string) {
 	q.Set("to", time.Unix(win.To, 0).UTC().Format(time.RFC3339))
 	q.Set("depth", "2")
 	who := ""
+	var story []string
 	if person, ok := c.Person(p.ID); ok {
 		who = " (" + person.Role.String()
 		if person.Work != 0 {
 			_, name := c.Venue(person.Work)
 			who += ", " + name
+			if p.Story.WorkStays > 0 {
+				story = append(story, fmt.Sprintf("%d stay(s) at %s (venue %d)", p.Story.WorkStays, name, person.Work))
+			}
 		}
 		who += ")"
+	}
+	if len(p.Story.Family) > 0 {
+		ids := make([]string, len(p.Story.Family))
+		for i, id := range p.Story.Family {
+			ids[i] = fmt.Sprint(id)
+		}
+		story = append(story, fmt.Sprintf("met household member(s) %s by Bluetooth", strings.Join(ids, ", ")))
+	}
+	var sites []string
+	for _, v := range p.Story.Sites[:min(len(p.Story.Sites), 5)] {
+		_, name := c.Venue(v)
+		sites = append(sites, fmt.Sprintf("%s (venue %d)", name, v))
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\ntruyvet demo: a synthetic city of %d people and %d venues over %d day(s), %s → %s\n",
 		cfg.People, cfg.Venues, cfg.Days, from.Format("2006-01-02 15:04"), to.Format("2006-01-02 15:04 -07:00"))
 	fmt.Fprintf(&sb, "loaded %d check-in records and %d encounter records in %s\n\n", visits, encounters, took.Round(time.Millisecond))
-	fmt.Fprintf(&sb, "Case %d%s has %d close contacts (F1) and %d contacts of contacts (F2). Try:\n\n", p.ID, who, p.F1, p.F2)
+	fmt.Fprintf(&sb, "Case %d%s has %d close contacts (F1) and %d contacts of contacts (F2).\n", p.ID, who, p.F1, p.F2)
+	if len(story) > 0 {
+		fmt.Fprintf(&sb, "In the window the case %s.\n", strings.Join(story, " and "))
+	}
+	if len(sites) > 0 {
+		fmt.Fprintf(&sb, "The case exposed people at %s.\n", strings.Join(sites, ", "))
+	}
+	sb.WriteString("Try:\n\n")
 	fmt.Fprintf(&sb, "  curl -s '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
 	q.Set("depth", "1")
 	fmt.Fprintf(&sb, "  curl -s -H 'Accept: text/csv' '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
-	fmt.Fprintf(&sb, "  curl -s %s/v1/status\n", base)
+	fmt.Fprintf(&sb, "  curl -s %s/v1/status    # the city was loaded into the store, not posted: processed %d, accepted 0\n", base, visits+encounters)
 	fmt.Fprintf(&sb, "  curl -s %s/metrics | grep ^truyvet_\n\n", base)
 	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph. Ctrl-C stops the demo.\n", base, p.ID)
 	_, _ = io.WriteString(w, sb.String())
