@@ -30,6 +30,13 @@
   const $ = (id) => document.getElementById(id);
   const nf = new Intl.NumberFormat('en-US');
   const fmtNum = (v) => (typeof v === 'number' && isFinite(v) ? nf.format(v) : '—');
+  // fmtCompact writes large counts short: 12.3k, 123k, 1.2M.
+  const fmtCompact = (v) => {
+    if (typeof v !== 'number' || !isFinite(v)) return '—';
+    if (Math.abs(v) < 10000) return nf.format(v);
+    if (Math.abs(v) < 1e6) return (v / 1000).toFixed(Math.abs(v) < 1e5 ? 1 : 0) + 'k';
+    return (v / 1e6).toFixed(1) + 'M';
+  };
 
   // ---------- small DOM helpers (text only: nothing from the server is parsed as HTML)
 
@@ -1405,11 +1412,15 @@
         el('td', { class: 'who' }, e.requester || el('span', { class: 'muted', text: '—' })),
         el('td', { class: 'num' }, el('a', { href: hashFor(q), class: 'id', title: 'Run this lookup again' }, String(e.case))),
         el('td', { class: 'num' }, String(e.depth)),
-        el('td', { class: 'num' }, ok ? fmtNum(e.f1) : ''),
-        el('td', { class: 'num' }, ok ? fmtNum(e.f2) : ''),
+        el('td', { class: 'num', title: ok ? fmtNum(e.f1) : null }, ok ? fmtCompact(e.f1) : ''),
+        el('td', { class: 'num', title: ok ? fmtNum(e.f2) : null }, ok ? fmtCompact(e.f2) : ''),
         el('td', { class: 'num' }, el('span', { class: ok ? 'code ok' : 'code bad', text: String(e.status) })));
     });
-    $('audit-body').replaceChildren(el('table', { class: 'compact' },
+    // Fixed column widths (style.css, table.audit col): the panel is narrow,
+    // and a long team name or a large count must not push the last columns
+    // out of it.
+    $('audit-body').replaceChildren(el('table', { class: 'compact audit' },
+      el('colgroup', {}, [0, 1, 2, 3, 4, 5, 6].map(() => el('col'))),
       el('thead', {}, el('tr', {}, [['Time'], ['Who', 'X-Requested-By'], ['Case'], ['D', 'Depth'], ['F1'], ['F2'], ['HTTP', 'Answer status']]
         .map(([h, title], i) => el('th', { class: i >= 2 ? 'num' : null, scope: 'col', title }, h)))),
       el('tbody', {}, rows)));

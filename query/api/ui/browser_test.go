@@ -30,6 +30,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
+	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store/pebblestore"
 )
@@ -110,6 +111,10 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 	}
 	require.NotZero(t, best, "no case with F1 and F2 in the city")
 
+	// The widest row the recent-lookups panel shows: yesterday's (so with
+	// its date), a long team name, the largest id and counts.
+	require.NoError(t, store.Audit(ctx, audit.Entry{Time: time.Now().Add(-26 * time.Hour), Requester: "Doi truy vet Ha Noi - To 3",
+		Case: 4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200}))
 	mux := http.NewServeMux()
 	a := api.New(api.DefaultConfig(), engine, store, api.NewMetrics(reg), nil, time.Now)
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", bigCase), bigGraph(bigCase, 250, 12))
@@ -313,6 +318,8 @@ func TestPageInBrowser(t *testing.T) {
 		require.False(t, eval[bool](ctx, t, `(() => { const b = document.getElementById('audit-body'); const c = document.getElementById('audit-card').getBoundingClientRect();
 			const tb = b.querySelector('table').getBoundingClientRect(); return b.scrollWidth > b.clientWidth + 1 || tb.right > c.right + 0.5; })()`),
 			"the recent-lookups table is wider than its panel")
+		require.False(t, eval[bool](ctx, t, `[...document.querySelectorAll('#audit-body th, #audit-body td')].some((c, i) => !c.classList.contains('who') && c.textContent !== 'Who' && c.scrollWidth > c.clientWidth + 1)`),
+			"a recent-lookups cell other than the team name is cut")
 		require.False(t, eval[bool](ctx, t, `[...document.querySelectorAll('#status-body dt')].some(dt => dt.getClientRects().length > 1 || dt.getBoundingClientRect().height > 1.6 * (parseFloat(getComputedStyle(dt).lineHeight) || 16))`),
 			"a pipeline status label wraps")
 	})
