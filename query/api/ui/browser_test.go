@@ -91,7 +91,7 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 	w := graph.Window{From: f.Unix(), To: tt.Unix()}
 	engine := graph.NewEngine(store)
 	best, bestF2 := uint32(0), 0
-	for id := uint32(1); id <= 400; id++ {
+	for id := uint32(1); id <= 250; id++ {
 		res, err := engine.Exposures(ctx, graph.Query{Case: id, Window: w, Depth: 2, MinSeconds: 15 * 60})
 		require.NoError(t, err)
 		f1, f2 := 0, 0
@@ -193,7 +193,7 @@ func TestPageInBrowser(t *testing.T) {
 	defer cancelA()
 	bctx, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(bctx, 5*time.Minute)
 	defer cancel()
 	events := true
 	_, err = chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}) // the page must not use the browser's zone
