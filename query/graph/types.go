@@ -243,7 +243,8 @@ type Result struct {
 	Stats    Stats
 }
 
-// Timeline is the case's stays overlapping the window, sorted by Start, and
+// Timeline is the case's stays overlapping the window, sorted by (Start,
+// Venue, End), and
 // their encounters overlapping it, sorted by (Start, Peer), each meeting once
 // however many phones reported it (overlapping encounters with one peer are
 // merged). Neither is clipped to the window.

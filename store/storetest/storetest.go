@@ -562,6 +562,7 @@ func requireSameGraph(t *testing.T, want, got *graph.Result) {
 	require.Equal(t, want.Nodes, got.Nodes, msg)
 	require.Equal(t, normEdges(want.Edges), normEdges(got.Edges), msg)
 	require.Equal(t, want.Venues, got.Venues, msg)
+	require.Equal(t, want.Timeline, got.Timeline, msg)
 	// The candidates the bitmaps proposed cover everyone found.
 	found := roaring.New()
 	for _, n := range got.Nodes[1:] {

@@ -20,6 +20,7 @@ import (
 type stay struct {
 	user, venue uint32
 	start, end  int64
+	imputed     bool // no record had an exit
 }
 
 // stayKey is the identity of a stay: records with equal keys are one stay.
@@ -126,6 +127,7 @@ func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, 
 		res.Edges = append(res.Edges, edgesOf(p)...)
 	}
 	res.Venues = sitesOf(res.Edges, q.Case)
+	res.Timeline = timelineOf(stays, encounters, q)
 
 	slices.SortFunc(res.Nodes, func(a, b graph.Node) int {
 		return cmp.Or(
@@ -181,9 +183,54 @@ func foldStays(visits []event.Visit, dwell int64) []stay {
 		if f.hasExit {
 			end = f.maxExit
 		}
-		stays = append(stays, stay{user: k.user, venue: k.venue, start: k.enter, end: end})
+		stays = append(stays, stay{user: k.user, venue: k.venue, start: k.enter, end: end, imputed: !f.hasExit})
 	}
 	return stays
+}
+
+// timelineOf is the case's own record in the window: their stays that
+// overlap it, and their encounters that do, the overlapping ones with one
+// peer merged into one meeting.
+func timelineOf(stays []stay, encounters []event.Encounter, q graph.Query) graph.Timeline {
+	var tl graph.Timeline
+	if q.Window.To <= q.Window.From {
+		return tl
+	}
+	for _, s := range stays {
+		if s.user == q.Case && s.end > q.Window.From && s.start < q.Window.To && s.end > s.start {
+			tl.Stays = append(tl.Stays, graph.Stay{Venue: s.venue, Imputed: s.imputed, Interval: graph.Interval{Start: s.start, End: s.end}})
+		}
+	}
+	byPeer := map[uint32][]graph.Interval{}
+	var peers []uint32
+	for _, e := range encounters {
+		peer := e.PeerID
+		if e.PeerID == q.Case {
+			peer = e.UserID
+		} else if e.UserID != q.Case {
+			continue
+		}
+		iv := graph.Interval{Start: e.Start, End: e.Start + int64(e.DurationS)}
+		if iv.End <= q.Window.From || iv.Start >= q.Window.To {
+			continue
+		}
+		if _, ok := byPeer[peer]; !ok {
+			peers = append(peers, peer)
+		}
+		byPeer[peer] = append(byPeer[peer], iv)
+	}
+	for _, p := range peers {
+		for _, iv := range union(byPeer[p]) {
+			tl.Contacts = append(tl.Contacts, graph.Contact{Peer: p, Interval: iv})
+		}
+	}
+	slices.SortFunc(tl.Stays, func(a, b graph.Stay) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.Venue, b.Venue), cmp.Compare(a.End, b.End))
+	})
+	slices.SortFunc(tl.Contacts, func(a, b graph.Contact) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.Peer, b.Peer))
+	})
+	return tl
 }
 
 // everyone returns every user id that appears in any record, sorted and

@@ -44,6 +44,13 @@ func edge(from, to uint32, ch graph.Channel, venueID uint32, start, end int64) g
 
 func chs(c ...graph.Channel) []graph.Channel { return c }
 
+// noTimeline drops the case's timeline from res, for tests of the graph
+// alone (TestTimeline checks it).
+func noTimeline(res *graph.Result) *graph.Result {
+	res.Timeline = graph.Timeline{}
+	return res
+}
+
 // withLast sets each contact's LastExposure in want from want's own edges:
 // the latest end of an edge to them (the edges are those of qualifying
 // pairs only). It returns want.
@@ -64,12 +71,12 @@ func TestCaseWithNoData(t *testing.T) {
 	q := query(1, 2, 900)
 	want := &graph.Result{Query: q, Nodes: []graph.Node{caseNode(1)}}
 
-	require.Equal(t, withLast(want), Exposures(nil, nil, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(nil, nil, dwell, q)))
 
 	// Others' records, none of them involving the case, change nothing.
 	visits := []event.Visit{visit("a", 2, 10, t0, t0+3600), visit("b", 3, 10, t0, t0+3600)}
 	encounters := []event.Encounter{enc("e", 2, 3, t0, 3600)}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 }
 
 func TestCheckInWithoutCheckOutUsesDefaultDwell(t *testing.T) {
@@ -89,13 +96,13 @@ func TestCheckInWithoutCheckOutUsesDefaultDwell(t *testing.T) {
 		Edges:  []graph.Edge{edge(1, 2, venue, 10, t0+1800, t0+3600)},
 		Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0 + 1800, Last: t0 + 3600, Exposed: 1}},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, nil, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, dwell, q)))
 
 	// A longer default dwell lengthens the stay.
 	want.Nodes[1].ExposureSeconds = 5400
 	want.Edges[0].End = t0 + 7200
 	want.Venues[0].Last = t0 + 7200
-	require.Equal(t, withLast(want), Exposures(visits, nil, 3*dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, 3*dwell, q)))
 }
 
 func TestCheckInAndCheckOutAsTwoRecords(t *testing.T) {
@@ -121,7 +128,7 @@ func TestCheckInAndCheckOutAsTwoRecords(t *testing.T) {
 		"other first": {other, checkOut, checkIn},
 	} {
 		t.Run(name, func(t *testing.T) {
-			require.Equal(t, withLast(want), Exposures(visits, nil, dwell, q))
+			require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, dwell, q)))
 		})
 	}
 
@@ -137,7 +144,7 @@ func TestCheckInAndCheckOutAsTwoRecords(t *testing.T) {
 		"late exit first":  {lateOut, checkIn, checkOut, other},
 	} {
 		t.Run(name, func(t *testing.T) {
-			require.Equal(t, withLast(want), Exposures(visits, nil, dwell, q))
+			require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, dwell, q)))
 		})
 	}
 }
@@ -162,11 +169,11 @@ func TestResentRecordChangesNothing(t *testing.T) {
 		},
 		Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0 + 200, Last: t0 + 1200, Exposed: 1}},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 
 	resentVisits := []event.Visit{visits[0], visits[1], visits[0], visits[1], visits[0]}
 	resentEncounters := []event.Encounter{encounters[0], encounters[0], encounters[0]}
-	require.Equal(t, withLast(want), Exposures(resentVisits, resentEncounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(resentVisits, resentEncounters, dwell, q)))
 }
 
 func TestBothPhonesReportOneMeeting(t *testing.T) {
@@ -186,12 +193,12 @@ func TestBothPhonesReportOneMeeting(t *testing.T) {
 			},
 			Edges: []graph.Edge{edge(1, 2, prox, 0, t0, t0+630)},
 		}
-		require.Equal(t, withLast(want), Exposures(nil, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(nil, encounters, dwell, q)))
 	})
 	t.Run("not summed", func(t *testing.T) {
 		q := query(1, 1, 631)
 		want := &graph.Result{Query: q, Nodes: []graph.Node{caseNode(1)}}
-		require.Equal(t, withLast(want), Exposures(nil, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(nil, encounters, dwell, q)))
 	})
 	t.Run("only the peer reported", func(t *testing.T) {
 		q := query(1, 1, 600)
@@ -203,7 +210,7 @@ func TestBothPhonesReportOneMeeting(t *testing.T) {
 			},
 			Edges: []graph.Edge{edge(1, 2, prox, 0, t0+30, t0+630)},
 		}
-		require.Equal(t, withLast(want), Exposures(nil, encounters[1:], dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(nil, encounters[1:], dwell, q)))
 	})
 }
 
@@ -229,12 +236,12 @@ func TestVenueAndProximityAtTheSameTimeCountOnce(t *testing.T) {
 			},
 			Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0, Last: t0 + 600, Exposed: 1}},
 		}
-		require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 	})
 	t.Run("not at 901", func(t *testing.T) {
 		q := query(1, 1, 901)
 		want := &graph.Result{Query: q, Nodes: []graph.Node{caseNode(1)}}
-		require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 	})
 }
 
@@ -257,7 +264,7 @@ func TestThresholdIsInclusiveAndContactMustBePositive(t *testing.T) {
 		},
 		Edges: []graph.Edge{edge(1, 2, prox, 0, t0, t0+900)},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 
 	// With a threshold of zero, user 3's 899 seconds qualify, but user 4's
 	// touching stay still does not: contact must be longer than zero.
@@ -265,7 +272,7 @@ func TestThresholdIsInclusiveAndContactMustBePositive(t *testing.T) {
 	want.Query = q
 	want.Nodes = append(want.Nodes, node(3, 1, t0, 899, chs(prox), 1))
 	want.Edges = append(want.Edges, edge(1, 3, prox, 0, t0, t0+899))
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 }
 
 func TestWindowCutsStaysOnBothSides(t *testing.T) {
@@ -296,11 +303,11 @@ func TestWindowCutsStaysOnBothSides(t *testing.T) {
 		},
 		Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0 + 1000, Last: t0 + 2000, Exposed: 1}},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 
 	// A threshold above what the window holds leaves nobody.
 	q.MinSeconds = 1001
-	require.Equal(t, &graph.Result{Query: q, Nodes: []graph.Node{caseNode(1)}}, Exposures(visits, encounters, dwell, q))
+	require.Equal(t, &graph.Result{Query: q, Nodes: []graph.Node{caseNode(1)}}, noTimeline(Exposures(visits, encounters, dwell, q)))
 }
 
 func TestF2CountsOnlyContactAfterTheF1WasExposed(t *testing.T) {
@@ -323,7 +330,7 @@ func TestF2CountsOnlyContactAfterTheF1WasExposed(t *testing.T) {
 			Edges:  []graph.Edge{f1Edge},
 			Venues: []graph.Site{site},
 		}
-		require.Equal(t, withLast(want), Exposures(exposure, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(exposure, encounters, dwell, q)))
 	})
 	t.Run("straddling, enough after", func(t *testing.T) {
 		// [t0+3000, t0+4800): only [t0+3600, t0+4800) counts, 1200 seconds.
@@ -338,7 +345,7 @@ func TestF2CountsOnlyContactAfterTheF1WasExposed(t *testing.T) {
 			Edges:  []graph.Edge{f1Edge, edge(2, 3, prox, 0, t0+3600, t0+4800)},
 			Venues: []graph.Site{site},
 		}
-		require.Equal(t, withLast(want), Exposures(exposure, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(exposure, encounters, dwell, q)))
 	})
 	t.Run("straddling, not enough after", func(t *testing.T) {
 		// [t0+3000, t0+4400): 1400 seconds, but only 800 after t0+3600.
@@ -349,7 +356,7 @@ func TestF2CountsOnlyContactAfterTheF1WasExposed(t *testing.T) {
 			Edges:  []graph.Edge{f1Edge},
 			Venues: []graph.Site{site},
 		}
-		require.Equal(t, withLast(want), Exposures(exposure, encounters, dwell, q))
+		require.Equal(t, withLast(want), noTimeline(Exposures(exposure, encounters, dwell, q)))
 	})
 	t.Run("depth 1 stops at F1", func(t *testing.T) {
 		encounters := []event.Encounter{enc("e", 3, 2, t0+3000, 1800)}
@@ -360,7 +367,7 @@ func TestF2CountsOnlyContactAfterTheF1WasExposed(t *testing.T) {
 			Edges:  []graph.Edge{f1Edge},
 			Venues: []graph.Site{site},
 		}
-		require.Equal(t, withLast(want), Exposures(exposure, encounters, dwell, q1))
+		require.Equal(t, withLast(want), noTimeline(Exposures(exposure, encounters, dwell, q1)))
 	})
 }
 
@@ -399,13 +406,13 @@ func TestF2ThroughTwoF1Members(t *testing.T) {
 			{VenueID: 20, Tier: 1, First: t0 + 1500, Last: t0 + 3000, Exposed: 1},
 		},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 
 	// If 4's contact with 2 falls below the threshold, 4 is exposed by 3 only.
 	encounters[1].DurationS = 899
 	want.Nodes[3] = node(4, 2, t0+1500, 1500, chs(venue), 3)
 	want.Edges = slices.Delete(want.Edges, 2, 3)
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 }
 
 func TestSubThresholdContactWithCaseStillF2(t *testing.T) {
@@ -433,7 +440,7 @@ func TestSubThresholdContactWithCaseStillF2(t *testing.T) {
 		},
 		Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0, Last: t0 + 1200, Exposed: 1}},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 }
 
 func TestSameVisitIDIsNotOneStayAcrossUsersOrEnters(t *testing.T) {
@@ -458,7 +465,7 @@ func TestSameVisitIDIsNotOneStayAcrossUsersOrEnters(t *testing.T) {
 		},
 		Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0, Last: t0 + 3600, Exposed: 1}},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, nil, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, dwell, q)))
 
 	// Same id, user and enter at another venue: also a stay of its own.
 	visits = append(visits, visit("v", 1, 20, t0, t0+600), visit("w", 3, 20, t0, t0+600))
@@ -470,7 +477,7 @@ func TestSameVisitIDIsNotOneStayAcrossUsersOrEnters(t *testing.T) {
 		{VenueID: 10, Tier: 0, First: t0, Last: t0 + 3600, Exposed: 1},
 		{VenueID: 20, Tier: 0, First: t0, Last: t0 + 600, Exposed: 1},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, nil, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, dwell, q)))
 }
 
 func TestEdgesAreMaximalIntervalsPerChannelKey(t *testing.T) {
@@ -505,7 +512,7 @@ func TestEdgesAreMaximalIntervalsPerChannelKey(t *testing.T) {
 			{VenueID: 20, Tier: 0, First: t0 + 200, Last: t0 + 500, Exposed: 1},
 		},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, encounters, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, encounters, dwell, q)))
 }
 
 func TestSiteSharedByTiers(t *testing.T) {
@@ -531,7 +538,7 @@ func TestSiteSharedByTiers(t *testing.T) {
 		},
 		Venues: []graph.Site{{VenueID: 10, Tier: 0, First: t0, Last: t0 + 2000, Exposed: 2}},
 	}
-	require.Equal(t, withLast(want), Exposures(visits, nil, dwell, q))
+	require.Equal(t, withLast(want), noTimeline(Exposures(visits, nil, dwell, q)))
 }
 
 // randomData makes a small random population whose times all fall within a
@@ -640,4 +647,31 @@ func secondsByCounting(visits []event.Visit, encounters []event.Encounter, dwell
 		}
 	}
 	return n
+}
+
+func TestTimeline(t *testing.T) {
+	visits := []event.Visit{
+		visit("b", 1, 11, t0+2*3600, 0),          // no exit: imputed, [t0+2h, t0+3h)
+		visit("a", 1, 10, t0, t0+1800),           // [t0, t0+30m)
+		visit("x", 1, 12, t0-2*day, t0-2*day+60), // before the window
+		visit("o", 2, 10, t0, t0+1800),           // someone else's
+	}
+	encounters := []event.Encounter{
+		enc("e1", 1, 3, t0+600, 600), // both phones report one meeting, clocks apart
+		enc("e2", 3, 1, t0+660, 600),
+		enc("e3", 4, 1, t0+4000, 60),
+		enc("e4", 2, 3, t0, 600), // not the case's
+	}
+	q := query(1, 1, 900)
+	got := Exposures(visits, encounters, dwell, q).Timeline
+	require.Equal(t, graph.Timeline{
+		Stays: []graph.Stay{
+			{Venue: 10, Interval: graph.Interval{Start: t0, End: t0 + 1800}},
+			{Venue: 11, Imputed: true, Interval: graph.Interval{Start: t0 + 2*3600, End: t0 + 3*3600}},
+		},
+		Contacts: []graph.Contact{
+			{Peer: 3, Interval: graph.Interval{Start: t0 + 600, End: t0 + 1260}},
+			{Peer: 4, Interval: graph.Interval{Start: t0 + 4000, End: t0 + 4060}},
+		},
+	}, got)
 }
