@@ -107,8 +107,9 @@ func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Windo
 	return best, nil
 }
 
-// Print welcomes a newcomer to the demo served at addr, with queries to paste.
-func (l *Loaded) Print(w io.Writer, addr string) {
+// Print welcomes a newcomer to the demo served at addr, with queries to
+// paste carrying token.
+func (l *Loaded) Print(w io.Writer, addr, token string) {
 	c, visits, encounters, took, win, p := l.City, l.Visits, l.Encounters, l.Took, l.Window, l.Case
 	cfg := c.Config()
 	from, to := c.Span()
@@ -117,6 +118,7 @@ func (l *Loaded) Print(w io.Writer, addr string) {
 	q.Set("from", time.Unix(win.From, 0).UTC().Format(time.RFC3339))
 	q.Set("to", time.Unix(win.To, 0).UTC().Format(time.RFC3339))
 	q.Set("depth", "2")
+	q.Set("purpose", "demo")
 	who := ""
 	if person, ok := c.Person(p.ID); ok {
 		who = " (" + person.Role.String()
@@ -131,11 +133,13 @@ func (l *Loaded) Print(w io.Writer, addr string) {
 		cfg.People, cfg.Venues, cfg.Days, from.Format("2006-01-02 15:04"), to.Format("2006-01-02 15:04 -07:00"))
 	fmt.Fprintf(&sb, "loaded %d check-in records and %d encounter records in %s\n\n", visits, encounters, took.Round(time.Millisecond))
 	fmt.Fprintf(&sb, "Case %d%s has %d close contacts (F1) and %d contacts of contacts (F2). Try:\n\n", p.ID, who, p.F1, p.F2)
-	fmt.Fprintf(&sb, "  curl -s '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
+	fmt.Fprintf(&sb, "  TOKEN=%s\n", token)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
 	q.Set("depth", "1")
-	fmt.Fprintf(&sb, "  curl -s -H 'Accept: text/csv' '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
-	fmt.Fprintf(&sb, "  curl -s %s/v1/status\n", base)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: text/csv' '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit?case=%d'\n", base, p.ID)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/status\n", base)
 	fmt.Fprintf(&sb, "  curl -s %s/metrics | grep ^truyvet_\n\n", base)
-	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph. Ctrl-C stops the demo.\n", base, p.ID)
+	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph (it asks for the token once). Ctrl-C stops the demo.\n", base, p.ID)
 	_, _ = io.WriteString(w, sb.String())
 }

@@ -94,6 +94,9 @@ type Config struct {
 	// OnListen, if not nil, gets the public address once it accepts requests.
 	OnListen func(addr string)
 	Now      func() time.Time // the clock of the uptime; nil: time.Now
+	// Guard, if not nil, wraps the whole mux, ops routes included (the
+	// access guard: /v1/status needs a token, /metrics and the probes not).
+	Guard func(http.Handler) (http.Handler, error)
 }
 
 // Serve adds /metrics (reg), /healthz, /readyz and /v1/status to mux and
@@ -106,6 +109,13 @@ func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.
 	}
 	var ready atomic.Bool
 	opsRoutes(mux, reg, &ready, cfg, cfg.Now())
+	h := http.Handler(mux)
+	if cfg.Guard != nil {
+		var err error
+		if h, err = cfg.Guard(mux); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -124,7 +134,7 @@ func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.
 	}
 	ln, err := listen(ctx, cfg.Listen)
 	if err == nil {
-		err = serveOn(ctx, ln, mux, log, &ready, func(addr string) {
+		err = serveOn(ctx, ln, h, log, &ready, func(addr string) {
 			log.Info("serving", "addr", addr)
 			if cfg.OnListen != nil {
 				cfg.OnListen(addr)
