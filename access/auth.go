@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // BootstrapID is the account id the bootstrap token acts as.
@@ -14,6 +15,7 @@ const BootstrapID = "bootstrap"
 type Authenticator struct {
 	store     Store
 	bootstrap *TokenHash
+	oidc      *OIDC
 }
 
 // NewAuthenticator checks tokens against store; bootstrap, if not nil, is
@@ -23,9 +25,19 @@ func NewAuthenticator(store Store, bootstrap *TokenHash) *Authenticator {
 	return &Authenticator{store: store, bootstrap: bootstrap}
 }
 
+// WithOIDC also accepts JWT access tokens verified by o.
+func (a *Authenticator) WithOIDC(o *OIDC) *Authenticator {
+	a.oidc = o
+	return a
+}
+
 // Authenticate returns the active account holding tok. ok is false for a
 // malformed, unknown or revoked token; err is for a store that cannot answer.
 func (a *Authenticator) Authenticate(ctx context.Context, tok string) (acct Account, ok bool, err error) {
+	if a.oidc != nil && !strings.HasPrefix(tok, TokenPrefix) && looksLikeJWT(tok) {
+		acct, ok = a.oidc.Account(ctx, tok)
+		return acct, ok, nil
+	}
 	h, err := ParseToken(tok)
 	if err != nil {
 		return Account{}, false, nil

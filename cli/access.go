@@ -35,6 +35,7 @@ type accessFlags struct {
 	pgURL, pgSchema          string
 	ingestRate, publicRate   float64
 	ingestBurst, publicBurst int
+	oidc                     access.OIDCConfig
 }
 
 func (f *accessFlags) register(fs *flag.FlagSet, postgres, embedded bool) {
@@ -46,6 +47,8 @@ func (f *accessFlags) register(fs *flag.FlagSet, postgres, embedded bool) {
 	if postgres {
 		f.registerPostgres(fs, embedded)
 	}
+	fs.StringVar(&f.oidc.Issuer, "oidc-issuer", "", "also accept JWT access tokens from this OpenID Connect issuer, verified against its JWKS, roles and provinces from the claims "+access.ClaimRoles+" and "+access.ClaimProvinces)
+	fs.StringVar(&f.oidc.Audience, "oidc-audience", "truyvet", "the aud those tokens must carry (empty: not checked)")
 	fs.Float64Var(&f.ingestRate, "rate-limit-ingest", 2000, "requests a second per token on the ingest routes (0: no limit)")
 	fs.IntVar(&f.ingestBurst, "rate-limit-ingest-burst", 4000, "burst of requests per token on the ingest routes")
 	fs.Float64Var(&f.publicRate, "rate-limit-public", 20, "requests a second per client address on the public routes (0: no limit)")
@@ -106,7 +109,16 @@ func (f *accessFlags) setup(ctx context.Context, state accessState, defaultToken
 			log.Info("bootstrap admin token valid while no admin account exists", "admin_token_file", path)
 		}
 	}
-	return &guarded{state: state, trail: audit.NewCounted(state, reg), auth: access.NewAuthenticator(state, boot),
+	auth := access.NewAuthenticator(state, boot)
+	if f.oidc.Issuer != "" {
+		o, err := access.NewOIDC(ctx, f.oidc)
+		if err != nil {
+			return nil, err
+		}
+		auth.WithOIDC(o)
+		log.Info("accepting access tokens of an OpenID Connect provider", "issuer", f.oidc.Issuer, "audience", f.oidc.Audience)
+	}
+	return &guarded{state: state, trail: audit.NewCounted(state, reg), auth: auth,
 		flags: f, log: log, now: now, reg: reg}, nil
 }
 
