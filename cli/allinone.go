@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ type allInOneConfig struct {
 	CacheBytes        int64
 	Ingest            ingest.Config
 	Query             api.Config
+	Access            accessFlags
 }
 
 func (c *allInOneConfig) register(fs *flag.FlagSet) {
@@ -41,6 +43,7 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.CacheBytes, "cache-bytes", 256<<20, "block cache of the embedded store, in bytes")
 	registerIngest(fs, &c.Ingest)
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
+	c.Access.register(fs, false, true)
 }
 
 func (c *allInOneConfig) layout() bucket.Layout { return layoutOf(c.Bucket, c.Dwell) }
@@ -98,6 +101,7 @@ type node struct {
 	ingest *ingest.Handler
 	engine *graph.Engine
 	mux    *http.ServeMux
+	access *guarded
 }
 
 func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.Time) (*node, error) {
@@ -121,8 +125,14 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.engine = graph.NewEngine(store)
+	n.access, err = cfg.Access.setup(ctx, store, filepath.Join(cfg.DataDir, "admin.token"), d.reg, d.log, now)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, store, api.NewMetrics(d.reg), d.log, now).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.access.trail, store, api.NewMetrics(d.reg), d.log, now).Register(n.mux)
+	n.access.accounts().Register(n.mux)
 	n.mux.Handle("/", ui.Handler())
 	return n, nil
 }
@@ -147,7 +157,7 @@ func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string
 	})
 	n.log.Info("truyvet all-in-one starting", "data_dir", n.cfg.DataDir, "bucket", n.cfg.Bucket.String(),
 		"dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
-	err := srv.serve(ctx, n.d, n.mux, ops{status: n.status}, onListen)
+	err := srv.serve(ctx, n.d, n.mux, ops{status: n.status, guard: n.access.guard(true)}, onListen)
 	n.log.Info("shutting down")
 	stopPipe()
 	wg.Wait()

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/truyvet/truyvet/access"
+
 	"bytes"
 	"context"
 	"io"
@@ -50,10 +52,10 @@ func BenchmarkIngestAllInOne(b *testing.B) {
 	}
 
 	ctx, cancel := context.WithCancel(b.Context())
-	base, stop := startNode(ctx, b, b.TempDir())
+	base, token, stop := startNode(ctx, b, b.TempDir())
 	defer func() { cancel(); stop() }()
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	client := &http.Client{Transport: access.Bearer{Token: token, Base: &http.Transport{MaxIdleConnsPerHost: 8}}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()

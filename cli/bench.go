@@ -127,6 +127,7 @@ func runBenchReplay(ctx context.Context, env Env) error {
 	fs.StringVar(&status, "status-url", "", "base URL(s) whose /v1/status count processed records, comma-separated (all-in-one: the same as --url; distributed: every process); empty: the --url")
 	fs.Float64Var(&rc.Rate, "rate", 0, "target events/s; 0: as fast as it goes")
 	fs.IntVar(&rc.Clients, "clients", rc.Clients, "concurrent HTTP clients")
+	secretFlag(fs, &rc.Token, "token", "bearer token of an account with the app role (TRUYVET_TOKEN)")
 	fs.StringVar(&out, "out", "truyvet-replay", "directory for report.json, report.md and charts")
 	cfg, err := benchCity(fs, &cf, env)
 	if err != nil {
@@ -192,6 +193,7 @@ func runBenchQuery(ctx context.Context, env Env) error {
 	fs.StringVar(&lc.URL, "url", "http://127.0.0.1:8080", "base URL of the query API (all-in-one or `truyvet query`)")
 	fs.IntVar(&lc.Cases, "cases", 100, "random cases per depth")
 	fs.Float64Var(&lc.MinMinutes, "min-minutes", 15, "contact threshold")
+	secretFlag(fs, &lc.Token, "token", "bearer token of a national epidemiologist account (TRUYVET_TOKEN)")
 	fs.StringVar(&out, "out", "truyvet-query", "directory for report.json, report.md and charts")
 	cfg, err := benchCity(fs, &cf, env)
 	if err != nil {

@@ -11,11 +11,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/query/audit"
 )
 
-// startNode runs an all-in-one node on a free port over dir until ctx ends;
-// stop waits for it to shut down cleanly.
-func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (url string, stop func()) {
+// startNode runs an all-in-one node on a free port over dir until ctx ends,
+// with a national account holding every role but admin (token); stop waits
+// for it to shut down cleanly.
+func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (url, token string, stop func()) {
 	tb.Helper()
 	env := Env{Args: append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, args...), Stdout: io.Discard, Stderr: io.Discard,
 		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
@@ -26,9 +30,12 @@ func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (
 	require.NoError(tb, err)
 	n, err := newNode(ctx, cfg, d, time.Now)
 	require.NoError(tb, err)
+	acct, err := n.access.accounts().Create(ctx, access.Spec{Name: "tests", Roles: []access.Role{access.RoleApp, access.RoleEpidemiologist, access.RoleAuditor, access.RoleViewer},
+		Provinces: []string{access.National}}, audit.Actor{ID: "test", Roles: []string{}}, "")
+	require.NoError(tb, err)
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- n.run(ctx, srv, func(a string) { addrc <- a }) }()
-	return "http://" + <-addrc, func() { require.NoError(tb, <-done) }
+	return "http://" + <-addrc, acct.Token, func() { require.NoError(tb, <-done) }
 }
 
 // TestBenchCommands runs bench generate, replay and query on a small city
@@ -36,14 +43,15 @@ func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (
 func TestBenchCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	url, stop := startNode(ctx, t, t.TempDir())
+	url, token, stop := startNode(ctx, t, t.TempDir())
 	defer func() { cancel(); stop() }()
 
 	// The deployment's variables are exported, as the README tells users to
 	// do for the serving commands, and point nowhere: bench commands must not
 	// take them (replay would go to Kafka, peers to ClickHouse and PostgreSQL).
 	deployment := envOf(map[string]string{"TRUYVET_KAFKA_BROKERS": "127.0.0.1:1", "TRUYVET_CLICKHOUSE_ADDR": "127.0.0.1:1",
-		"TRUYVET_POSTGRES_URL": "postgres://nobody@127.0.0.1:1/none"})
+		"TRUYVET_POSTGRES_URL": "postgres://nobody@127.0.0.1:1/none",
+		"TRUYVET_TOKEN":        token}) // the token does reach them: it says who they are, not where they go
 	run := func(args ...string) string {
 		var out bytes.Buffer
 		env := Env{Args: args, Stdout: &out, Stderr: io.Discard, LookupEnv: deployment, Now: time.Now}

@@ -38,6 +38,8 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"all-in-one": {"ingest, processing, embedded store and query in one process", runAllInOne},
+		"accounts":   {"accounts create|list|revoke: who may call the API, with which roles and provinces", runAccounts},
+		"audit":      {"audit verify: check the audit trail's hash chain", runAudit},
 		"demo":       {"all-in-one with a small synthetic city loaded, printing queries to try", runDemo},
 		"bench":      {"load tests: bench generate (dataset files), bench replay (stream to ingest), bench query (F1/F2 latency), bench peers (side by side with PostgreSQL, ClickHouse joins, plain loops)", runBench},
 		"ingest":     {"HTTP ingest that validates records and produces them to Kafka", runIngest},

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/truyvet/truyvet/access"
 	"github.com/truyvet/truyvet/bench/demo"
 	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/query/audit"
 )
 
 // demoConfig is all-in-one's configuration plus the city to load.
@@ -69,5 +71,15 @@ func runDemo(ctx context.Context, env Env) error {
 		_ = n.store.Close()
 		return err
 	}
-	return n.run(ctx, srv, func(addr string) { loaded.Print(env.Stdout, addr) })
+	// A national tracing account for the newcomer: lookups, the audit
+	// trail, posting records. The bootstrap admin token stays valid.
+	acct, err := n.access.accounts().Create(ctx, access.Spec{
+		Name:  "demo tracing team",
+		Roles: []access.Role{access.RoleEpidemiologist, access.RoleAuditor, access.RoleViewer, access.RoleApp}, Provinces: []string{access.National},
+	}, audit.Actor{ID: "demo", Name: "truyvet demo", Roles: []string{}}, "")
+	if err != nil {
+		_ = n.store.Close()
+		return err
+	}
+	return n.run(ctx, srv, func(addr string) { loaded.Print(env.Stdout, addr, acct.Token) })
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store"
+	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/store/pgstore"
 )
 
 // kafkaFlags are the Kafka settings shared by ingest and process.
@@ -83,10 +86,15 @@ func runIngest(ctx context.Context, env Env) error {
 	icfg := ingest.DefaultConfig()
 	icfg.ProduceTimeout = 10 * time.Second
 	registerIngest(srv.fs, &icfg)
+	var af accessFlags
+	af.register(srv.fs, true, false)
 	var kcfg kafkaproducer.Config
 	d, err := srv.setup(env, func() (err error) {
 		if kcfg, err = kf.config(); err != nil {
 			return err
+		}
+		if af.pgURL == "" {
+			return pgstore.ErrNoURL
 		}
 		return validateIngest(icfg)
 	})
@@ -108,10 +116,17 @@ func runIngest(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	g, closeState, err := af.open(ctx, nil, "", d.reg, d.log, env.Now)
+	if err != nil {
+		return err
+	}
+	defer closeState()
 	mux := http.NewServeMux()
 	h.Register(mux)
+	g.accounts().Register(mux)
 	topics := prod.Topics()
 	return srv.serve(ctx, d, mux, ops{
+		guard: g.guard(false),
 		status: func(context.Context) (server.Status, error) {
 			c := h.Counts()
 			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected),
@@ -133,9 +148,11 @@ func runProcess(ctx context.Context, env Env) error {
 		ccfg                   = kafkaconsumer.DefaultConfig()
 		retention, retInterval time.Duration
 		kcfg                   kafkaproducer.Config
+		af                     accessFlags
 	)
 	kf.register(srv.fs)
 	sf.register(srv.fs, true)
+	af.register(srv.fs, true, true)
 	srv.fs.StringVar(&ccfg.Group, "kafka-group", ccfg.Group, "consumer group shared by the processor replicas")
 	srv.fs.IntVar(&ccfg.MaxRecords, "batch-records", ccfg.MaxRecords, "flush a batch at this many records")
 	durationFlag(srv.fs, &ccfg.FlushInterval, "flush-interval", ccfg.FlushInterval, "or this long after its first message")
@@ -147,6 +164,9 @@ func runProcess(ctx context.Context, env Env) error {
 		}
 		if err := sf.validate(); err != nil {
 			return err
+		}
+		if sf.chAddr != "" && af.pgURL == "" {
+			return pgstore.ErrNoURL
 		}
 		ccfg.Brokers, ccfg.TopicPrefix = kcfg.Brokers, kcfg.TopicPrefix
 		if err := ccfg.Validate(); err != nil {
@@ -177,9 +197,21 @@ func runProcess(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	var embedded accessState
+	tokenFile := ""
+	if pb, ok := st.(*pebblestore.Store); ok {
+		embedded, tokenFile = pb, filepath.Join(sf.dataDir, "admin.token")
+	}
+	g, closeState, err := af.open(ctx, embedded, tokenFile, d.reg, d.log, env.Now)
+	if err != nil {
+		return err
+	}
+	defer closeState()
 	mux := http.NewServeMux()
 	if !st.Shared() {
-		registerQuery(mux, api.DefaultConfig(), st, d, env.Now)
+		registerQuery(mux, api.DefaultConfig(), st, g, d, env.Now)
+	} else {
+		g.accounts().Register(mux)
 	}
 	lag := &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
 		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
@@ -203,7 +235,7 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
-	err = srv.serve(runCtx, d, mux, ops{status: status}, nil)
+	err = srv.serve(runCtx, d, mux, ops{status: status, guard: g.guard(!st.Shared())}, nil)
 	cancel()
 	wg.Wait()
 	return errors.Join(err, consErr)
@@ -242,10 +274,17 @@ func (g *groupLag) records(ctx context.Context) (int64, error) {
 func runQuery(ctx context.Context, env Env) error {
 	srv := newServeCmd(env, "query", "127.0.0.1:8083", "HTTP listen address")
 	var sf storeFlags
+	var af accessFlags
 	qcfg := api.DefaultConfig()
 	sf.register(srv.fs, false)
+	af.register(srv.fs, true, false)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
-	d, err := srv.setup(env, sf.validate)
+	d, err := srv.setup(env, func() error {
+		if af.pgURL == "" {
+			return pgstore.ErrNoURL
+		}
+		return sf.validate()
+	})
 	if d == nil {
 		return err
 	}
@@ -254,16 +293,23 @@ func runQuery(ctx context.Context, env Env) error {
 		return err
 	}
 	defer func() { _ = st.Close() }()
+	g, closeState, err := af.open(ctx, nil, "", d.reg, d.log, env.Now)
+	if err != nil {
+		return err
+	}
+	defer closeState()
 	mux := http.NewServeMux()
-	registerQuery(mux, qcfg, st, d, env.Now)
-	return srv.serve(ctx, d, mux, ops{status: func(ctx context.Context) (server.Status, error) {
+	registerQuery(mux, qcfg, st, g, d, env.Now)
+	return srv.serve(ctx, d, mux, ops{guard: g.guard(true), status: func(ctx context.Context) (server.Status, error) {
 		var s server.Status
 		return s, server.StoreStatus(ctx, &s, st)
 	}}, nil)
 }
 
-// registerQuery adds the query API and the UI over s.
-func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, d *deps, now func() time.Time) {
-	api.New(cfg, graph.NewEngine(s), s, api.NewMetrics(d.reg), d.log, now).Register(mux)
+// registerQuery adds the query API, the accounts routes and the UI over s,
+// auditing to g's trail.
+func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time) {
+	api.New(cfg, graph.NewEngine(s), g.trail, g.state, api.NewMetrics(d.reg), d.log, now).Register(mux)
+	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }

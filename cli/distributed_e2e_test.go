@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
@@ -45,12 +44,17 @@ func testDistributed(t *testing.T, brokers []string) {
 	bin := buildBinary(t)
 	prefix := kafkatest.Prefix(t)
 	kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "4"}
+	pg := pgArgs(t)
+	tok := account(t, bin, pg...)
+	kafka = append(kafka, pg...)
 	ing := start(t, bin, append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...)...)
+	ing.token = tok
 	dir := t.TempDir()
 	procArgs := append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", dir, "--flush-interval", "100ms",
 		"--batch-records", "200", "--kafka-group", prefix + "processor"}, kafka...)
 	pr := start(t, bin, procArgs...)
-	code, body := get(t, ing.url("/readyz"), "")
+	pr.token = tok
+	code, body := get(t, ing.token, ing.url("/readyz"), "")
 	require.Equal(t, http.StatusOK, code, string(body))
 
 	base := time.Now().Unix() - 40*3600
@@ -62,10 +66,10 @@ func testDistributed(t *testing.T, brokers []string) {
 	}
 	send := func(b event.Batch) {
 		v, e := ndjson(b)
-		code, out := post(t, ing.url("/v1/checkins"), v)
+		code, out := post(t, ing.token, ing.url("/v1/checkins"), v)
 		require.Equal(t, http.StatusAccepted, code, out)
 		require.EqualValues(t, len(b.Visits), out["accepted"])
-		code, out = post(t, ing.url("/v1/proximity"), e)
+		code, out = post(t, ing.token, ing.url("/v1/proximity"), e)
 		require.Equal(t, http.StatusAccepted, code, out)
 		require.EqualValues(t, len(b.Encounters), out["accepted"])
 	}
@@ -84,6 +88,7 @@ func testDistributed(t *testing.T, brokers []string) {
 	send(third(2))
 	takeover()
 	pr = standby
+	pr.token = tok
 	require.Contains(t, pr.logs.String(), "taking over")
 
 	queries := make([]graph.Query, 0, 12)
@@ -95,7 +100,7 @@ func testDistributed(t *testing.T, brokers []string) {
 	// dead-lettered.
 	var deadLettered atomic.Int64
 	require.Eventually(t, func() bool {
-		code, body, err := fetch(pr.url("/v1/status"), "")
+		code, body, err := fetch(pr.token, pr.url("/v1/status"), "")
 		var st struct {
 			DeadLettered int64 `json:"dead_lettered"`
 			Stored       struct {
@@ -114,7 +119,7 @@ func testDistributed(t *testing.T, brokers []string) {
 	// every record is stored and committed.
 	var mode atomic.Value
 	require.Eventually(t, func() bool {
-		code, body, err := fetch(pr.url("/v1/status"), "")
+		code, body, err := fetch(pr.token, pr.url("/v1/status"), "")
 		var st struct {
 			Mode string
 			Lag  *struct{ Records int64 }
@@ -127,9 +132,9 @@ func testDistributed(t *testing.T, brokers []string) {
 	}, 30*time.Second, 200*time.Millisecond, "process status lag")
 	require.Equal(t, "process", mode.Load())
 
-	_, body = get(t, ing.url("/metrics"), "")
+	_, body = get(t, ing.token, ing.url("/metrics"), "")
 	require.Contains(t, string(body), `truyvet_ingest_kafka_records_total{result="ok",topic="checkins"} `)
-	_, body = get(t, pr.url("/metrics"), "")
+	_, body = get(t, pr.token, pr.url("/metrics"), "")
 	require.Contains(t, string(body), "truyvet_processor_kafka_lag_records")
 	require.Contains(t, string(body), `truyvet_processor_kafka_records_total{result="stored",topic="checkins"}`)
 
@@ -158,9 +163,13 @@ func TestOutageKafkaBrokerRestart(t *testing.T) {
 	bin := buildBinary(t)
 	prefix := kafkatest.Prefix(t)
 	kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "4"}
+	pg := pgArgs(t)
+	tok := account(t, bin, pg...)
+	kafka = append(kafka, pg...)
 	ing := start(t, bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, kafka...)...)
 	pr := start(t, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--flush-interval", "100ms",
 		"--batch-records", "200", "--kafka-group", prefix + "processor"}, kafka...)...)
+	ing.token, pr.token = tok, tok
 
 	base := time.Now().Unix() - 40*3600
 	rng := rand.New(rand.NewPCG(31, 32))
@@ -178,7 +187,7 @@ func TestOutageKafkaBrokerRestart(t *testing.T) {
 				body []byte
 			}{{"/v1/checkins", v}, {"/v1/proximity", e}} {
 				for deadline := time.Now().Add(2 * time.Minute); ; {
-					resp, err := http.Post(ing.url(req.path), "application/x-ndjson", bytes.NewReader(req.body))
+					resp, err := postRaw(ing.token, ing.url(req.path), req.body)
 					if err == nil {
 						_ = resp.Body.Close()
 						if resp.StatusCode == http.StatusAccepted {

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,19 +65,21 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 		if profile != "" {
 			kafka = append(kafka, "--debug-listen", "127.0.0.1:0")
 		}
+		pg := pgArgs(b)
+		tok := account(b, bin, pg...)
+		kafka = append(kafka, pg...)
 		ing := start(b, bin, append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...)...)
 		pr := start(b, bin, append([]string{"process", "--listen", "127.0.0.1:0", "--data-dir", b.TempDir(), "--kafka-group", prefix + "g"}, kafka...)...)
 
 		processed := func() int64 {
-			resp, err := http.Get(pr.url("/v1/status"))
+			_, body, err := fetch(tok, pr.url("/v1/status"), "")
 			if err != nil {
 				return 0
 			}
-			defer func() { _ = resp.Body.Close() }()
 			var st struct {
 				Processed int64 `json:"processed"`
 			}
-			_ = json.NewDecoder(resp.Body).Decode(&st)
+			_ = json.Unmarshal(body, &st)
 			return st.Processed
 		}
 		var (
@@ -94,7 +95,7 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 			wg.Go(func() {
 				for bd := range next {
 					t0 := time.Now()
-					resp, err := http.Post(ing.url(bd.path), "application/x-ndjson", bytes.NewReader(bd.data))
+					resp, err := postRaw(tok, ing.url(bd.path), bd.data)
 					if err != nil {
 						b.Error(err)
 						return

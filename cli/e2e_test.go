@@ -21,10 +21,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/internal/itenv"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/graph/reference"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/pgstore"
 	"github.com/truyvet/truyvet/store/storetest"
 )
 
@@ -39,9 +41,10 @@ func buildBinary(t testing.TB) string {
 }
 
 type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *logBuffer
+	cmd   *exec.Cmd
+	addr  string
+	logs  *logBuffer
+	token string // bearer token the test calls it with
 }
 
 // logBuffer collects a process's log lines; safe for concurrent use.
@@ -122,9 +125,22 @@ func (p *proc) debugURL(t testing.TB, path string) string {
 	return "http://" + m[1] + path
 }
 
-func post(t testing.TB, url string, body []byte) (int, map[string]any) {
+// postRaw posts an NDJSON body with the token.
+func postRaw(token, url string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+func post(t testing.TB, token, url string, body []byte) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Post(url, "application/x-ndjson", bytes.NewReader(body))
+	resp, err := postRaw(token, url, body)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var out map[string]any
@@ -132,22 +148,25 @@ func post(t testing.TB, url string, body []byte) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func get(t testing.TB, url string, accept string) (int, []byte) {
+func get(t testing.TB, token, url string, accept string) (int, []byte) {
 	t.Helper()
-	code, b, err := fetch(url, accept)
+	code, b, err := fetch(token, url, accept)
 	require.NoError(t, err)
 	return code, b
 }
 
 // fetch is get for conditions polled off the test goroutine: it fails
 // nothing and returns the error.
-func fetch(url string, accept string) (int, []byte, error) {
+func fetch(token, url string, accept string) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	if accept != "" {
 		req.Header.Set("Accept", accept)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -156,6 +175,39 @@ func fetch(url string, accept string) (int, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// account creates, with `truyvet accounts create` on the store named by
+// where, a national account with every role but admin, and returns its token.
+func account(t testing.TB, bin string, where ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"accounts", "create", "--name", "e2e tests",
+		"--roles", "app,epidemiologist,auditor,viewer", "--provinces", "*"}, where...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	var c struct {
+		Token string `json:"token"`
+	}
+	require.NoError(t, json.Unmarshal(out, &c))
+	require.NotEmpty(t, c.Token)
+	return c.Token
+}
+
+// pgArgs returns the flags naming a fresh PostgreSQL schema on the real
+// server, dropped after the test.
+func pgArgs(t testing.TB) []string {
+	t.Helper()
+	url := itenv.Require(t, "TRUYVET_IT_POSTGRES_URL", "PostgreSQL")
+	schema := fmt.Sprintf("e2e_%d_%d", time.Now().UnixNano(), rand.Uint32())
+	t.Cleanup(func() {
+		s, err := pgstore.Open(context.Background(), pgstore.Options{URL: url, Schema: schema})
+		if err == nil {
+			_ = s.DropSchema(context.Background())
+			_ = s.Close()
+		}
+	})
+	return []string{"--postgres-url", url, "--postgres-schema", schema}
 }
 
 func ndjson(recs event.Batch) (visits, encounters []byte) {
@@ -178,11 +230,11 @@ func graphOf(t *testing.T, p *proc, q graph.Query) api.GraphJSON {
 
 // fetchGraph is graphOf returning its error.
 func fetchGraph(p *proc, q graph.Query) (api.GraphJSON, error) {
-	url := p.url(fmt.Sprintf("/v1/cases/%d/exposures?from=%s&to=%s&depth=%d&min_minutes=%g", q.Case,
+	url := p.url(fmt.Sprintf("/v1/cases/%d/exposures?purpose=e2e+check&from=%s&to=%s&depth=%d&min_minutes=%g", q.Case,
 		time.Unix(q.Window.From, 0).UTC().Format(time.RFC3339), time.Unix(q.Window.To, 0).UTC().Format(time.RFC3339),
 		q.Depth, float64(q.MinSeconds)/60))
 	var g api.GraphJSON
-	code, body, err := fetch(url, "")
+	code, body, err := fetch(p.token, url, "")
 	if err != nil {
 		return g, err
 	}
@@ -236,9 +288,11 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()
+	tok := account(t, bin, "--data-dir", dir)
 	p := start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	p.token = tok
 
-	code, body := get(t, p.url("/readyz"), "")
+	code, body := get(t, p.token, p.url("/readyz"), "")
 	require.Equal(t, http.StatusOK, code, string(body))
 
 	now := time.Now().Unix()
@@ -251,11 +305,11 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	// The first half as NDJSON with one bad line each; every good one is taken.
 	v, e := ndjson(half)
 	v = append(v, []byte(`{"visit_id":"bad","user_id":0,"venue_id":1,"enter":"2021-01-01T00:00:00Z"}`+"\n")...)
-	code, out := post(t, p.url("/v1/checkins"), v)
+	code, out := post(t, p.token, p.url("/v1/checkins"), v)
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(half.Visits), out["accepted"])
 	require.Len(t, out["rejected"], 1)
-	code, out = post(t, p.url("/v1/proximity"), e)
+	code, out = post(t, p.token, p.url("/v1/proximity"), e)
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(half.Encounters), out["accepted"])
 
@@ -275,10 +329,10 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 		return append(append([]byte("["), bytes.ReplaceAll(bytes.TrimSpace(lines), []byte("\n"), []byte(","))...), ']')
 	}
 	v, e = ndjson(rest)
-	code, out = post(t, p.url("/v1/proximity"), arr(e))
+	code, out = post(t, p.token, p.url("/v1/proximity"), arr(e))
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(rest.Encounters), out["accepted"])
-	code, out = post(t, p.url("/v1/checkins"), arr(v))
+	code, out = post(t, p.token, p.url("/v1/checkins"), arr(v))
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(rest.Visits), out["accepted"])
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
@@ -288,9 +342,10 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	// any answer is compared: a shortfall here is a lost write, a wrong
 	// answer over a full store a read-path fault.
 	p = start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
-	code, body = get(t, p.url("/readyz"), "")
+	p.token = tok
+	code, body = get(t, p.token, p.url("/readyz"), "")
 	require.Equal(t, http.StatusOK, code, "after restart: %s", body)
-	code, body = get(t, p.url("/v1/status"), "")
+	code, body = get(t, p.token, p.url("/v1/status"), "")
 	require.Equal(t, http.StatusOK, code)
 	var st map[string]any
 	require.NoError(t, json.Unmarshal(body, &st))
@@ -309,7 +364,7 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 
 	// CSV for field teams: a header and one row per contact.
 	q := queries[1]
-	code, body = get(t, p.url(fmt.Sprintf("/v1/cases/%d/exposures?depth=2&from=%s&to=%s", q.Case,
+	code, body = get(t, p.token, p.url(fmt.Sprintf("/v1/cases/%d/exposures?purpose=e2e+check&depth=2&from=%s&to=%s", q.Case,
 		time.Unix(q.Window.From, 0).UTC().Format(time.RFC3339), time.Unix(q.Window.To, 0).UTC().Format(time.RFC3339))), "text/csv")
 	require.Equal(t, http.StatusOK, code)
 	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
@@ -317,7 +372,7 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	require.Len(t, lines, len(wantGraph(t, all, q).Nodes), "header + every node but the case")
 
 	// Metrics follow Prometheus conventions and count what happened.
-	code, body = get(t, p.url("/metrics"), "")
+	code, body = get(t, p.token, p.url("/metrics"), "")
 	require.Equal(t, http.StatusOK, code)
 	for _, name := range []string{
 		"truyvet_ingest_events_accepted_total", "truyvet_processor_records_total",

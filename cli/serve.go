@@ -78,13 +78,14 @@ func (s *serveCmd) setup(env Env, validate func() error) (*deps, error) {
 // until ctx ends (internal/server).
 func (s *serveCmd) serve(ctx context.Context, d *deps, mux *http.ServeMux, o ops, onListen func(addr string)) error {
 	return server.Serve(ctx, server.Config{Mode: s.mode, Listen: s.listen, DebugListen: s.debugListen,
-		Status: o.status, Ready: o.ready, OnListen: onListen, Now: s.now}, mux, d.reg, d.log)
+		Status: o.status, Ready: o.ready, OnListen: onListen, Now: s.now, Guard: o.guard}, mux, d.reg, d.log)
 }
 
 // ops are a command's answers on the ops routes.
 type ops struct {
 	status func(ctx context.Context) (server.Status, error) // the command's part of /v1/status
 	ready  func(ctx context.Context) error                  // a readiness check beyond serving; nil: none
+	guard  func(http.Handler) (http.Handler, error)         // the access guard around everything (guarded.guard)
 }
 
 // ErrMissingListen is returned when --listen is empty.

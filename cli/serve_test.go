@@ -28,9 +28,10 @@ func TestDryRunRedactsSecrets(t *testing.T) {
 		args []string
 		env  map[string]string
 	}{
-		{"query flag", []string{"query", "--clickhouse-addr", "127.0.0.1:1", "--clickhouse-password", "hunter2", "--dry-run"}, nil},
+		{"query flag", []string{"query", "--clickhouse-addr", "127.0.0.1:1", "--clickhouse-password", "hunter2",
+			"--postgres-url", "postgres://truyvet:hunter2@127.0.0.1:1/truyvet", "--dry-run"}, nil},
 		{"process env", []string{"process", "--kafka-brokers", "127.0.0.1:1", "--clickhouse-addr", "127.0.0.1:1", "--dry-run"},
-			map[string]string{"TRUYVET_CLICKHOUSE_PASSWORD": "hunter2"}},
+			map[string]string{"TRUYVET_CLICKHOUSE_PASSWORD": "hunter2", "TRUYVET_POSTGRES_URL": "postgres://truyvet:hunter2@127.0.0.1:1/truyvet"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errs bytes.Buffer
@@ -38,11 +39,12 @@ func TestDryRunRedactsSecrets(t *testing.T) {
 			require.Equal(t, 0, code, errs.String())
 			require.Contains(t, out.String(), "configuration is valid")
 			require.Contains(t, out.String(), "--clickhouse-password=<redacted>\n")
+			require.Contains(t, out.String(), "--postgres-url=<redacted>\n")
 			require.NotContains(t, out.String()+errs.String(), "hunter2")
 		})
 	}
 	var out bytes.Buffer
-	require.Equal(t, 0, Main(t.Context(), Env{Args: []string{"query", "--clickhouse-addr", "x:1", "--dry-run"}, Stdout: &out, Stderr: io.Discard,
+	require.Equal(t, 0, Main(t.Context(), Env{Args: []string{"query", "--clickhouse-addr", "x:1", "--postgres-url", "postgres://x:1/db", "--dry-run"}, Stdout: &out, Stderr: io.Discard,
 		LookupEnv: envOf(nil), Now: time.Now}))
 	require.Contains(t, out.String(), "--clickhouse-password=\n", "an unset secret shows as empty")
 }
@@ -56,10 +58,16 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func getStatus(t *testing.T, url string) int {
+func getStatus(t *testing.T, url string) int { return getStatusAs(t, url, "") }
+
+// getStatusAs is getStatus with a bearer token.
+func getStatusAs(t *testing.T, url, token string) int {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, resp.Body)
@@ -72,7 +80,7 @@ func getStatus(t *testing.T, url string) int {
 func TestPprofOnlyOnDebugListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	url, stop := startNode(ctx, t, t.TempDir())
+	url, _, stop := startNode(ctx, t, t.TempDir())
 	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/"))
 	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/cmdline"))
 	cancel()
@@ -81,7 +89,7 @@ func TestPprofOnlyOnDebugListener(t *testing.T) {
 	ctx, cancel = context.WithCancel(t.Context())
 	defer cancel()
 	debug := freeAddr(t)
-	url, stop = startNode(ctx, t, t.TempDir(), "--debug-listen", debug)
+	url, _, stop = startNode(ctx, t, t.TempDir(), "--debug-listen", debug)
 	defer func() { cancel(); stop() }()
 	require.Equal(t, http.StatusNotFound, getStatus(t, url+"/debug/pprof/"))
 	require.Equal(t, http.StatusOK, getStatus(t, "http://"+debug+"/debug/pprof/"))
@@ -94,10 +102,12 @@ func TestPprofOnlyOnDebugListener(t *testing.T) {
 func TestAllInOneStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	url, stop := startNode(ctx, t, t.TempDir())
+	url, token, stop := startNode(ctx, t, t.TempDir())
 	defer func() { cancel(); stop() }()
+	require.Equal(t, http.StatusUnauthorized, getStatus(t, url+"/v1/status"), "the status needs a token")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/status", nil)
 	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -142,11 +152,14 @@ func TestDemo(t *testing.T) {
 			Stdout: &out, Stderr: io.Discard, LookupEnv: envOf(nil), Now: time.Now})
 	}()
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Ctrl-C stops the demo") }, time.Minute, 20*time.Millisecond)
-	m := regexp.MustCompile(`curl -s '(http://[^']+/exposures\?[^']+)'`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`curl -s -H "Authorization: Bearer \$TOKEN" '(http://[^']+/exposures\?[^']+)'`).FindStringSubmatch(out.String())
 	require.NotNil(t, m, out.String())
-	require.Equal(t, http.StatusOK, getStatus(t, m[1]))
+	tok := regexp.MustCompile(`TOKEN=(tvk_\S+)`).FindStringSubmatch(out.String())
+	require.NotNil(t, tok, out.String())
+	require.Equal(t, http.StatusUnauthorized, getStatus(t, m[1]), "no token, no contacts")
+	require.Equal(t, http.StatusOK, getStatusAs(t, m[1], tok[1]))
 	base := strings.SplitN(m[1], "/v1/", 2)[0]
-	require.Equal(t, http.StatusOK, getStatus(t, base+"/v1/status"))
+	require.Equal(t, http.StatusOK, getStatusAs(t, base+"/v1/status", tok[1]))
 	cancel()
 	require.Equal(t, 0, <-code)
 

@@ -65,12 +65,13 @@ func TestAllInOneRoutesAndStatus(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	started := time.Now().Truncate(time.Second)
-	base, stop := startNode(ctx, t, t.TempDir())
+	base, token, stop := startNode(ctx, t, t.TempDir())
 	defer func() { cancel(); stop() }()
 
 	call := func(method, path string) (code int, hdr http.Header, body map[string]any) {
 		req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
 		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		resp, err := client.Do(req)
 		require.NoError(t, err)

@@ -24,7 +24,8 @@ import (
 // query server on the real Kafka and ClickHouse.
 type topology struct {
 	bin, prefix, db string
-	kafka, ch       []string
+	token           string
+	kafka, ch, pg   []string
 	ing, query      *proc
 	procs           []*proc
 }
@@ -35,18 +36,24 @@ func newTopology(t *testing.T, processors int) *topology {
 	tp.db = chtest.Database(t, chAddr)
 	tp.kafka = []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", tp.prefix, "--kafka-partitions", "4"}
 	tp.ch = []string{"--clickhouse-addr", strings.Join(chAddr, ","), "--clickhouse-database", tp.db}
-	tp.ing = start(t, tp.bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, tp.kafka...)...)
+	tp.pg = pgArgs(t)
+	tp.token = account(t, tp.bin, tp.pg...)
+	tp.ing = start(t, tp.bin, append(append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, tp.kafka...), tp.pg...)...)
+	tp.ing.token = tp.token
 	for range processors {
 		tp.procs = append(tp.procs, tp.startProcessor(t))
 	}
-	tp.query = start(t, tp.bin, append([]string{"query", "--listen", "127.0.0.1:0"}, tp.ch...)...)
+	tp.query = start(t, tp.bin, append(append([]string{"query", "--listen", "127.0.0.1:0"}, tp.ch...), tp.pg...)...)
+	tp.query.token = tp.token
 	return tp
 }
 
 func (tp *topology) startProcessor(t *testing.T) *proc {
 	args := append([]string{"process", "--listen", "127.0.0.1:0", "--flush-interval", "200ms", "--batch-records", "300",
 		"--kafka-group", tp.prefix + "processors"}, tp.kafka...)
-	return start(t, tp.bin, append(args, tp.ch...)...)
+	p := start(t, tp.bin, append(append(args, tp.ch...), tp.pg...)...)
+	p.token = tp.token
+	return p
 }
 
 // send posts b to ingest, retrying on 503 as the apps do, until accepted.
@@ -57,7 +64,7 @@ func (tp *topology) send(t *testing.T, b event.Batch) (unavailable int) {
 		body []byte
 	}{{"/v1/checkins", v}, {"/v1/proximity", e}} {
 		for deadline := time.Now().Add(2 * time.Minute); ; {
-			code, out := post(t, tp.ing.url(req.path), req.body)
+			code, out := post(t, tp.ing.token, tp.ing.url(req.path), req.body)
 			if code == http.StatusAccepted {
 				break
 			}
@@ -114,7 +121,7 @@ func TestTopologyReal(t *testing.T) {
 	tp.waitAnswers(t, all, randomQueries(rng, 80, base, 12), 90*time.Second)
 
 	// Nothing was dead-lettered, and the survivor stored records.
-	code, body := get(t, tp.procs[1].url("/v1/status"), "")
+	code, body := get(t, tp.procs[1].token, tp.procs[1].url("/v1/status"), "")
 	require.Equal(t, http.StatusOK, code)
 	var st struct {
 		Processed    int64 `json:"processed"`
@@ -123,9 +130,9 @@ func TestTopologyReal(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &st))
 	require.Zero(t, st.DeadLettered)
 	require.Positive(t, st.Processed)
-	_, body = get(t, tp.procs[1].url("/metrics"), "")
+	_, body = get(t, tp.procs[1].token, tp.procs[1].url("/metrics"), "")
 	require.Contains(t, string(body), `truyvet_store_clickhouse_rows_written_total{table="bitmaps"}`)
-	_, body = get(t, tp.query.url("/metrics"), "")
+	_, body = get(t, tp.query.token, tp.query.url("/metrics"), "")
 	require.Contains(t, string(body), `truyvet_store_clickhouse_query_duration_seconds_bucket{op="stays"`)
 	for _, p := range []*proc{tp.ing, tp.procs[1], tp.query} {
 		require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
@@ -171,7 +178,7 @@ func TestOutageClickHouse(t *testing.T) {
 	tp.waitAnswers(t, all, randomQueries(rng, 80, base, 10), 2*time.Minute)
 	retried := false
 	for _, p := range tp.procs {
-		_, body := get(t, p.url("/metrics"), "")
+		_, body := get(t, p.token, p.url("/metrics"), "")
 		retried = retried || strings.Contains(string(body), `truyvet_processor_flush_retries_total{stage="store"}`)
 	}
 	require.True(t, retried, "the outage was seen and retried")

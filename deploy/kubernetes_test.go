@@ -109,11 +109,6 @@ func readObjects(t *testing.T, pattern string) []object {
 	return objs
 }
 
-// pendingFlags are set by the manifests for flags that are being added with
-// access control (accounts in PostgreSQL, the bootstrap admin token); a
-// command ignores the variables of flags it does not have.
-var pendingFlags = map[string]bool{"TRUYVET_POSTGRES_URL": true, "TRUYVET_ADMIN_TOKEN_FILE": true}
-
 var flagLine = regexp.MustCompile(`(?m)^\s+-([a-z0-9][a-z0-9.-]*)`)
 
 // commandFlags returns the environment variables of a command's flags, read
@@ -265,7 +260,7 @@ func TestManifests(t *testing.T) {
 			}
 			env[e.Name] = v
 			if strings.HasPrefix(e.Name, cli.EnvPrefix) {
-				require.True(t, flags[cmd][e.Name] || pendingFlags[e.Name], "%s: %s is not a flag of truyvet %s", name, e.Name, cmd)
+				require.True(t, flags[cmd][e.Name], "%s: %s is not a flag of truyvet %s", name, e.Name, cmd)
 			}
 		}
 		mounts := map[string]bool{}
@@ -297,7 +292,7 @@ func TestManifests(t *testing.T) {
 			if !strings.HasPrefix(k, cli.EnvPrefix) {
 				continue
 			}
-			known := pendingFlags[k]
+			known := false
 			for _, f := range flags {
 				known = known || f[k]
 			}

@@ -1,6 +1,5 @@
 // Package store is the contract every truyvet store keeps: what the
-// processor writes through, what the query engine reads, where lookups are
-// audited, how old days go, and what the status page counts. The embedded
+// processor writes through, what the query engine reads, how old days go, and what the status page counts. The embedded
 // store (pebblestore, all-in-one) and the ClickHouse store (chstore,
 // distributed) implement Backend; the command line opens one and hands it to
 // each stage, and the conformance suite (storetest) checks both against the
@@ -18,10 +17,12 @@
 //     single-use; a yielded slice is valid only until the next iteration, so
 //     the caller copies what it keeps. Present's bitmap belongs to the caller.
 //     Reads are safe for concurrent use.
-//   - audit.Trail: Audit returns nil once the entry is durable, in the same
-//     sense as Write; entries are never changed or dropped by retention.
-//     RecentAudit's entries belong to the caller.
 //   - Retention, Counter: below.
+//
+// The audit trail is not part of it: a hash chain needs one writer at a
+// time, so it lives with accounts and cases (access.Store, cases.Registry,
+// audit.Log) in the embedded store in all-in-one and in PostgreSQL
+// (store/pgstore) in distributed mode; store/statetest is their suite.
 //
 // New kinds of records add their own small interfaces beside these (a writer
 // the processor uses, a reader the API uses) and join Backend, rather than a
@@ -35,7 +36,6 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 )
 
@@ -67,7 +67,6 @@ type Retention interface {
 type Backend interface {
 	processor.Sink
 	graph.VenueStore
-	audit.Trail
 	Retention
 	Counter
 	io.Closer

@@ -169,8 +169,9 @@ func storyOf(res *graph.Result, person synth.Person) Story {
 	return st
 }
 
-// Print welcomes a newcomer to the demo served at addr, with queries to paste.
-func (l *Loaded) Print(w io.Writer, addr string) {
+// Print welcomes a newcomer to the demo served at addr, with queries to
+// paste carrying token.
+func (l *Loaded) Print(w io.Writer, addr, token string) {
 	c, visits, encounters, took, win, p := l.City, l.Visits, l.Encounters, l.Took, l.Window, l.Case
 	cfg := c.Config()
 	from, to := c.Span()
@@ -179,6 +180,7 @@ func (l *Loaded) Print(w io.Writer, addr string) {
 	q.Set("from", time.Unix(win.From, 0).UTC().Format(time.RFC3339))
 	q.Set("to", time.Unix(win.To, 0).UTC().Format(time.RFC3339))
 	q.Set("depth", "2")
+	q.Set("purpose", "demo")
 	who := ""
 	var story []string
 	if person, ok := c.Person(p.ID); ok {
@@ -216,11 +218,13 @@ func (l *Loaded) Print(w io.Writer, addr string) {
 		fmt.Fprintf(&sb, "The case exposed people at %s.\n", strings.Join(sites, ", "))
 	}
 	sb.WriteString("Try:\n\n")
-	fmt.Fprintf(&sb, "  curl -s '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
+	fmt.Fprintf(&sb, "  TOKEN=%s\n", token)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
 	q.Set("depth", "1")
-	fmt.Fprintf(&sb, "  curl -s -H 'Accept: text/csv' '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
-	fmt.Fprintf(&sb, "  curl -s %s/v1/status    # the city was loaded into the store, not posted: processed %d, accepted 0\n", base, visits+encounters)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: text/csv' '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit?case=%d'\n", base, p.ID)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/status    # the city was loaded into the store, not posted: processed %d, accepted 0\n", base, visits+encounters)
 	fmt.Fprintf(&sb, "  curl -s %s/metrics | grep ^truyvet_\n\n", base)
-	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph. Ctrl-C stops the demo.\n", base, p.ID)
+	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph (it asks for the token once). Ctrl-C stops the demo.\n", base, p.ID)
 	_, _ = io.WriteString(w, sb.String())
 }

@@ -43,7 +43,7 @@ func TestCaseHasAStory(t *testing.T) {
 		require.Contains(t, person.Household, id)
 	}
 	var out bytes.Buffer
-	l.Print(&out, "127.0.0.1:8080")
+	l.Print(&out, "127.0.0.1:8080", "tvk_demo_test")
 	_, work := c.Venue(person.Work)
 	require.Contains(t, out.String(), fmt.Sprintf("stay(s) at %s (venue %d)", work, person.Work))
 	require.Contains(t, out.String(), "by Bluetooth")

@@ -5,6 +5,8 @@
 package lookup
 
 import (
+	"github.com/truyvet/truyvet/access"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +27,7 @@ type Config struct {
 	Seed       uint64
 	MinMinutes float64
 	Timeout    time.Duration
+	Token      string // bearer token of an epidemiologist account (national, to look up any case)
 }
 
 // Result holds the latencies, in milliseconds, per depth.
@@ -41,7 +44,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = time.Minute
 	}
-	c := &http.Client{Timeout: cfg.Timeout}
+	c := &http.Client{Timeout: cfg.Timeout, Transport: access.Bearer{Token: cfg.Token}}
 	res := &Result{}
 	for _, depth := range []int{1, 2} {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(depth)))
@@ -73,6 +76,7 @@ func ask(ctx context.Context, c *http.Client, cfg Config, id, depth int) (float6
 	q.Set("to", cfg.To.UTC().Format(time.RFC3339))
 	q.Set("depth", fmt.Sprint(depth))
 	q.Set("min_minutes", fmt.Sprint(cfg.MinMinutes))
+	q.Set("purpose", "load test")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/cases/%d/exposures?%s", cfg.URL, id, q.Encode()), nil)
 	if err != nil {
 		return 0, 0, err

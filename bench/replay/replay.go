@@ -8,6 +8,8 @@
 package replay
 
 import (
+	"github.com/truyvet/truyvet/access"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -40,6 +42,7 @@ type Config struct {
 	Rate       float64       // target events/s; 0: as fast as it goes
 	Sample     time.Duration // how often throughput and lag are sampled
 	Timeout    time.Duration // per request
+	Token      string        // bearer token of an account with the app role (and any role for /v1/status)
 }
 
 // DefaultConfig returns 4 clients, no rate limit, 1 s samples.
@@ -108,7 +111,7 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}}
+	client := &http.Client{Timeout: cfg.Timeout, Transport: access.Bearer{Token: cfg.Token, Base: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}}}
 	res := &Result{Latency: report.NewDistribution()}
 	if cfg.Rate > 0 {
 		res.Behind = report.NewDistribution()

@@ -7,6 +7,9 @@
 package metricnames
 
 import (
+	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/query/audit"
+
 	"context"
 	"fmt"
 	"regexp"
@@ -47,11 +50,13 @@ func Registered(ctx context.Context, dir string) ([]Stage, error) {
 		pkg      string
 		register func(prometheus.Registerer) error
 	}{
+		{"access", func(reg prometheus.Registerer) error { access.NewMetrics(reg); return nil }},
 		{"ingest", func(reg prometheus.Registerer) error { ingest.NewMetrics(reg); return nil }},
 		{"ingest/kafkaproducer", func(reg prometheus.Registerer) error { kafkaproducer.NewMetrics(reg); return nil }},
 		{"processor", func(reg prometheus.Registerer) error { processor.NewMetrics(reg); return nil }},
 		{"processor/kafkaconsumer", func(reg prometheus.Registerer) error { kafkaconsumer.NewMetrics(reg); return nil }},
 		{"query/api", func(reg prometheus.Registerer) error { api.NewMetrics(reg); return nil }},
+		{"query/audit", func(reg prometheus.Registerer) error { audit.NewCounted(nil, reg); return nil }},
 		{"store/chstore", func(reg prometheus.Registerer) error { chstore.NewMetrics(reg); return nil }},
 		{"store/pebblestore", func(reg prometheus.Registerer) error {
 			s, err := pebblestore.Open(ctx, pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), Registerer: reg})

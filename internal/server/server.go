@@ -97,6 +97,9 @@ type Config struct {
 	// OnListen, if not nil, gets the public address once it accepts requests.
 	OnListen func(addr string)
 	Now      func() time.Time // the clock of the uptime; nil: time.Now
+	// Guard, if not nil, wraps the whole mux, ops routes included (the
+	// access guard: /v1/status needs a token, /metrics and the probes not).
+	Guard func(http.Handler) (http.Handler, error)
 }
 
 // Serve adds /metrics (reg), /healthz, /readyz and /v1/status to mux and
@@ -109,6 +112,16 @@ func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.
 	}
 	var ready atomic.Bool
 	opsRoutes(mux, reg, &ready, cfg, cfg.Now())
+	// route.Strict: wrong methods, unclean paths and unknown routes under
+	// /v1/ answer JSON like the API's other errors (behind the guard, so a
+	// request without a token learns nothing of the routes).
+	h := route.Strict(mux)
+	if cfg.Guard != nil {
+		var err error
+		if h, err = cfg.Guard(h); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -127,9 +140,7 @@ func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.
 	}
 	ln, err := listen(ctx, cfg.Listen)
 	if err == nil {
-		// route.Strict: wrong methods, unclean paths and unknown routes under
-		// /v1/ answer JSON like the API's other errors.
-		err = serveOn(ctx, ln, route.Strict(mux), log, &ready, func(addr string) {
+		err = serveOn(ctx, ln, h, log, &ready, func(addr string) {
 			log.Info("serving", "addr", addr)
 			if cfg.OnListen != nil {
 				cfg.OnListen(addr)

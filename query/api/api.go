@@ -1,11 +1,14 @@
 // Package api serves the query side of truyvet over HTTP:
 //
-//	GET /v1/cases/{user_id}/exposures?from=&to=&depth=1|2&min_minutes=15
-//	GET /v1/audit?limit=100
+//	GET  /v1/cases/{user_id}/exposures?purpose=&from=&to=&depth=1|2&min_minutes=15
+//	POST /v1/cases, GET /v1/cases/{id}          the registry of confirmed cases
+//	GET  /v1/audit?limit=&case=&account=&requester=&since=
 //
 // Exposures answer JSON (nodes, edges, venues, stats) or, with
 // Accept: text/csv (or format=csv), the contact list for field teams. Every
-// lookup is written to the audit trail before its answer is sent.
+// lookup, answered or refused, is written to the audit trail (a 200 before
+// its answer is sent), naming the account the access guard let through.
+// Who may call what is the guard's business (package access), not theirs.
 //
 // Metrics (see NewMetrics):
 //
@@ -27,7 +30,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/cases"
+	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 )
@@ -39,9 +46,10 @@ type Config struct {
 	MaxWindow       time.Duration // longest window
 	DefaultDepth    int
 	DefaultMinutes  float64
-	// MaxSkew is how far past the server's clock a window may end: the
-	// clock-skew allowance ingest grants records (no record can lie later).
-	MaxSkew time.Duration
+	// ClockSkew is how far past the server's clock a time may lie: a
+	// case's confirmation, or the end of a lookup's window (the allowance
+	// ingest grants records: no record can lie later).
+	ClockSkew time.Duration
 }
 
 // DefaultConfig returns a 30 s timeout, a 14-day default window and a 60-day maximum.
@@ -52,7 +60,7 @@ func DefaultConfig() Config {
 		MaxWindow:       60 * 24 * time.Hour,
 		DefaultDepth:    1,
 		DefaultMinutes:  15,
-		MaxSkew:         5 * time.Minute,
+		ClockSkew:       5 * time.Minute,
 	}
 }
 
@@ -60,26 +68,31 @@ func DefaultConfig() Config {
 type API struct {
 	cfg     Config
 	engine  *graph.Engine
-	auditor audit.Trail
+	auditor audit.Log
+	cases   cases.Registry
+	pl      *province.List
 	now     func() time.Time
 	m       *Metrics
 	log     *slog.Logger
 }
 
-// New returns the query API over engine, auditing to auditor.
-func New(cfg Config, engine *graph.Engine, auditor audit.Trail, m *Metrics, log *slog.Logger, now func() time.Time) *API {
+// New returns the query API over engine, auditing to auditor, with the
+// case registry reg.
+func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, m *Metrics, log *slog.Logger, now func() time.Time) *API {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg, engine: engine, auditor: auditor, now: now, m: m, log: log.With("component", "query")}
+	return &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
 }
 
 // Register adds the query routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/cases/{user_id}/exposures", a.exposures)
+	mux.HandleFunc("POST /v1/cases", a.registerCase)
+	mux.HandleFunc("GET /v1/cases/{user_id}", a.getCase)
 	mux.HandleFunc("GET /v1/audit", a.recentAudit)
 }
 
@@ -92,27 +105,59 @@ func badParam(name, format string, args ...any) error {
 	return fmt.Errorf("%w %s: %s", ErrBadParam, name, fmt.Sprintf(format, args...))
 }
 
-// parseQuery reads and checks an exposure request.
-func (a *API) parseQuery(r *http.Request) (graph.Query, float64, error) {
-	q := graph.Query{Depth: a.cfg.DefaultDepth}
+// Purpose bounds, in characters.
+const (
+	MinPurpose = 3
+	MaxPurpose = 200
+)
+
+func caseID(r *http.Request) (uint32, error) {
 	id, err := strconv.ParseUint(r.PathValue("user_id"), 10, 32)
 	if err != nil || id == 0 {
-		return q, 0, badParam("user_id", "must be an integer between 1 and %d", uint32(math.MaxUint32))
+		return 0, badParam("user_id", "must be an integer between 1 and %d", uint32(math.MaxUint32))
 	}
-	q.Case = uint32(id)
+	return uint32(id), nil
+}
+
+// parseQuery reads and checks an exposure request. A registered case's
+// window defaults to its infectious window.
+func (a *API) parseQuery(r *http.Request) (graph.Query, float64, error) {
+	q := graph.Query{Depth: a.cfg.DefaultDepth}
+	id, err := caseID(r)
+	if err != nil {
+		return q, 0, err
+	}
+	q.Case = id
 	v := r.URL.Query()
+	if n := utf8.RuneCountInString(strings.TrimSpace(v.Get("purpose"))); n < MinPurpose || n > MaxPurpose {
+		return q, 0, badParam("purpose", "required: why you look, %d to %d characters", MinPurpose, MaxPurpose)
+	}
 	now := a.now()
 	to := now
+	var from time.Time
+	registered := false
+	if a.cases != nil {
+		c, err := a.cases.Case(r.Context(), id)
+		switch {
+		case err == nil:
+			from, to = c.InfectiousWindow()
+			registered = true
+		case !errors.Is(err, cases.ErrNotFound):
+			return q, 0, fmt.Errorf("read the case registry: %w", err)
+		}
+	}
 	if s := v.Get("to"); s != "" {
 		if to, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return q, 0, badParam("to", "not an RFC 3339 time: %q", s)
 		}
-		if limit := now.Add(a.cfg.MaxSkew); to.After(limit) {
+		if limit := now.Add(a.cfg.ClockSkew); to.After(limit) {
 			return q, 0, badParam("to", "%s is in the future (the latest is now plus %s, %s)",
-				s, a.cfg.MaxSkew, limit.In(Local).Format(time.RFC3339))
+				s, a.cfg.ClockSkew, limit.In(Local).Format(time.RFC3339))
 		}
 	}
-	from := to.Add(-a.cfg.DefaultLookback)
+	if !registered {
+		from = to.Add(-a.cfg.DefaultLookback)
+	}
 	if s := v.Get("from"); s != "" {
 		if from, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return q, 0, badParam("from", "not an RFC 3339 time: %q", s)
@@ -199,9 +244,13 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	code := http.StatusOK
 	defer func() { a.m.requests.WithLabelValues("exposures", strconv.Itoa(code)).Inc() }()
+	entry := a.entry(r, audit.ActionExposures, t0)
 	q, minutes, err := a.parseQuery(r)
 	if err != nil {
-		code = writeError(w, err)
+		code = statusOf(err)
+		entry.Case, entry.Status, entry.Reason = q.Case, code, err.Error()
+		_ = a.record(r.Context(), entry) // refused anyway; a failed write is logged
+		writeError(w, err)
 		return
 	}
 	format := "json"
@@ -212,15 +261,12 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
 	res, err := a.engine.Exposures(ctx, q)
-	entry := audit.Entry{
-		Time: t0, Requester: r.Header.Get("X-Requested-By"), Remote: r.RemoteAddr, Case: q.Case,
-		From: time.Unix(q.Window.From, 0).In(Local), To: time.Unix(q.Window.To, 0).In(Local),
-		Depth: q.Depth, MinMinutes: minutes, Format: format,
-	}
+	entry.Case, entry.From, entry.To = q.Case, time.Unix(q.Window.From, 0).In(Local), time.Unix(q.Window.To, 0).In(Local)
+	entry.Depth, entry.MinMinutes, entry.Format = q.Depth, minutes, format
 	if err != nil {
 		code = statusOf(err)
-		entry.Status = code
-		_ = a.record(r.Context(), entry) // the lookup failed anyway; the log line above the error stands
+		entry.Status, entry.Reason = code, err.Error()
+		_ = a.record(r.Context(), entry) // the lookup failed anyway; the log line below stands
 		a.log.Error("exposure query failed", "case", q.Case, "depth", q.Depth, "err", err)
 		writeError(w, err)
 		return
@@ -249,16 +295,29 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, NewGraphJSON(res, minutes, elapsed))
 }
 
+// entry starts the audit entry of request r: who (the account the guard
+// let through), from where, for what.
+func (a *API) entry(r *http.Request, action string, t time.Time) audit.Entry {
+	e := audit.Entry{Time: t, Action: action, Account: access.Actor(nil),
+		Purpose: strings.TrimSpace(r.URL.Query().Get("purpose")), Requester: r.Header.Get("X-Requested-By"), Remote: r.RemoteAddr}
+	if acct, ok := access.AccountFrom(r.Context()); ok {
+		e.Account = access.Actor(&acct)
+	}
+	return e
+}
+
 // record writes the audit entry; a lookup that cannot be audited is not answered.
 func (a *API) record(ctx context.Context, e audit.Entry) error {
-	a.log.Info("exposure lookup", "case", e.Case, "requester", e.Requester, "remote", e.Remote,
-		"depth", e.Depth, "f1", e.F1, "f2", e.F2, "status", e.Status)
 	if a.auditor == nil {
 		return nil
 	}
-	if err := a.auditor.Audit(context.WithoutCancel(ctx), e); err != nil {
+	e, err := a.auditor.Append(context.WithoutCancel(ctx), e)
+	if err != nil {
+		a.log.Error("cannot write the audit trail", "action", e.Action, "case", e.Case, "err", err)
 		return fmt.Errorf("%w: %w", errAudit, err)
 	}
+	a.log.Info("audited", "action", e.Action, "seq", e.Seq, "case", e.Case, "account", e.Account.ID,
+		"depth", e.Depth, "f1", e.F1, "f2", e.F2, "status", e.Status)
 	return nil
 }
 
@@ -267,20 +326,16 @@ var errAudit = errors.New("cannot write the audit trail")
 func (a *API) recentAudit(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	defer func() { a.m.requests.WithLabelValues("audit", strconv.Itoa(code)).Inc() }()
-	limit := 100
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 10_000 {
-			code = writeError(w, badParam("limit", "must be between 1 and 10000"))
-			return
-		}
-		limit = n
+	f, err := parseFilter(r)
+	if err != nil {
+		code = writeError(w, err)
+		return
 	}
 	if a.auditor == nil {
 		writeJSON(w, code, map[string]any{"entries": []audit.Entry{}})
 		return
 	}
-	entries, err := a.auditor.RecentAudit(r.Context(), limit)
+	entries, err := a.auditor.Entries(r.Context(), f)
 	if err != nil {
 		code = writeError(w, err)
 		return
@@ -291,11 +346,48 @@ func (a *API) recentAudit(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, map[string]any{"entries": entries})
 }
 
+// parseFilter reads the query of GET /v1/audit.
+func parseFilter(r *http.Request) (audit.Filter, error) {
+	v := r.URL.Query()
+	f := audit.Filter{Limit: 100, Account: v.Get("account"), Requester: v.Get("requester")}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10_000 {
+			return f, badParam("limit", "must be between 1 and 10000")
+		}
+		f.Limit = n
+	}
+	if s := v.Get("case"); s != "" {
+		id, err := strconv.ParseUint(s, 10, 32)
+		if err != nil || id == 0 {
+			return f, badParam("case", "must be an integer between 1 and %d", uint32(math.MaxUint32))
+		}
+		f.Case = uint32(id)
+	}
+	if s := v.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return f, badParam("since", "not an RFC 3339 time: %q", s)
+		}
+		f.Since = t
+	}
+	if len(f.Account) > audit.MaxSubject || len(f.Requester) > audit.MaxRequester {
+		return f, badParam("account", "too long")
+	}
+	return f, nil
+}
+
 // statusOf is the one error-to-status mapping of the query API.
 func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrBadParam), errors.Is(err, graph.ErrDepth):
 		return http.StatusBadRequest
+	case errors.As(err, new(*cases.FieldError)):
+		return http.StatusBadRequest
+	case errors.Is(err, cases.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, cases.ErrConflict):
+		return http.StatusConflict
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusGatewayTimeout
 	case errors.Is(err, context.Canceled):
@@ -307,7 +399,11 @@ func statusOf(err error) int {
 
 func writeError(w http.ResponseWriter, err error) int {
 	code := statusOf(err)
-	writeJSON(w, code, map[string]string{"error": err.Error()})
+	body := map[string]string{"error": err.Error()}
+	if fe := (*cases.FieldError)(nil); errors.As(err, &fe) {
+		body["field"], body["reason"] = fe.Field, fe.Reason
+	}
+	writeJSON(w, code, body)
 	return code
 }
 

@@ -15,9 +15,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/cases"
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/audit/audittest"
 	"github.com/truyvet/truyvet/query/graph"
 )
 
@@ -67,35 +69,56 @@ func (world) Present(_ context.Context, ranges []bucket.Range) (*roaring.Bitmap,
 	return bm, nil
 }
 
-type trail struct {
-	mu      sync.Mutex
-	entries []audit.Entry
+// registry is an in-memory cases.Registry.
+type registry struct {
+	mu    sync.Mutex
+	cases map[uint32]cases.Case
 }
 
-func (t *trail) Audit(_ context.Context, e audit.Entry) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.entries = append(t.entries, e)
-	return nil
+func (r *registry) RegisterCase(_ context.Context, c cases.Case) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old, ok := r.cases[c.UserID]; ok {
+		if cases.Same(old, c) {
+			return false, nil
+		}
+		return false, cases.ErrConflict
+	}
+	r.cases[c.UserID] = c
+	return true, nil
 }
 
-func (t *trail) RecentAudit(_ context.Context, limit int) ([]audit.Entry, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.entries[:min(limit, len(t.entries))], nil
+func (r *registry) Case(_ context.Context, id uint32) (cases.Case, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.cases[id]
+	if !ok {
+		return c, cases.ErrNotFound
+	}
+	return c, nil
 }
 
-func server(t *testing.T) (*http.ServeMux, *trail) {
-	tr := &trail{}
-	now := func() time.Time { return time.Unix(t0+86400, 0) }
-	a := api.New(api.DefaultConfig(), graph.NewEngine(world{}), tr, api.NewMetrics(prometheus.NewRegistry()), nil, now)
-	mux := http.NewServeMux()
-	a.Register(mux)
+func server(t *testing.T) (*http.ServeMux, *audittest.Memory) {
+	mux, tr, _ := serverWithRegistry(t)
 	return mux, tr
 }
 
+func serverWithRegistry(t *testing.T) (*http.ServeMux, *audittest.Memory, *registry) {
+	tr := &audittest.Memory{}
+	reg := &registry{cases: map[uint32]cases.Case{}}
+	now := func() time.Time { return time.Unix(t0+86400, 0) }
+	a := api.New(api.DefaultConfig(), graph.NewEngine(world{}), tr, reg, api.NewMetrics(prometheus.NewRegistry()), nil, now)
+	mux := http.NewServeMux()
+	a.Register(mux)
+	return mux, tr, reg
+}
+
 func do(mux *http.ServeMux, path string, hdr ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodGet, path, nil)
+	return doBody(mux, http.MethodGet, path, "", hdr...)
+}
+
+func doBody(mux *http.ServeMux, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
@@ -107,16 +130,21 @@ func do(mux *http.ServeMux, path string, hdr ...string) *httptest.ResponseRecord
 func TestBadParametersNameTheField(t *testing.T) {
 	mux, tr := server(t)
 	for path, field := range map[string]string{
-		"/v1/cases/0/exposures":                                                   "user_id",
-		"/v1/cases/abc/exposures":                                                 "user_id",
-		"/v1/cases/1/exposures?depth=3":                                           "depth",
-		"/v1/cases/1/exposures?min_minutes=-1":                                    "min_minutes",
-		"/v1/cases/1/exposures?min_minutes=NaN":                                   "min_minutes",
-		"/v1/cases/1/exposures?from=yesterday":                                    "from",
-		"/v1/cases/1/exposures?to=2026-13-01T00:00:00Z":                           "to",
-		"/v1/cases/1/exposures?from=2026-11-21T00:00:00Z&to=2026-11-20T00:00:00Z": "from",
-		"/v1/cases/1/exposures?from=2026-01-01T00:00:00Z&to=2026-11-20T00:00:00Z": "from",
-		"/v1/audit?limit=0":                                                       "limit",
+		"/v1/cases/0/exposures?purpose=trace":                                                   "user_id",
+		"/v1/cases/abc/exposures?purpose=trace":                                                 "user_id",
+		"/v1/cases/1/exposures?purpose=trace&depth=3":                                           "depth",
+		"/v1/cases/1/exposures?purpose=trace&min_minutes=-1":                                    "min_minutes",
+		"/v1/cases/1/exposures?purpose=trace&min_minutes=NaN":                                   "min_minutes",
+		"/v1/cases/1/exposures?purpose=trace&from=yesterday":                                    "from",
+		"/v1/cases/1/exposures?purpose=trace&to=2026-13-01T00:00:00Z":                           "to",
+		"/v1/cases/1/exposures?purpose=trace&from=2026-11-21T00:00:00Z&to=2026-11-20T00:00:00Z": "from",
+		"/v1/cases/1/exposures?purpose=trace&from=2026-01-01T00:00:00Z&to=2026-11-20T00:00:00Z": "from",
+		"/v1/cases/1/exposures":                                                                 "purpose",
+		"/v1/cases/1/exposures?purpose=ab":                                                      "purpose",
+		"/v1/cases/1/exposures?purpose=" + strings.Repeat("x", 201):                             "purpose",
+		"/v1/audit?limit=0":      "limit",
+		"/v1/audit?case=x":       "case",
+		"/v1/audit?since=monday": "since",
 	} {
 		rec := do(mux, path)
 		require.Equal(t, http.StatusBadRequest, rec.Code, path)
@@ -124,12 +152,21 @@ func TestBadParametersNameTheField(t *testing.T) {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), path)
 		require.Contains(t, body["error"], field, path)
 	}
-	require.Empty(t, tr.entries, "rejected requests are not lookups")
+	require.Len(t, tr.Snapshot(), 12, "refused lookups are audited too")
+	for _, e := range tr.Snapshot() {
+		require.Equal(t, http.StatusBadRequest, e.Status)
+		require.Equal(t, audit.ActionExposures, e.Action)
+		require.NotEmpty(t, e.Reason)
+		require.LessOrEqual(t, len(e.Purpose), audit.MaxPurpose)
+	}
+	n, _, err := audit.Verify(t.Context(), tr)
+	require.NoError(t, err)
+	require.Equal(t, uint64(12), n)
 }
 
 func TestExposuresJSONCSVAndAudit(t *testing.T) {
 	mux, tr := server(t)
-	rec := do(mux, "/v1/cases/1/exposures?depth=2", "X-Requested-By", "team-hanoi")
+	rec := do(mux, "/v1/cases/1/exposures?purpose=cluster+tracing&depth=2", "X-Requested-By", "team-hanoi")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	var g api.GraphJSON
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
@@ -143,7 +180,7 @@ func TestExposuresJSONCSVAndAudit(t *testing.T) {
 	require.True(t, strings.HasSuffix(rec.Body.String(), "\n"))
 	require.Contains(t, rec.Body.String(), `"first_exposure":"2026-11-20T08:30:00+07:00"`)
 
-	rec = do(mux, "/v1/cases/1/exposures?depth=2", "Accept", "text/html, text/csv;q=0.9")
+	rec = do(mux, "/v1/cases/1/exposures?purpose=cluster+tracing&depth=2", "Accept", "text/html, text/csv;q=0.9")
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Equal(t, "text/csv; charset=utf-8", rec.Header().Get("Content-Type"))
 	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
@@ -151,14 +188,55 @@ func TestExposuresJSONCSVAndAudit(t *testing.T) {
 	require.Equal(t, strings.Join(api.CSVHeader, ","), lines[0])
 	require.True(t, strings.HasPrefix(lines[1], "2,1,2026-11-20T08:30:00+07:00,1800,30.0,venue,1,10"), lines[1])
 
-	require.Len(t, tr.entries, 2)
-	require.Equal(t, "team-hanoi", tr.entries[0].Requester)
-	require.Equal(t, 1, tr.entries[0].F1)
-	require.Equal(t, 1, tr.entries[0].F2)
-	require.Equal(t, "csv", tr.entries[1].Format)
+	require.Len(t, tr.Snapshot(), 2)
+	require.Equal(t, "team-hanoi", tr.Snapshot()[0].Requester)
+	require.Equal(t, 1, tr.Snapshot()[0].F1)
+	require.Equal(t, 1, tr.Snapshot()[0].F2)
+	require.Equal(t, "csv", tr.Snapshot()[1].Format)
+	require.Equal(t, "cluster tracing", tr.Snapshot()[0].Purpose)
 	rec = do(mux, "/v1/audit?limit=1")
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.Contains(t, rec.Body.String(), "team-hanoi")
+	require.Contains(t, rec.Body.String(), `"format":"csv"`)
+	rec = do(mux, "/v1/audit?requester=team-hanoi&case=1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	var list struct{ Entries []audit.Entry }
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	require.Len(t, list.Entries, 1)
+	require.Equal(t, "team-hanoi", list.Entries[0].Requester)
+	rec = do(mux, "/v1/audit?case=2")
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	require.Empty(t, list.Entries)
+	rec = do(mux, "/v1/audit?since=2030-01-01T00:00:00Z")
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &list))
+	require.Empty(t, list.Entries)
+}
+
+func TestCasesRegistryAndInfectiousWindow(t *testing.T) {
+	mux, tr, _ := serverWithRegistry(t)
+	body := `{"user_id":1,"province":"01","confirmed_at":"2026-11-20T18:00:00+07:00","onset":"2026-11-21"}`
+	rec := doBody(mux, http.MethodPost, "/v1/cases", body)
+	require.Equal(t, http.StatusBadRequest, rec.Code, "onset after confirmation")
+	require.Contains(t, rec.Body.String(), `"field":"onset"`)
+	body = `{"user_id":1,"province":"01","confirmed_at":"2026-11-20T18:00:00+07:00","onset":"2026-11-20"}`
+	rec = doBody(mux, http.MethodPost, "/v1/cases", body)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"infectious_window":{"from":"2026-11-18T00:00:00+07:00","to":"2026-11-20T18:00:00+07:00"}`)
+	require.Equal(t, http.StatusOK, doBody(mux, http.MethodPost, "/v1/cases", body).Code, "the same facts again")
+	rec = doBody(mux, http.MethodPost, "/v1/cases", strings.Replace(body, `"01"`, `"79"`, 1))
+	require.Equal(t, http.StatusConflict, rec.Code)
+	rec = do(mux, "/v1/cases/1")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Contains(t, rec.Body.String(), `"province":"01"`)
+	require.Equal(t, http.StatusNotFound, do(mux, "/v1/cases/2").Code)
+
+	// The registered case's lookup defaults to its infectious window.
+	rec = do(mux, "/v1/cases/1/exposures?purpose=cluster+tracing&depth=2")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Contains(t, rec.Body.String(), `"from":"2026-11-18T00:00:00+07:00","to":"2026-11-20T18:00:00+07:00"`)
+	last := tr.Snapshot()[len(tr.Snapshot())-1]
+	require.Equal(t, time.Date(2026, 11, 18, 0, 0, 0, 0, api.Local).Unix(), last.From.Unix())
+	require.Equal(t, audit.ActionCaseRegister, tr.Snapshot()[0].Action)
+	require.Equal(t, http.StatusBadRequest, tr.Snapshot()[0].Status)
 }
 
 func TestAcceptHonoursQValues(t *testing.T) {

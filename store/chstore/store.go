@@ -1,6 +1,6 @@
 // Package chstore is the ClickHouse store of the distributed mode: processors
 // write stays, encounters and co-location bitmaps to it (processor.Sink), and
-// query servers read them (graph.Store, audit.Trail): the whole store.Backend.
+// query servers read them (graph.Store): the whole store.Backend.
 // Any number of each share one database. The schema is schemas/clickhouse, applied on Open; the
 // decisions behind it are in schemas/README.md.
 //

@@ -19,7 +19,8 @@ import (
 //	days       'd' day:4                                                 → (marker)
 //	counters   'c' name                                                  → int64 (merge: add)
 //	meta       'm' name                                                  → value
-//	audit      'a' unixnano:8 seq:8                                      → JSON audit.Entry
+//	old audit  'a' unixnano:8 seq:8         → JSON audit.Entry (moved into the chain on open)
+//	registry   'U', 'T', 'C', 'A'           → accounts, tokens, cases, the audit chain (registry.go)
 //
 // Integers are big-endian so keys sort numerically. A visit key ends with its
 // exit (0: none), so the records of one stay are adjacent and the last holds

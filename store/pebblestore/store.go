@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,19 +54,23 @@ type Options struct {
 	Layout     bucket.Layout
 	CacheBytes int64
 	NoSync     bool // for benchmarks that load data: acknowledged writes may be lost if the process or machine crashes
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	// StoredLayout opens a store with the layout it was created with
+	// (Layout only for a new one): for tools that read accounts or the
+	// audit trail and do not care about the index.
+	StoredLayout bool
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
 }
 
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
-	db       *pebble.DB
-	layout   bucket.Layout
-	wo       *pebble.WriteOptions
-	log      *slog.Logger
-	cache    *pebble.Cache
-	ret      *retention.Metrics
-	auditSeq atomic.Uint64
+	db     *pebble.DB
+	layout bucket.Layout
+	wo     *pebble.WriteOptions
+	log    *slog.Logger
+	cache  *pebble.Cache
+	ret    *retention.Metrics
+	reg    registry
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout
@@ -103,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.NoSync {
 		s.wo = pebble.NoSync
 	}
-	if err := s.checkLayout(); err != nil {
+	if err := s.checkLayout(opts.StoredLayout); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -112,6 +115,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.ensureVisitorHours(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.openRegistry(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -125,7 +132,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) checkLayout() error {
+func (s *Store) checkLayout(adopt bool) error {
 	want, err := json.Marshal(s.layout)
 	if err != nil {
 		return err
@@ -138,6 +145,9 @@ func (s *Store) checkLayout() error {
 		return fmt.Errorf("read layout: %w", err)
 	}
 	defer func() { _ = closer.Close() }()
+	if adopt {
+		return json.Unmarshal(got, &s.layout)
+	}
 	if !bytes.Equal(got, want) {
 		return fmt.Errorf("%w: stored %s, asked for %s", ErrLayoutMismatch, got, want)
 	}

@@ -2,15 +2,20 @@ package pebblestore
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
+	"github.com/truyvet/truyvet/store/statetest"
 	"github.com/truyvet/truyvet/store/storetest"
 )
 
@@ -147,4 +152,38 @@ func TestOpenBuildsVisitorIndexOfOlderStore(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
 	require.Equal(t, want, visitors(s))
+}
+
+// A store written before the trail was chained gets its old entries moved
+// into the chain, in order, on Open.
+func TestOpenChainsOldAuditTrail(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(t.Context(), Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	require.NoError(t, err)
+	for i := range 3 {
+		val, err := json.Marshal(audit.Entry{Time: time.Unix(int64(1_790_000_000+i), 0), Case: uint32(i + 1), Requester: "hcdc"})
+		require.NoError(t, err)
+		key := binary.BigEndian.AppendUint64([]byte{spaceAudit}, uint64(1_790_000_000+i)*1e9)
+		require.NoError(t, s.db.Set(binary.BigEndian.AppendUint64(key, uint64(i)), val, nil))
+	}
+	require.NoError(t, s.Close())
+	s, err = Open(t.Context(), Options{Dir: dir, Layout: bucket.DefaultLayout()})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	n, _, err := audit.Verify(t.Context(), s)
+	require.NoError(t, err)
+	require.Equal(t, uint64(3), n)
+	got, err := s.Entries(t.Context(), audit.Filter{Limit: 2})
+	require.NoError(t, err)
+	require.Equal(t, []uint32{3, 2}, []uint32{got[0].Case, got[1].Case})
+	require.Equal(t, audit.ActionExposures, got[0].Action)
+}
+
+func TestRegistryConformance(t *testing.T) {
+	statetest.Run(t, func(t *testing.T) statetest.Store {
+		s, err := Open(t.Context(), Options{Dir: t.TempDir(), Layout: bucket.DefaultLayout()})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		return s
+	})
 }

@@ -2,7 +2,8 @@
 // embedded store and the ClickHouse store keep the same contract
 // (store.Backend): they take the same records and must give the same answers,
 // including after replays, late records and out-of-order check-outs; count
-// what they hold; keep the audit trail; and drop whole days by retention. It
+// what they hold; and drop whole days by retention (the audit trail, which
+// lives beside accounts and cases, has its own suite: store/statetest). It
 // ends with a differential test of the exposure engine over the store against
 // the naive reference model.
 package storetest
@@ -21,7 +22,6 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
-	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/graph/reference"
 	"github.com/truyvet/truyvet/schemas/event"
@@ -48,7 +48,6 @@ func Run(t *testing.T, open Factory) {
 	t.Run("PresentIsUnionOverBatches", func(t *testing.T) { testPresent(t, open) })
 	t.Run("ReplayChangesNothing", func(t *testing.T) { testReplay(t, open) })
 	t.Run("CountsWhatItHolds", func(t *testing.T) { testCounts(t, open) })
-	t.Run("AuditNewestFirst", func(t *testing.T) { testAudit(t, open) })
 	t.Run("RetentionDropsWholeDays", func(t *testing.T) { testRetention(t, open) })
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
 }
@@ -374,22 +373,6 @@ func testCounts(t *testing.T, open Factory) {
 	require.Equal(t, store.Counts{Visits: 2, Encounters: 3, Days: []bucket.Day{bucket.DayOf(t0), bucket.DayOf(t0) + 1}}, c)
 }
 
-func testAudit(t *testing.T, open Factory) {
-	s := open(t, bucket.DefaultLayout())
-	got, err := s.RecentAudit(context.Background(), 10)
-	require.NoError(t, err)
-	require.Empty(t, got)
-	var want []audit.Entry
-	for i := range 5 {
-		e := audit.Entry{Time: time.Unix(1_790_000_000+int64(i), 5).UTC(), Requester: "hcdc", Case: uint32(i + 1), Depth: 2, Status: 200}
-		require.NoError(t, s.Audit(context.Background(), e))
-		want = append([]audit.Entry{e}, want...)
-	}
-	got, err = s.RecentAudit(context.Background(), 3)
-	require.NoError(t, err)
-	require.Equal(t, want[:3], got)
-}
-
 func testRetention(t *testing.T, open Factory) {
 	s := open(t, bucket.DefaultLayout())
 	recs := RandomRecords(rand.New(rand.NewPCG(3, 3)), 20, 4, 200, Base)
@@ -397,7 +380,6 @@ func testRetention(t *testing.T, open Factory) {
 	before, err := s.Counts(context.Background())
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(before.Days), 2)
-	require.NoError(t, s.Audit(context.Background(), audit.Entry{Time: time.Unix(Base, 0).UTC(), Case: 1}))
 	// Keep the last days: "now" is the start of the second day plus keep.
 	keep := 28 * 24 * time.Hour
 	now := func() time.Time { return time.Unix(before.Days[1].Start(), 0).Add(keep) }
@@ -423,9 +405,6 @@ func testRetention(t *testing.T, open Factory) {
 			require.GreaterOrEqual(t, st.Start, before.Days[1].Start(), "a stay of a dropped day is still there")
 		}
 	}
-	got, err := s.RecentAudit(context.Background(), 10)
-	require.NoError(t, err)
-	require.Len(t, got, 1, "retention keeps the audit trail")
 }
 
 // RandomRecords makes a small, dense world in which everyone meets: stays

@@ -25,6 +25,8 @@
   const AUDIT_EVERY = 6; // refresh the audit panel every 6th status poll (30 s)
   const DEFAULT_LOOKBACK_MS = 14 * 24 * 3600 * 1000;
   const WHO_KEY = 'truyvet.requester';
+  const TOKEN_KEY = 'truyvet.token';
+  const PURPOSE_KEY = 'truyvet.purpose';
   const SVG_NS = 'http://www.w3.org/2000/svg';
 
   const $ = (id) => document.getElementById(id);
@@ -174,6 +176,7 @@
     if (q.to) p.set('to', q.to);
     if (q.depth) p.set('depth', q.depth);
     if (q.min !== '') p.set('min_minutes', q.min);
+    if (q.purpose) p.set('purpose', q.purpose);
     if (csv) p.set('format', 'csv');
     const s = p.toString();
     return `/v1/cases/${encodeURIComponent(q.case)}/exposures` + (s ? '?' + s : '');
@@ -203,7 +206,12 @@
     if (min === '' || !isFinite(mv) || mv < 0 || mv > 1440) {
       return { error: 'Minimum minutes must be a number from 0 to 1440.', field: 'f-min' };
     }
-    return { q: { case: String(Number(c)), from, to, depth: $('f-depth').value, min } };
+    const purpose = $('f-purpose').value.trim();
+    if (purpose.length < 3 || purpose.length > 200) {
+      return { error: 'Say why you look it up, 3 to 200 characters (mục đích tra cứu); it is recorded in the audit.', field: 'f-purpose' };
+    }
+    try { sessionStorage.setItem(PURPOSE_KEY, purpose); } catch (_) { /* private mode */ }
+    return { q: { case: String(Number(c)), from, to, depth: $('f-depth').value, min, purpose } };
   }
 
   function fillForm(q) {
@@ -239,16 +247,39 @@
     }
   }
 
-  async function apiFetch(url, opts) {
+  // The API needs a bearer token: asked once, kept for the browser session
+  // (sessionStorage); asked again when the server refuses it on a lookup.
+  let tokenDeclined = false;
+  function token(ask) {
+    let t = '';
+    try { t = sessionStorage.getItem(TOKEN_KEY) || ''; } catch (_) { /* private mode */ }
+    if (t || (!ask && tokenDeclined)) return t;
+    t = (window.prompt('Access token (mã truy cập), e.g. the one `truyvet demo` printed:') || '').trim();
+    tokenDeclined = !t;
+    try { if (t) sessionStorage.setItem(TOKEN_KEY, t); } catch (_) { /* private mode */ }
+    return t;
+  }
+
+  function forgetToken() {
+    try { sessionStorage.removeItem(TOKEN_KEY); } catch (_) { /* private mode */ }
+  }
+
+  async function apiFetch(url, opts, retried) {
     const headers = { Accept: (opts && opts.accept) || 'application/json' };
     const who = opts && opts.audited ? requesterHeader() : '';
     if (who) headers['X-Requested-By'] = who;
+    const tok = token(false);
+    if (tok) headers.Authorization = 'Bearer ' + tok;
     let res;
     try {
       res = await fetch(url, { headers, signal: opts && opts.signal, cache: 'no-store' });
     } catch (e) {
       if (e.name === 'AbortError') throw e;
       throw new APIError(0, 'Cannot reach the server (không kết nối được máy chủ): ' + e.message);
+    }
+    if (res.status === 401 && !retried && opts && opts.audited) {
+      forgetToken();
+      if (token(true)) return apiFetch(url, opts, true);
     }
     if (!res.ok) {
       let msg = '';
@@ -332,6 +363,15 @@
     if (q.depth && q.depth !== '1' && q.depth !== '2') {
       clearResult();
       showError(`The link asks for depth ${q.depth}; depth is 1 (F1) or 2 (F1 + F2) (cấp chỉ là 1 hoặc 2). Choose one and press Trace.`);
+      return;
+    }
+    // A link carries no purpose: the lookup runs with the one given in this
+    // browser session, or asks for one before anything is sent.
+    q.purpose = $('f-purpose').value.trim();
+    if (q.purpose.length < 3 || q.purpose.length > 200) {
+      clearResult();
+      showError('Say why you look it up, 3 to 200 characters (mục đích tra cứu), then press Trace; it is recorded in the audit.');
+      $('f-purpose').focus();
       return;
     }
     run(q);
@@ -1409,9 +1449,9 @@
       const q = { case: String(e.case), from: isFinite(parseTime(e.from)) ? toRFC3339(parseTime(e.from)) : '', to: isFinite(parseTime(e.to)) ? toRFC3339(parseTime(e.to)) : '', depth: String(e.depth || 1), min: e.min_minutes != null ? String(e.min_minutes) : '15' };
       return el('tr', { title: `${fmtTime(t, true)} · ${win}${e.remote ? ' · ' + e.remote : ''}` },
         el('td', { class: 'nowrap' }, when),
-        el('td', { class: 'who' }, e.requester || el('span', { class: 'muted', text: '—' })),
+        el('td', { class: 'who' }, (e.account && e.account.name) || e.requester || el('span', { class: 'muted', text: '—' })),
         el('td', { class: 'num' }, el('a', { href: hashFor(q), class: 'id', title: 'Run this lookup again' }, String(e.case))),
-        el('td', { class: 'num' }, String(e.depth)),
+        el('td', { class: 'num' }, e.depth ? String(e.depth) : '–'),
         el('td', { class: 'num', title: ok ? fmtNum(e.f1) : null }, ok ? fmtCompact(e.f1) : ''),
         el('td', { class: 'num', title: ok ? fmtNum(e.f2) : null }, ok ? fmtCompact(e.f2) : ''),
         el('td', { class: 'num' }, el('span', { class: ok ? 'code ok' : 'code bad', text: String(e.status) })));
@@ -1455,6 +1495,7 @@
   function init() {
     const who = $('f-who');
     try { who.value = localStorage.getItem(WHO_KEY) || ''; } catch (_) { /* storage disabled */ }
+    try { $('f-purpose').value = sessionStorage.getItem(PURPOSE_KEY) || ''; } catch (_) { /* storage disabled */ }
     who.addEventListener('change', () => {
       try { localStorage.setItem(WHO_KEY, who.value.trim()); } catch (_) { /* storage disabled */ }
     });

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
@@ -113,10 +114,12 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 
 	// The widest row the recent-lookups panel shows: yesterday's (so with
 	// its date), a long team name, the largest id and counts.
-	require.NoError(t, store.Audit(ctx, audit.Entry{Time: time.Now().Add(-26 * time.Hour), Requester: "Doi truy vet Ha Noi - To 3",
-		Case: 4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200}))
+	_, err = store.Append(ctx, audit.Entry{Time: time.Now().Add(-26 * time.Hour), Action: "exposures", Requester: "Doi truy vet Ha Noi - To 3",
+		Account: audit.Actor{ID: "1", Name: "Doi truy vet Ha Noi - To 3", Roles: []string{"epidemiologist"}},
+		Case: 4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
-	a := api.New(api.DefaultConfig(), engine, store, api.NewMetrics(reg), nil, time.Now)
+	a := api.New(api.DefaultConfig(), engine, store, nil, api.NewMetrics(reg), nil, time.Now)
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", bigCase), bigGraph(bigCase, 250, 12))
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", groupedCase), bigGraph(groupedCase, 60, 20))
 	a.Register(mux)
@@ -197,6 +200,11 @@ func TestPageInBrowser(t *testing.T) {
 	defer cancel()
 	events := true
 	_, err = chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "America/New_York"}) // the page must not use the browser's zone
+	require.NoError(t, err)
+	// A tracer's browser session: the token the page asked for once and the
+	// purpose of the lookups, as the page keeps them.
+	_, err = chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `sessionStorage.setItem('truyvet.token', 'tvk_browser_test'); if (!sessionStorage.getItem('truyvet.purpose')) sessionStorage.setItem('truyvet.purpose', 'browser test of the workbench');`})
 	require.NoError(t, err)
 	_, err = chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: "en_US"}) // nor its date format
 	require.NoError(t, err)
