@@ -75,8 +75,11 @@ var (
 	ErrNotMigrated    = errors.New("database has no truyvet schema; run once with migrations on")
 )
 
-// codeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
-const codeUnknownTable = 60
+// ClickHouse error codes the store tells apart.
+const (
+	codeUnknownTable       = 60
+	codeTableAlreadyExists = 57
+)
 
 var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
@@ -185,46 +188,6 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("record migration %d: %w", m.Version, err)
 		}
 		s.log.Info("applied schema migration", "version", m.Version, "name", m.Name, "database", s.db)
-	}
-	return nil
-}
-
-// checkLayout records the layout in a new database, or checks it against the
-// one recorded.
-func (s *Store) checkLayout(ctx context.Context) error {
-	want := map[string]string{
-		"bucket_seconds": strconv.FormatInt(s.layout.BucketSeconds, 10),
-		"dwell_seconds":  strconv.FormatInt(s.layout.DwellSeconds, 10),
-	}
-	rows, err := s.conn.Query(ctx, "SELECT name, value FROM "+s.db+".meta")
-	if err != nil {
-		if ex := (*clickhouse.Exception)(nil); errors.As(err, &ex) && ex.Code == codeUnknownTable {
-			return ErrNotMigrated
-		}
-		return fmt.Errorf("read meta: %w", err)
-	}
-	have := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			_ = rows.Close()
-			return err
-		}
-		have[k] = v
-	}
-	_ = rows.Close()
-	if len(have) == 0 {
-		for k, v := range want {
-			if err := s.insertRow(ctx, "meta", "name, value", k, v); err != nil {
-				return fmt.Errorf("record layout: %w", err)
-			}
-		}
-		return nil
-	}
-	for k, v := range want {
-		if have[k] != v {
-			return fmt.Errorf("%w: %s is %s, not %s", ErrLayoutMismatch, k, have[k], v)
-		}
 	}
 	return nil
 }
