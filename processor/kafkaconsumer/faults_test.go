@@ -43,7 +43,7 @@ func startConsumer(ctx context.Context, t *testing.T, ccfg kafkaconsumer.Config,
 	runCtx, stop := context.WithCancel(ctx)
 	r := &running{cons: cons, reg: reg, stop: stop, done: make(chan error, 1)}
 	go func() { r.done <- cons.Run(runCtx) }()
-	t.Cleanup(func() { r.stop(); _ = <-r.done })
+	t.Cleanup(func() { r.stop(); require.NoError(t, <-r.done) })
 	return r
 }
 
