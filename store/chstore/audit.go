@@ -16,7 +16,7 @@ func (s *Store) Audit(ctx context.Context, e audit.Entry) error {
 	}
 	if err := s.insertRow(ctx, "audit", "time, entry", e.Time.UnixNano(), string(val)); err != nil {
 		s.m.errors.WithLabelValues("audit").Inc()
-		return fmt.Errorf("write audit entry: %w", err)
+		return unavailable("write audit entry", err)
 	}
 	return nil
 }
@@ -25,7 +25,7 @@ func (s *Store) Audit(ctx context.Context, e audit.Entry) error {
 func (s *Store) RecentAudit(ctx context.Context, limit int) ([]audit.Entry, error) {
 	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT entry FROM %s.audit ORDER BY time DESC LIMIT %d", s.db, limit))
 	if err != nil {
-		return nil, fmt.Errorf("read audit: %w", err)
+		return nil, unavailable("read audit", err)
 	}
 	defer func() { _ = rows.Close() }()
 	var out []audit.Entry

@@ -3,7 +3,6 @@ package chstore
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -57,7 +56,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 				") AND user IN ("+idList(chunk)+") ORDER BY user, enter, venue, visit_id, exit")
 			if err != nil {
 				s.m.errors.WithLabelValues("stays").Inc()
-				yield(graph.UserStays{}, fmt.Errorf("read stays: %w", err))
+				yield(graph.UserStays{}, unavailable("read stays", err))
 				return
 			}
 			var (
@@ -114,7 +113,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 			_ = rows.Close()
 			s.m.query.WithLabelValues("stays").Observe(time.Since(start).Seconds())
 			if err != nil {
-				yield(graph.UserStays{}, fmt.Errorf("read stays: %w", err))
+				yield(graph.UserStays{}, unavailable("read stays", err))
 				return
 			}
 			if has && !emit() {
@@ -135,7 +134,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 				") AND user IN ("+idList(chunk)+") AND start < ? AND start + duration > ? ORDER BY user, start, peer, duration", w.To, w.From)
 			if err != nil {
 				s.m.errors.WithLabelValues("contacts").Inc()
-				yield(graph.UserContacts{}, fmt.Errorf("read contacts: %w", err))
+				yield(graph.UserContacts{}, unavailable("read contacts", err))
 				return
 			}
 			var (
@@ -169,7 +168,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 			_ = rows.Close()
 			s.m.query.WithLabelValues("contacts").Observe(time.Since(start).Seconds())
 			if err != nil {
-				yield(graph.UserContacts{}, fmt.Errorf("read contacts: %w", err))
+				yield(graph.UserContacts{}, unavailable("read contacts", err))
 				return
 			}
 			if len(out) > 0 {
@@ -217,7 +216,7 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 			") AND venue IN ("+idList(chunk)+")")
 		if err != nil {
 			s.m.errors.WithLabelValues("bitmaps").Inc()
-			return nil, fmt.Errorf("read bitmaps: %w", err)
+			return nil, unavailable("read bitmaps", err)
 		}
 		var (
 			venue, bkt uint32
@@ -241,7 +240,7 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 		err = rows.Err()
 		_ = rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read bitmaps: %w", err)
+			return nil, unavailable("read bitmaps", err)
 		}
 	}
 	s.m.query.WithLabelValues("bitmaps").Observe(time.Since(start).Seconds())

@@ -34,6 +34,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas"
 	"github.com/truyvet/truyvet/store"
 )
@@ -195,8 +196,22 @@ func (s *Store) migrate(ctx context.Context) error {
 // Layout implements graph.Store.
 func (s *Store) Layout() bucket.Layout { return s.layout }
 
-// Ping checks the server answers.
-func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+// Ping checks the server answers; its error wraps graph.ErrStoreUnavailable
+// when it cannot be reached.
+func (s *Store) Ping(ctx context.Context) error { return unavailable("ping clickhouse", s.conn.Ping(ctx)) }
+
+// unavailable wraps err, from op, with graph.ErrStoreUnavailable when the
+// server was not reached or the connection broke (anything but an exception
+// the server raised, or the caller's context ending).
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ex := (*clickhouse.Exception)(nil); errors.As(err, &ex) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, graph.ErrStoreUnavailable, err)
+}
 
 // Close closes the connections.
 func (s *Store) Close() error { return s.conn.Close() }
@@ -210,11 +225,11 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	var c store.Counts
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".stays").Scan(&n); err != nil {
-		return c, err
+		return c, unavailable("count stays", err)
 	}
 	c.Visits = int64(n)
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".contacts").Scan(&n); err != nil {
-		return c, err
+		return c, unavailable("count contacts", err)
 	}
 	c.Encounters = int64(n) / 2 // stored once per direction
 	days, err := s.Days(ctx)
@@ -226,7 +241,7 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
 	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps') AND active ORDER BY partition", s.db)
 	if err != nil {
-		return nil, fmt.Errorf("list partitions: %w", err)
+		return nil, unavailable("list partitions", err)
 	}
 	defer func() { _ = rows.Close() }()
 	var days []bucket.Day
