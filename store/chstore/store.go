@@ -198,7 +198,9 @@ func (s *Store) Layout() bucket.Layout { return s.layout }
 
 // Ping checks the server answers; its error wraps graph.ErrStoreUnavailable
 // when it cannot be reached.
-func (s *Store) Ping(ctx context.Context) error { return unavailable("ping clickhouse", s.conn.Ping(ctx)) }
+func (s *Store) Ping(ctx context.Context) error {
+	return unavailable("ping clickhouse", s.conn.Ping(ctx))
+}
 
 // unavailable wraps err, from op, with graph.ErrStoreUnavailable when the
 // server was not reached or the connection broke (anything but an exception
