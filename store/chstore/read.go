@@ -14,6 +14,7 @@ import (
 	"github.com/truyvet/truyvet/index/bitmap"
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
 )
 
 // usersPerQuery bounds the ids in one IN list, keeping queries well under
@@ -274,4 +275,26 @@ func inRanges(rs []bucket.Range, b uint32) bool {
 		return 0
 	})
 	return i < len(rs) && rs[i].First <= b && b <= rs[i].Last
+}
+
+// RecordIDs calls yield with each distinct record id stored for kind on day
+// (visit_id for visits, encounter_id for encounters), for reconciliation.
+func (s *Store) RecordIDs(ctx context.Context, kind event.Kind, day bucket.Day, yield func(id string)) error {
+	q := "SELECT DISTINCT visit_id FROM " + s.db + ".stays WHERE day = ?"
+	if kind == event.KindEncounter {
+		q = "SELECT DISTINCT encounter_id FROM " + s.db + ".contacts WHERE day = ?"
+	}
+	rows, err := s.conn.Query(ctx, q, uint32(day))
+	if err != nil {
+		return unavailable("read record ids", err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		yield(id)
+	}
+	return unavailable("read record ids", rows.Err())
 }
