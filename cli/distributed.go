@@ -18,6 +18,7 @@ import (
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
 )
 
@@ -57,6 +58,8 @@ func runIngest(ctx context.Context, env Env) error {
 	icfg := ingest.DefaultConfig()
 	icfg.ProduceTimeout = 10 * time.Second
 	registerIngest(srv.fs, &icfg)
+	var start startup
+	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
 	d, err := srv.setup(env, func() (err error) {
 		if kcfg, err = kf.config(); err != nil {
@@ -67,31 +70,54 @@ func runIngest(ctx context.Context, env Env) error {
 	if d == nil {
 		return err
 	}
-	if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
-		return err
-	}
-	prod, err := kafkaproducer.New(kcfg, kafkaproducer.NewMetrics(d.reg), d.log)
-	if err != nil {
-		return err
-	}
-	if err := prod.LearnPartitions(ctx); err != nil {
-		return err
-	}
-	defer func() { _ = prod.Close() }()
-	h, err := ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now)
-	if err != nil {
-		return err
-	}
+	start.log = d.log
+	// Serve the ops routes at once; the API answers 503 until Kafka is there.
 	mux := http.NewServeMux()
-	h.Register(mux)
-	topics := prod.Topics()
-	return srv.serve(ctx, d, mux, ops{
-		status: func(context.Context) (server.Status, error) {
+	mux.Handle("/v1/", start.gate())
+	var h *ingest.Handler
+	var topics event.Topics
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := serveEarly(runCtx, cancel, srv, d, mux, ops{
+		status: start.status(func(context.Context) (server.Status, error) {
 			c := h.Counts()
 			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected), Topics: &topics}, nil
-		},
-		ready: func(ctx context.Context) error { return kafkaproducer.Ping(ctx, kcfg) },
-	}, nil)
+		}),
+		ready: start.ready(func(ctx context.Context) error {
+			if kafkaproducer.Ping(ctx, kcfg) != nil {
+				return errors.New("kafka unreachable")
+			}
+			return nil
+		}),
+	})
+	pm := kafkaproducer.NewMetrics(d.reg)
+	prod, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (*kafkaproducer.Producer, error) {
+		if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
+			return nil, err
+		}
+		prod, err := kafkaproducer.New(kcfg, pm, d.log)
+		if err != nil {
+			return nil, err
+		}
+		if err := prod.LearnPartitions(ctx); err != nil {
+			_ = prod.Close()
+			return nil, err
+		}
+		return prod, nil
+	})
+	if err != nil {
+		cancel()
+		return errors.Join(err, served())
+	}
+	defer func() { _ = prod.Close() }()
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now); err != nil {
+		cancel()
+		return errors.Join(err, served())
+	}
+	h.Register(mux)
+	topics = prod.Topics()
+	start.started()
+	return served()
 }
 
 // runProcess is `truyvet process`: a member of the processor group, writing
@@ -114,6 +140,10 @@ func runProcess(ctx context.Context, env Env) error {
 	durationFlag(srv.fs, &ccfg.FlushInterval, "flush-interval", ccfg.FlushInterval, "or this long after its first message")
 	durationFlag(srv.fs, &retention, "retention", ccfg.Limits.Retention, "keep this many days (e.g. 28d); older days are dropped whole")
 	durationFlag(srv.fs, &retInterval, "retention-interval", time.Hour, "how often retention runs")
+	durationFlag(srv.fs, &ccfg.StuckAfter, "stuck-after", ccfg.StuckAfter, "report a partition stuck (metric, /readyz) when its batch has failed to write this long")
+	srv.fs.IntVar(&ccfg.DeadLetterMaxBytes, "dead-letter-max-bytes", ccfg.DeadLetterMaxBytes, "most payload a dead letter carries; longer ones are cut (keep below the broker's message.max.bytes)")
+	var start startup
+	start.register(srv.fs)
 	d, err := srv.setup(env, func() (err error) {
 		if kcfg, err = kf.config(); err != nil {
 			return err
@@ -133,42 +163,60 @@ func runProcess(ctx context.Context, env Env) error {
 	if d == nil {
 		return err
 	}
-	topics, err := kafkaproducer.EnsureTopics(ctx, kcfg)
-	if err != nil {
-		return err
+	start.log = d.log
+	// Serve the ops routes at once; start work once Kafka and the store are there.
+	var (
+		st   store.Backend
+		cons *kafkaconsumer.Consumer
+		lag  *groupLag
+	)
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", start.gate())
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := serveEarly(runCtx, cancel, srv, d, mux, ops{
+		status: start.status(func(ctx context.Context) (server.Status, error) {
+			stored, dead := cons.Counts()
+			s := server.Status{Processed: server.Count(stored), DeadLettered: server.Count(dead)}
+			if n, err := lag.records(ctx); err == nil {
+				s.Lag = &server.LagStatus{Records: n}
+			} else {
+				d.log.Debug("measuring lag for the status failed", "err", err)
+			}
+			return s, server.StoreStatus(ctx, &s, st)
+		}),
+		ready: start.ready(func(ctx context.Context) error {
+			if err := cons.Ready(); err != nil {
+				return err
+			}
+			return storeReady(ctx, st)
+		}),
+	})
+	fail := func(err error) error {
+		cancel()
+		return errors.Join(err, served())
 	}
-	st, err := sf.open(ctx, d.reg, d.log)
+	topics, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (event.Topics, error) { return kafkaproducer.EnsureTopics(ctx, kcfg) })
 	if err != nil {
-		return err
+		return fail(err)
+	}
+	if st, err = sf.open(runCtx, &start, d.reg, d.log); err != nil {
+		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
 	proc, err := processor.New(sf.layout(), st, processor.NewMetrics(d.reg))
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	cons, err := kafkaconsumer.New(ccfg, proc, kafkaconsumer.NewMetrics(d.reg), d.log)
-	if err != nil {
-		return err
+	if cons, err = kafkaconsumer.New(ccfg, proc, kafkaconsumer.NewMetrics(d.reg), d.log); err != nil {
+		return fail(err)
 	}
-	mux := http.NewServeMux()
 	if !st.Shared() {
 		registerQuery(mux, api.DefaultConfig(), st, d, env.Now)
 	}
-	lag := &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
+	lag = &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
 		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
-	status := func(ctx context.Context) (server.Status, error) {
-		stored, dead := cons.Counts()
-		s := server.Status{Processed: server.Count(stored), DeadLettered: server.Count(dead)}
-		if n, err := lag.records(ctx); err == nil {
-			s.Lag = &server.LagStatus{Records: n}
-		} else {
-			d.log.Debug("measuring lag for the status failed", "err", err)
-		}
-		return s, server.StoreStatus(ctx, &s, st)
-	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	var consErr error
 	wg.Go(func() {
@@ -176,7 +224,8 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
-	err = srv.serve(runCtx, d, mux, ops{status: status}, nil)
+	start.started()
+	err = served()
 	cancel()
 	wg.Wait()
 	return errors.Join(err, consErr)
@@ -218,21 +267,34 @@ func runQuery(ctx context.Context, env Env) error {
 	qcfg := api.DefaultConfig()
 	sf.register(srv.fs, false)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
+	var start startup
+	start.register(srv.fs)
 	d, err := srv.setup(env, sf.validate)
 	if d == nil {
 		return err
 	}
-	st, err := sf.open(ctx, d.reg, d.log)
-	if err != nil {
-		return err
+	start.log = d.log
+	// Serve the ops routes at once; the API answers 503 until ClickHouse is there.
+	var st store.Backend
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", start.gate())
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	served := serveEarly(runCtx, cancel, srv, d, mux, ops{
+		status: start.status(func(ctx context.Context) (server.Status, error) {
+			var s server.Status
+			return s, server.StoreStatus(ctx, &s, st)
+		}),
+		ready: start.ready(func(ctx context.Context) error { return storeReady(ctx, st) }),
+	})
+	if st, err = sf.open(runCtx, &start, d.reg, d.log); err != nil {
+		cancel()
+		return errors.Join(err, served())
 	}
 	defer func() { _ = st.Close() }()
-	mux := http.NewServeMux()
 	registerQuery(mux, qcfg, st, d, env.Now)
-	return srv.serve(ctx, d, mux, ops{status: func(ctx context.Context) (server.Status, error) {
-		var s server.Status
-		return s, server.StoreStatus(ctx, &s, st)
-	}}, nil)
+	start.started()
+	return served()
 }
 
 // registerQuery adds the query API and the UI over s.
