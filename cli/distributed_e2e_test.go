@@ -85,7 +85,8 @@ func testDistributed(t *testing.T, brokers []string) {
 	send(third(2))
 	takeover()
 	pr = standby
-	require.Contains(t, pr.logs.String(), "taking over")
+	require.Eventually(t, func() bool { return strings.Contains(pr.logs.String(), "taking over") },
+		time.Minute, 50*time.Millisecond, "the standby never took over")
 
 	queries := make([]graph.Query, 0, 12)
 	for i := range 12 {

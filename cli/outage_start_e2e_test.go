@@ -42,7 +42,7 @@ func TestOutageStartWhileDown(t *testing.T) {
 	})
 
 	// Fail-fast when asked.
-	quick := start(t, tp.bin, append([]string{"query", "--listen", "127.0.0.1:0", "--start-timeout", "2s"}, tp.ch...)...)
+	quick := startServing(t, tp.bin, append([]string{"query", "--listen", "127.0.0.1:0", "--start-timeout", "2s"}, tp.ch...)...)
 	exited := make(chan error, 1)
 	go func() { exited <- quick.cmd.Wait() }()
 	select {
@@ -52,9 +52,10 @@ func TestOutageStartWhileDown(t *testing.T) {
 		t.Fatalf("query with --start-timeout 2s still running: %s", quick.logs.String())
 	}
 
-	tp.ing = start(t, tp.bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, tp.kafka...)...)
-	tp.procs = []*proc{tp.startProcessor(t)}
-	tp.query = start(t, tp.bin, append([]string{"query", "--listen", "127.0.0.1:0"}, tp.ch...)...)
+	tp.ing = startServing(t, tp.bin, append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, tp.kafka...)...)
+	tp.procs = []*proc{startServing(t, tp.bin, append(append([]string{"process", "--listen", "127.0.0.1:0", "--flush-interval", "200ms",
+		"--batch-records", "300", "--kafka-group", tp.prefix + "processors"}, tp.kafka...), tp.ch...)...)}
+	tp.query = startServing(t, tp.bin, append([]string{"query", "--listen", "127.0.0.1:0"}, tp.ch...)...)
 	all := []*proc{tp.ing, tp.procs[0], tp.query}
 	time.Sleep(3 * time.Second)
 	for _, p := range all {
@@ -64,6 +65,9 @@ func TestOutageStartWhileDown(t *testing.T) {
 		code, body := get(t, p.url("/readyz"), "")
 		require.Equal(t, http.StatusServiceUnavailable, code, string(body))
 	}
+	// The API answers 503 with Retry-After meanwhile, not 404.
+	code, out := post(t, tp.ing.url("/v1/checkins"), []byte("{}"))
+	require.Equal(t, http.StatusServiceUnavailable, code, out)
 
 	localService(t, "up.sh", "kafka", "clickhouse")
 	restored = true

@@ -71,7 +71,7 @@ type Config struct {
 type Result struct {
 	Scenario           string  `json:"scenario"`
 	Sent               int     `json:"sent"`                 // records posted (each at least once)
-	Acknowledged       int     `json:"acknowledged"`         // records in requests answered 202
+	Acknowledged       int     `json:"acknowledged"`         // records accepted in answers 202
 	Posts              int     `json:"posts"`                // requests, retries included
 	Unavailable        int     `json:"unavailable"`          // answers 503 or refused connections, retried
 	StoredDistinct     int     `json:"stored_distinct"`      // distinct ids stored (reconcile)
@@ -97,7 +97,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		names = Scenarios
 	}
 	rng := mrand.New(mrand.NewPCG(13, 14))
-	base := time.Now().Unix() - 30*3600
+	// The population spans [base-8h, base+32h]: ending 8 h before now, no
+	// record is "in the future" whichever scenario sends it, and every
+	// scenario sends the same accepted records.
+	base := time.Now().Unix() - 40*3600
 	recs := storetest.RandomRecords(rng, cfg.People, cfg.Venues, cfg.Stays, base)
 	cases := make([]uint32, 0, cfg.Cases)
 	for range cfg.Cases {
@@ -264,9 +267,17 @@ func (s *sender) post(ctx context.Context, path string, body []byte, n int) erro
 		s.posts++
 		s.mu.Unlock()
 		if err == nil {
+			var ans struct {
+				Accepted int `json:"accepted"`
+			}
+			derr := json.NewDecoder(resp.Body).Decode(&ans)
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusAccepted {
+				if derr != nil {
+					return fmt.Errorf("%s: 202 without an answer: %w", path, derr)
+				}
+				n = ans.Accepted
 				s.mu.Lock()
 				now := time.Now()
 				if !s.lastAck.IsZero() && now.Sub(s.lastAck) > s.gap {
@@ -478,6 +489,11 @@ func (d *deployment) inject(ctx context.Context, name string, res *Result) error
 		kill9(d.procs[1])
 		for i := range 2 {
 			if err := d.startProc(ctx, i); err != nil {
+				return err
+			}
+		}
+		for _, a := range d.procListen {
+			if err := waitReady(ctx, a, 2*time.Minute); err != nil {
 				return err
 			}
 		}
