@@ -146,8 +146,8 @@ type deployment struct {
 	commonCH    []string
 }
 
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ctx context.Context) (string, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
@@ -162,11 +162,11 @@ type proc struct {
 }
 
 func (d *deployment) start(ctx context.Context, name string, args ...string) (*proc, error) {
-	f, err := os.OpenFile(filepath.Join(d.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(filepath.Join(d.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, d.cfg.Binary, args...)
+	cmd := exec.CommandContext(ctx, d.cfg.Binary, args...) //nolint:gosec // the binary under test, named by the caller
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "TRUYVET_LOG_LEVEL=info")
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -236,7 +236,7 @@ func waitReady(ctx context.Context, addr string, within time.Duration) error {
 }
 
 func (d *deployment) script(ctx context.Context, name string, args ...string) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(d.cfg.RepoRoot, "deploy/local", name), args...)
+	cmd := exec.CommandContext(ctx, filepath.Join(d.cfg.RepoRoot, "deploy/local", name), args...) //nolint:gosec // the repository's own scripts
 	cmd.Env = d.cfg.ScriptEnv
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -250,12 +250,12 @@ func (d *deployment) script(ctx context.Context, name string, args ...string) er
 type sender struct {
 	mu                        sync.Mutex
 	posts, unavailable, acked int
-	lastAck, longestGap       time.Time
+	lastAck                   time.Time
 	gap                       time.Duration
 	addr                      func() string
 }
 
-func (s *sender) post(ctx context.Context, path string, body []byte, n int) error {
+func (s *sender) post(ctx context.Context, path string, body []byte) error {
 	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.addr()+path, bytes.NewReader(body))
 		if err != nil {
@@ -277,7 +277,7 @@ func (s *sender) post(ctx context.Context, path string, body []byte, n int) erro
 				if derr != nil {
 					return fmt.Errorf("%s: 202 without an answer: %w", path, derr)
 				}
-				n = ans.Accepted
+				n := ans.Accepted
 				s.mu.Lock()
 				now := time.Now()
 				if !s.lastAck.IsZero() && now.Sub(s.lastAck) > s.gap {
@@ -343,15 +343,15 @@ func runScenario(ctx context.Context, cfg Config, name string, recs *event.Batch
 	d.commonKafka = []string{"--kafka-brokers", strings.Join(cfg.Brokers, ","), "--kafka-topic-prefix", d.prefix, "--kafka-partitions", "4"}
 	d.commonCH = []string{"--clickhouse-addr", strings.Join(cfg.ClickHouse, ","), "--clickhouse-database", d.db}
 	var err error
-	if d.ingestAddr, err = freePort(); err != nil {
+	if d.ingestAddr, err = freePort(ctx); err != nil {
 		return res, nil, err
 	}
-	if d.queryAddr, err = freePort(); err != nil {
+	if d.queryAddr, err = freePort(ctx); err != nil {
 		return res, nil, err
 	}
 	d.procs = make([]*proc, 2)
 	for range 2 {
-		a, err := freePort()
+		a, err := freePort(ctx)
 		if err != nil {
 			return res, nil, err
 		}
@@ -393,7 +393,7 @@ func runScenario(ctx context.Context, cfg Config, name string, recs *event.Batch
 	for range 4 {
 		wg.Go(func() {
 			for r := range work {
-				if err := s.post(ctx, r.path, r.body, r.n); err != nil {
+				if err := s.post(ctx, r.path, r.body); err != nil {
 					failed.Store(err)
 				}
 			}
