@@ -83,7 +83,7 @@ type Result struct {
 	CasesCompared      int     `json:"cases_compared"`
 	FaultSeconds       float64 `json:"fault_seconds,omitempty"`   // from the fault to the service back (0: none)
 	AckGapSeconds      float64 `json:"ack_gap_seconds,omitempty"` // longest time without a 202, around the fault
-	DrainSeconds       float64 `json:"drain_seconds"`             // from the last 202 to every accepted id stored or dead-lettered
+	DrainSeconds       float64 `json:"drain_seconds"`             // from the last 202 (or the service back, if later) to every accepted id stored or dead-lettered
 	Notes              string  `json:"notes,omitempty"`
 }
 
@@ -399,20 +399,29 @@ func runScenario(ctx context.Context, cfg Config, name string, recs *event.Batch
 			}
 		})
 	}
+	// The fault strikes at 40 % of the requests, while they keep coming
+	// (4 in flight at any time), and sending goes on through it.
 	faultAt := len(reqs) * 2 / 5
 	var faultErr error
+	var restored time.Time
+	injected := make(chan struct{})
 	for i, r := range reqs {
 		if i == faultAt {
-			t0 := time.Now()
-			faultErr = d.inject(ctx, name, &res)
-			if res.FaultSeconds == 0 && name != "poison" && name != "replay" && name != "baseline" {
-				res.FaultSeconds = time.Since(t0).Seconds()
-			}
+			go func() {
+				defer close(injected)
+				t0 := time.Now()
+				faultErr = d.inject(ctx, name, &res)
+				restored = time.Now()
+				if name != "poison" && name != "replay" && name != "baseline" {
+					res.FaultSeconds = restored.Sub(t0).Seconds()
+				}
+			}()
 		}
 		work <- r
 	}
 	close(work)
 	wg.Wait()
+	<-injected
 	if faultErr != nil {
 		return res, nil, faultErr
 	}
@@ -426,6 +435,9 @@ func runScenario(ctx context.Context, cfg Config, name string, recs *event.Batch
 	}
 	res.AckGapSeconds = s.gap.Seconds()
 	lastAck := s.lastAck
+	if restored.After(lastAck) {
+		lastAck = restored // sending ended before the service was back
+	}
 
 	// Drained: reconcile until nothing accepted is missing.
 	opts := chstore.DefaultOptions()
