@@ -180,6 +180,7 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 	})
 	dlq := &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
+		Transport:    &kafka.Transport{DialTimeout: 5 * time.Second, ClientID: client + "-deadletter"}, // closed with the consumer
 		Topic:        topics.DeadLetter,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
@@ -201,6 +202,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer func() {
 		_ = c.r.Close()
 		_ = c.dlq.Close()
+		c.dlq.Transport.(*kafka.Transport).CloseIdleConnections()
 	}()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()

@@ -128,7 +128,9 @@ func TestOversizedMessageDeadLettered(t *testing.T) {
 	// incompressible, so the dead letter's headers push it over.
 	big := make([]byte, 1_048_400)
 	_, _ = rand.Read(big)
-	raw := &kafka.Writer{Addr: kafka.TCP(brokers...), RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchBytes: 2 << 20}
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	raw := &kafka.Writer{Addr: kafka.TCP(brokers...), Transport: tr, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, BatchBytes: 2 << 20}
 	require.NoError(t, raw.WriteMessages(ctx, kafka.Message{Topic: topics.Checkins, Key: event.ShardKey(1), Value: big}))
 	require.NoError(t, raw.Close())
 	prod, err := kafkaproducer.New(pcfg, kafkaproducer.NewMetrics(prometheus.NewRegistry()), nil)
