@@ -72,23 +72,21 @@ func runIngest(ctx context.Context, env Env) error {
 	}
 	start.log = d.log
 	// Serve the ops routes at once; the API answers 503 until Kafka is there.
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", start.gate())
 	var h *ingest.Handler
 	var topics event.Topics
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := serveEarly(runCtx, cancel, srv, d, mux, ops{
-		status: start.status(func(context.Context) (server.Status, error) {
+	e := start.serveEarly(runCtx, cancel, srv, d, ops{
+		status: func(context.Context) (server.Status, error) {
 			c := h.Counts()
 			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected), Topics: &topics}, nil
-		}),
-		ready: start.ready(func(ctx context.Context) error {
+		},
+		ready: func(ctx context.Context) error {
 			if kafkaproducer.Ping(ctx, kcfg) != nil {
 				return errors.New("kafka unreachable")
 			}
 			return nil
-		}),
+		},
 	})
 	pm := kafkaproducer.NewMetrics(d.reg)
 	prod, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (*kafkaproducer.Producer, error) {
@@ -106,18 +104,16 @@ func runIngest(ctx context.Context, env Env) error {
 		return prod, nil
 	})
 	if err != nil {
-		cancel()
-		return errors.Join(err, served())
+		return e.fail(err)
 	}
 	defer func() { _ = prod.Close() }()
 	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now); err != nil {
-		cancel()
-		return errors.Join(err, served())
+		return e.fail(err)
 	}
-	h.Register(mux)
+	h.Register(e.mux)
 	topics = prod.Topics()
 	start.started()
-	return served()
+	return e.served()
 }
 
 // runProcess is `truyvet process`: a member of the processor group, writing
@@ -170,12 +166,10 @@ func runProcess(ctx context.Context, env Env) error {
 		cons *kafkaconsumer.Consumer
 		lag  *groupLag
 	)
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", start.gate())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := serveEarly(runCtx, cancel, srv, d, mux, ops{
-		status: start.status(func(ctx context.Context) (server.Status, error) {
+	e := start.serveEarly(runCtx, cancel, srv, d, ops{
+		status: func(ctx context.Context) (server.Status, error) {
 			stored, dead := cons.Counts()
 			s := server.Status{Processed: server.Count(stored), DeadLettered: server.Count(dead)}
 			if n, err := lag.records(ctx); err == nil {
@@ -184,18 +178,15 @@ func runProcess(ctx context.Context, env Env) error {
 				d.log.Debug("measuring lag for the status failed", "err", err)
 			}
 			return s, server.StoreStatus(ctx, &s, st)
-		}),
-		ready: start.ready(func(ctx context.Context) error {
+		},
+		ready: func(ctx context.Context) error {
 			if err := cons.Ready(); err != nil {
 				return err
 			}
 			return storeReady(ctx, st)
-		}),
+		},
 	})
-	fail := func(err error) error {
-		cancel()
-		return errors.Join(err, served())
-	}
+	fail := e.fail
 	topics, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (event.Topics, error) { return kafkaproducer.EnsureTopics(ctx, kcfg) })
 	if err != nil {
 		return fail(err)
@@ -212,7 +203,7 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	if !st.Shared() {
-		registerQuery(mux, api.DefaultConfig(), st, d, env.Now)
+		registerQuery(e.mux, api.DefaultConfig(), st, d, env.Now)
 	}
 	lag = &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
 		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
@@ -225,7 +216,7 @@ func runProcess(ctx context.Context, env Env) error {
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
 	start.started()
-	err = served()
+	err = e.served()
 	cancel()
 	wg.Wait()
 	return errors.Join(err, consErr)
@@ -276,25 +267,22 @@ func runQuery(ctx context.Context, env Env) error {
 	start.log = d.log
 	// Serve the ops routes at once; the API answers 503 until ClickHouse is there.
 	var st store.Backend
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", start.gate())
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	served := serveEarly(runCtx, cancel, srv, d, mux, ops{
-		status: start.status(func(ctx context.Context) (server.Status, error) {
+	e := start.serveEarly(runCtx, cancel, srv, d, ops{
+		status: func(ctx context.Context) (server.Status, error) {
 			var s server.Status
 			return s, server.StoreStatus(ctx, &s, st)
-		}),
-		ready: start.ready(func(ctx context.Context) error { return storeReady(ctx, st) }),
+		},
+		ready: func(ctx context.Context) error { return storeReady(ctx, st) },
 	})
 	if st, err = sf.open(runCtx, &start, d.reg, d.log); err != nil {
-		cancel()
-		return errors.Join(err, served())
+		return e.fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	registerQuery(mux, qcfg, st, d, env.Now)
+	registerQuery(e.mux, qcfg, st, d, env.Now)
 	start.started()
-	return served()
+	return e.served()
 }
 
 // registerQuery adds the query API and the UI over s.

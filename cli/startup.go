@@ -94,17 +94,35 @@ func (s *startup) ready(check func(context.Context) error) func(context.Context)
 	}
 }
 
-// serveEarly starts serving mux with o at once (the command adds its
-// routes once started) and returns a function that waits for the server to
-// end. A server that stops (it could not listen) cancels the command.
-func serveEarly(ctx context.Context, cancel context.CancelFunc, srv *serveCmd, d *deps, mux *http.ServeMux, o ops) func() error {
+// early is a command serving before its dependencies are there: the ops
+// routes answer at once, the API's routes 503 (gate) until the command
+// registers them on mux and calls started.
+type early struct {
+	mux    *http.ServeMux
+	cancel context.CancelFunc // of the command's context, also called when the server stops
+	served func() error       // waits for the server to end
+}
+
+// serveEarly starts serving with o, whose status and readiness count only
+// once started, until ctx ends; cancel is ctx's.
+func (s *startup) serveEarly(ctx context.Context, cancel context.CancelFunc, srv *serveCmd, d *deps, o ops) *early {
+	e := &early{mux: http.NewServeMux(), cancel: cancel}
+	e.mux.Handle("/v1/", s.gate())
+	o.status, o.ready = s.status(o.status), s.ready(o.ready)
 	done := make(chan error, 1)
 	go func() {
-		err := srv.serve(ctx, d, mux, o, nil)
+		err := srv.serve(ctx, d, e.mux, o, nil)
 		cancel()
 		done <- err
 	}()
-	return func() error { return <-done }
+	e.served = func() error { return <-done }
+	return e
+}
+
+// fail stops serving and returns err with the server's own error.
+func (e *early) fail(err error) error {
+	e.cancel()
+	return errors.Join(err, e.served())
 }
 
 // status is f once started; before, the bare status (mode and uptime).

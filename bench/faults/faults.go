@@ -310,23 +310,8 @@ type request struct {
 }
 
 func requests(b *event.Batch, per int) []request {
-	var out []request
-	for i := 0; i < len(b.Visits); i += per {
-		var body []byte
-		vs := b.Visits[i:min(i+per, len(b.Visits))]
-		for j := range vs {
-			body = append(event.AppendVisitJSON(body, &vs[j]), '\n')
-		}
-		out = append(out, request{"/v1/checkins", body, len(vs)})
-	}
-	for i := 0; i < len(b.Encounters); i += per {
-		var body []byte
-		es := b.Encounters[i:min(i+per, len(b.Encounters))]
-		for j := range es {
-			body = append(event.AppendEncounterJSON(body, &es[j]), '\n')
-		}
-		out = append(out, request{"/v1/proximity", body, len(es)})
-	}
+	out := bodies(nil, "/v1/checkins", b.Visits, per, event.AppendVisitJSON)
+	out = bodies(out, "/v1/proximity", b.Encounters, per, event.AppendEncounterJSON)
 	// Interleave the kinds, so a fault strikes both.
 	mrand.New(mrand.NewPCG(1, 2)).Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
@@ -554,6 +539,19 @@ func graphOf(ctx context.Context, addr string, c uint32, w [2]int64) (string, er
 	delete(g, "stats")
 	b, err := json.Marshal(g)
 	return string(b), err
+}
+
+// bodies appends NDJSON requests of per records each to dst.
+func bodies[T any](dst []request, path string, recs []T, per int, appendJSON func([]byte, *T) []byte) []request {
+	for i := 0; i < len(recs); i += per {
+		var body []byte
+		part := recs[i:min(i+per, len(recs))]
+		for j := range part {
+			body = append(appendJSON(body, &part[j]), '\n')
+		}
+		dst = append(dst, request{path, body, len(part)})
+	}
+	return dst
 }
 
 // Markdown renders results as a table.
