@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"ingest":     {"HTTP ingest that validates records and produces them to Kafka", runIngest},
 		"process":    {"a processor replica: consumes Kafka, builds the index, writes the store", runProcess},
 		"query":      {"the query API and UI over the ClickHouse store", runQuery},
+		"reconcile":  {"check that every record Kafka holds is stored or dead-lettered, by distinct id per day", runReconcile},
 		"version":    {"print the version", runVersion},
 	}
 }

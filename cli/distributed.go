@@ -20,6 +20,7 @@ import (
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/store/pgstore"
@@ -88,6 +89,8 @@ func runIngest(ctx context.Context, env Env) error {
 	registerIngest(srv.fs, &icfg)
 	var af accessFlags
 	af.register(srv.fs, true, false)
+	var start startup
+	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
 	d, err := srv.setup(env, func() (err error) {
 		if kcfg, err = kf.config(); err != nil {
@@ -101,39 +104,62 @@ func runIngest(ctx context.Context, env Env) error {
 	if d == nil {
 		return err
 	}
-	if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
-		return err
-	}
-	prod, err := kafkaproducer.New(kcfg, kafkaproducer.NewMetrics(d.reg), d.log)
-	if err != nil {
-		return err
-	}
-	if err := prod.LearnPartitions(ctx); err != nil {
-		return err
-	}
-	defer func() { _ = prod.Close() }()
-	h, err := ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now)
-	if err != nil {
-		return err
-	}
-	g, closeState, err := af.open(ctx, nil, "", d.reg, d.log, env.Now)
-	if err != nil {
-		return err
-	}
-	defer closeState()
-	mux := http.NewServeMux()
-	h.Register(mux)
-	g.accounts().Register(mux)
-	topics := prod.Topics()
-	return srv.serve(ctx, d, mux, ops{
-		guard: g.guard(false),
+	start.log = d.log
+	// Serve the ops routes at once; the API answers 503 until Kafka is there.
+	var h *ingest.Handler
+	var topics event.Topics
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	guard := start.guardLater()
+	e := start.serveEarly(runCtx, cancel, srv, d, ops{
+		guard: guard.wrap,
 		status: func(context.Context) (server.Status, error) {
 			c := h.Counts()
 			return server.Status{Received: server.Count(c.Received), Accepted: server.Count(c.Accepted), Rejected: server.Count(c.Rejected),
 				Unavailable: server.Count(c.Unavailable), CountsSince: countsSince(h), Topics: &topics}, nil
 		},
-		ready: func(ctx context.Context) error { return kafkaproducer.Ping(ctx, kcfg) },
-	}, nil)
+		ready: func(ctx context.Context) error {
+			if kafkaproducer.Ping(ctx, kcfg) != nil {
+				return errors.New("kafka unreachable")
+			}
+			return nil
+		},
+	})
+	g, closeState, err := af.open(runCtx, nil, "", d.reg, d.log, env.Now)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer closeState()
+	if err := guard.set(g.guard(false)); err != nil {
+		return e.fail(err)
+	}
+	pm := kafkaproducer.NewMetrics(d.reg)
+	prod, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (*kafkaproducer.Producer, error) {
+		if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
+			return nil, err
+		}
+		prod, err := kafkaproducer.New(kcfg, pm, d.log)
+		if err != nil {
+			return nil, err
+		}
+		if err := prod.LearnPartitions(ctx); err != nil {
+			_ = prod.Close()
+			return nil, err
+		}
+		return prod, nil
+	})
+	if err != nil {
+		return e.fail(err)
+	}
+	defer func() { _ = prod.Close() }()
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now); err != nil {
+		return e.fail(err)
+	}
+	h.Register(e.mux)
+	g.accounts().Register(e.mux)
+	topics = prod.Topics()
+	start.started()
+	return e.served()
 }
 
 // runProcess is `truyvet process`: a member of the processor group, writing
@@ -158,6 +184,10 @@ func runProcess(ctx context.Context, env Env) error {
 	durationFlag(srv.fs, &ccfg.FlushInterval, "flush-interval", ccfg.FlushInterval, "or this long after its first message")
 	durationFlag(srv.fs, &retention, "retention", ccfg.Limits.Retention, "keep this many days (e.g. 28d); older days are dropped whole")
 	durationFlag(srv.fs, &retInterval, "retention-interval", time.Hour, "how often retention runs")
+	durationFlag(srv.fs, &ccfg.StuckAfter, "stuck-after", ccfg.StuckAfter, "report a partition stuck (metric, /readyz) when its batch has failed to write this long")
+	srv.fs.IntVar(&ccfg.DeadLetterMaxBytes, "dead-letter-max-bytes", ccfg.DeadLetterMaxBytes, "most payload a dead letter carries; longer ones are cut (keep below the broker's message.max.bytes)")
+	var start startup
+	start.register(srv.fs)
 	d, err := srv.setup(env, func() (err error) {
 		if kcfg, err = kf.config(); err != nil {
 			return err
@@ -180,54 +210,72 @@ func runProcess(ctx context.Context, env Env) error {
 	if d == nil {
 		return err
 	}
-	topics, err := kafkaproducer.EnsureTopics(ctx, kcfg)
+	start.log = d.log
+	// Serve the ops routes at once; start work once Kafka and the store are there.
+	var (
+		st   store.Backend
+		cons *kafkaconsumer.Consumer
+		lag  *groupLag
+	)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	guard := start.guardLater()
+	e := start.serveEarly(runCtx, cancel, srv, d, ops{
+		guard: guard.wrap,
+		status: func(ctx context.Context) (server.Status, error) {
+			stored, dead := cons.Counts()
+			s := server.Status{Processed: server.Count(stored), DeadLettered: server.Count(dead)}
+			if n, err := lag.records(ctx); err == nil {
+				s.Lag = &server.LagStatus{Records: n}
+			} else {
+				d.log.Debug("measuring lag for the status failed", "err", err)
+			}
+			return s, server.StoreStatus(ctx, &s, st)
+		},
+		ready: func(ctx context.Context) error {
+			if err := cons.Ready(); err != nil {
+				return err
+			}
+			return storeReady(ctx, st)
+		},
+	})
+	fail := e.fail
+	topics, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (event.Topics, error) { return kafkaproducer.EnsureTopics(ctx, kcfg) })
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	st, err := sf.open(ctx, d.reg, d.log)
-	if err != nil {
-		return err
+	if st, err = sf.open(runCtx, &start, d.reg, d.log); err != nil {
+		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
 	proc, err := processor.New(sf.layout(), st, processor.NewMetrics(d.reg))
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	cons, err := kafkaconsumer.New(ccfg, proc, kafkaconsumer.NewMetrics(d.reg), d.log)
-	if err != nil {
-		return err
+	if cons, err = kafkaconsumer.New(ccfg, proc, kafkaconsumer.NewMetrics(d.reg), d.log); err != nil {
+		return fail(err)
 	}
 	var embedded accessState
 	tokenFile := ""
 	if pb, ok := st.(*pebblestore.Store); ok {
 		embedded, tokenFile = pb, filepath.Join(sf.dataDir, "admin.token")
 	}
-	g, closeState, err := af.open(ctx, embedded, tokenFile, d.reg, d.log, env.Now)
+	g, closeState, err := af.open(runCtx, embedded, tokenFile, d.reg, d.log, env.Now)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	defer closeState()
-	mux := http.NewServeMux()
+	if err := guard.set(g.guard(!st.Shared())); err != nil {
+		return fail(err)
+	}
 	if !st.Shared() {
-		registerQuery(mux, api.DefaultConfig(), st, g, d, env.Now)
+		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now)
 	} else {
-		g.accounts().Register(mux)
+		g.accounts().Register(e.mux)
 	}
-	lag := &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
+	lag = &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
 		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
-	status := func(ctx context.Context) (server.Status, error) {
-		stored, dead := cons.Counts()
-		s := server.Status{Processed: server.Count(stored), DeadLettered: server.Count(dead)}
-		if n, err := lag.records(ctx); err == nil {
-			s.Lag = &server.LagStatus{Records: n}
-		} else {
-			d.log.Debug("measuring lag for the status failed", "err", err)
-		}
-		return s, server.StoreStatus(ctx, &s, st)
-	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	var consErr error
 	wg.Go(func() {
@@ -235,7 +283,8 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
-	err = srv.serve(runCtx, d, mux, ops{status: status, guard: g.guard(!st.Shared())}, nil)
+	start.started()
+	err = e.served()
 	cancel()
 	wg.Wait()
 	return errors.Join(err, consErr)
@@ -279,6 +328,8 @@ func runQuery(ctx context.Context, env Env) error {
 	sf.register(srv.fs, false)
 	af.register(srv.fs, true, false)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
+	var start startup
+	start.register(srv.fs)
 	d, err := srv.setup(env, func() error {
 		if af.pgURL == "" {
 			return pgstore.ErrNoURL
@@ -288,22 +339,35 @@ func runQuery(ctx context.Context, env Env) error {
 	if d == nil {
 		return err
 	}
-	st, err := sf.open(ctx, d.reg, d.log)
-	if err != nil {
-		return err
+	start.log = d.log
+	// Serve the ops routes at once; the API answers 503 until ClickHouse is there.
+	var st store.Backend
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	guard := start.guardLater()
+	e := start.serveEarly(runCtx, cancel, srv, d, ops{
+		guard: guard.wrap,
+		status: func(ctx context.Context) (server.Status, error) {
+			var s server.Status
+			return s, server.StoreStatus(ctx, &s, st)
+		},
+		ready: func(ctx context.Context) error { return storeReady(ctx, st) },
+	})
+	if st, err = sf.open(runCtx, &start, d.reg, d.log); err != nil {
+		return e.fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	g, closeState, err := af.open(ctx, nil, "", d.reg, d.log, env.Now)
+	g, closeState, err := af.open(runCtx, nil, "", d.reg, d.log, env.Now)
 	if err != nil {
-		return err
+		return e.fail(err)
 	}
 	defer closeState()
-	mux := http.NewServeMux()
-	registerQuery(mux, qcfg, st, g, d, env.Now)
-	return srv.serve(ctx, d, mux, ops{guard: g.guard(true), status: func(ctx context.Context) (server.Status, error) {
-		var s server.Status
-		return s, server.StoreStatus(ctx, &s, st)
-	}}, nil)
+	if err := guard.set(g.guard(true)); err != nil {
+		return e.fail(err)
+	}
+	registerQuery(e.mux, qcfg, st, g, d, env.Now)
+	start.started()
+	return e.served()
 }
 
 // registerQuery adds the query API, the accounts routes and the UI over s,

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+	"github.com/truyvet/truyvet/internal/itenv"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/storetest"
@@ -89,7 +90,8 @@ func testDistributed(t *testing.T, brokers []string) {
 	takeover()
 	pr = standby
 	pr.token = tok
-	require.Contains(t, pr.logs.String(), "taking over")
+	require.Eventually(t, func() bool { return strings.Contains(pr.logs.String(), "taking over") },
+		time.Minute, 50*time.Millisecond, "the standby never took over")
 
 	queries := make([]graph.Query, 0, 12)
 	for i := range 12 {
@@ -155,7 +157,22 @@ func equalGraphs(a, b any) bool {
 // in the end every record is stored once in the answers, nothing else.
 // It stops the shared broker, so it runs alone: scripts/test.sh runs it after
 // the other tests with TRUYVET_IT_OUTAGES=1.
-func TestOutageKafkaBrokerRestart(t *testing.T) {
+func TestOutageKafkaBrokerRestart(t *testing.T) { testKafkaOutage(t, false) }
+
+// TestOutageKafkaBrokerKill is the same with the broker killed (SIGKILL)
+// with requests in flight, as in a crash: it writes no clean shutdown.
+func TestOutageKafkaBrokerKill(t *testing.T) { testKafkaOutage(t, true) }
+
+// localService runs deploy/local/up.sh or down.sh (with args) on the
+// instance the TRUYVET_IT_* variables point at.
+func localService(t *testing.T, script string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("deploy/local/"+script, args...)
+	cmd.Dir, cmd.Stderr, cmd.Env = repoRoot(t), os.Stderr, itenv.LocalServiceEnv(t)
+	require.NoError(t, cmd.Run(), "%s %v", script, args)
+}
+
+func testKafkaOutage(t *testing.T, kill bool) {
 	if os.Getenv("TRUYVET_IT_OUTAGES") != "1" {
 		t.Skip("restarts the shared local broker; set TRUYVET_IT_OUTAGES=1 (scripts/test.sh does, after the other tests)")
 	}
@@ -210,13 +227,13 @@ func TestOutageKafkaBrokerRestart(t *testing.T) {
 		}
 	}()
 	time.Sleep(time.Second)
-	down := exec.Command("deploy/local/down.sh", "kafka")
-	down.Dir, down.Stderr = repoRoot(t), os.Stderr
-	require.NoError(t, down.Run())
+	if kill {
+		localService(t, "down.sh", "kafka", "--kill")
+	} else {
+		localService(t, "down.sh", "kafka")
+	}
 	time.Sleep(3 * time.Second)
-	up := exec.Command("deploy/local/up.sh", "kafka")
-	up.Dir, up.Stderr = repoRoot(t), os.Stderr
-	require.NoError(t, up.Run())
+	localService(t, "up.sh", "kafka")
 	<-done
 	t.Logf("answers of 503 while the broker was down: %d", unavailable.Load())
 	require.Positive(t, unavailable.Load(), "the restart should have been seen")

@@ -68,7 +68,26 @@ func (l *logBuffer) String() string {
 var listenRE = regexp.MustCompile(`addr=(\S+)`)
 
 // start runs the binary and waits until it logs its listen address.
+// start runs the binary and returns once it answers /readyz with 200
+// (the distributed commands serve before their dependencies are there).
 func start(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
+	p := startServing(t, bin, args...)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		code, _, err := fetch("", p.url("/readyz"), "")
+		if err == nil && code == http.StatusOK {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("truyvet %s not ready within 2 minutes: %s", args[0], p.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startServing runs the binary and returns once it listens, ready or not.
+func startServing(t testing.TB, bin string, args ...string) *proc {
 	t.Helper()
 	p, wait := launch(t, bin, args...)
 	wait()

@@ -62,15 +62,16 @@ func (f *storeFlags) validate() error {
 	return f.layout().Validate()
 }
 
-// open opens the chosen store. The embedded one waits while another replica
-// holds it (pebblestore.OpenStandby).
-func (f *storeFlags) open(ctx context.Context, reg prometheus.Registerer, log *slog.Logger) (store.Backend, error) {
+// open opens the chosen store. ClickHouse it waits for with backoff while
+// it is unreachable, as start says; the embedded one it waits for while
+// another replica holds it (pebblestore.OpenStandby).
+func (f *storeFlags) open(ctx context.Context, start *startup, reg prometheus.Registerer, log *slog.Logger) (store.Backend, error) {
 	if f.chAddr != "" {
 		opts := chstore.DefaultOptions()
 		opts.Addr = splitList(f.chAddr)
 		opts.Database, opts.Username, opts.Password = f.chDB, f.chUser, f.chPassword
 		opts.Layout, opts.Migrate, opts.Logger, opts.Metrics = f.layout(), f.chMigrate, log, chstore.NewMetrics(reg)
-		s, err := chstore.Open(ctx, opts)
+		s, err := awaitDep(ctx, start, "clickhouse", func(ctx context.Context) (*chstore.Store, error) { return chstore.Open(ctx, opts) })
 		if err != nil {
 			return nil, err
 		}

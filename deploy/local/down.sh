@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Stops what deploy/local/up.sh started (every service, or those named).
-# --purge also deletes their data (the downloaded jars stay cached).
+# --purge also deletes their data (the downloaded jars stay cached); --kill
+# sends SIGKILL at once instead of SIGTERM (kafka and clickhouse), as a crash
+# would. It honours the same TRUYVET_LOCAL_DIR and TRUYVET_POSTGRES_DIR as
+# up.sh, so it stops the instance that the same environment started.
 set -euo pipefail
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
 purge=false
+kill=false
 for a in "$@"; do
   case $a in
     --purge) purge=true ;;
+    --kill) kill=true ;;
     kafka | clickhouse | postgres) ;;
-    *) echo "usage: down.sh [kafka] [clickhouse] [postgres] [--purge]" >&2; exit 2 ;;
+    *) echo "usage: down.sh [kafka] [clickhouse] [postgres] [--purge] [--kill]" >&2; exit 2 ;;
   esac
 done
 
@@ -17,6 +22,13 @@ stop() { # name pidfile
   if [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
     local p
     p=$(cat "$pid")
+    if $kill; then
+      echo "down.sh: killing $name (pid $p) with SIGKILL" >&2
+      kill -KILL "$p" 2>/dev/null || true
+      for _ in $(seq 1 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$pid"
+      return
+    fi
     echo "down.sh: stopping $name (pid $p)" >&2
     kill -TERM "$p" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
@@ -29,7 +41,7 @@ stop() { # name pidfile
 }
 
 services=()
-for a in "$@"; do [ "$a" = --purge ] || services+=("$a"); done
+for a in "$@"; do case $a in --purge | --kill) ;; *) services+=("$a") ;; esac; done
 [ ${#services[@]} -gt 0 ] || services=(kafka clickhouse postgres)
 for s in "${services[@]}"; do
   case $s in

@@ -100,8 +100,13 @@ func leaderless(md *kafka.MetadataResponse, want []string) error {
 	return nil
 }
 
+// ErrUnreachable is wrapped by Ping's error when no broker answered.
+var ErrUnreachable = errors.New("kafka unreachable")
+
 // Ping checks that the brokers answer a metadata request for the topics and
-// that every partition has a leader.
+// that every partition has a leader. It dials afresh each time: kafka-go's
+// shared transport answers metadata from its cache, which kept saying
+// "ready" through a broker outage.
 func Ping(ctx context.Context, cfg Config) error {
 	topics, err := event.TopicsFor(cfg.TopicPrefix)
 	if err != nil {
@@ -112,7 +117,7 @@ func Ping(ctx context.Context, cfg Config) error {
 	c := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 2 * time.Second, Transport: tr}
 	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: topics.All()})
 	if err != nil {
-		return fmt.Errorf("kafka metadata: %w", err)
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	if err := leaderless(md, topics.All()); err != nil {
 		return fmt.Errorf("kafka topics not ready: %w", err)

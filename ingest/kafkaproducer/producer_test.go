@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/truyvet/truyvet/ingest"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
@@ -152,4 +153,18 @@ func TestUnavailableKafkaIs503(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
 	require.NotEmpty(t, rec.Header().Get("Retry-After"))
 	require.Zero(t, h.Counts().Accepted)
+}
+
+// Ping dials the brokers each time: once they are gone it fails, instead of
+// answering from metadata cached by an earlier call.
+func TestPingSeesDeadBroker(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	cfg := kafkaproducer.DefaultConfig()
+	cfg.Brokers, cfg.TopicPrefix, cfg.Partitions = c.ListenAddrs(), "ping.", 1
+	_, err = kafkaproducer.EnsureTopics(t.Context(), cfg)
+	require.NoError(t, err)
+	require.NoError(t, kafkaproducer.Ping(t.Context(), cfg))
+	c.Close()
+	require.ErrorIs(t, kafkaproducer.Ping(t.Context(), cfg), kafkaproducer.ErrUnreachable)
 }

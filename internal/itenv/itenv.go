@@ -6,7 +6,9 @@
 package itenv
 
 import (
+	"net"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -24,4 +26,41 @@ func Require(tb testing.TB, name, service string) string {
 		tb.Skipf("%s not set; start the %s with deploy/local/up.sh and export it", name, service)
 	}
 	return v
+}
+
+// Default ports of deploy/local/up.sh.
+const (
+	defaultKafkaPort      = "19092"
+	defaultClickHousePort = "19000"
+)
+
+// LocalServiceEnv returns the environment for running deploy/local/up.sh
+// and down.sh on the instance that the TRUYVET_IT_* variables point at: the
+// Kafka and ClickHouse ports come from TRUYVET_IT_KAFKA_BROKERS and
+// TRUYVET_IT_CLICKHOUSE_ADDR, the rest (TRUYVET_LOCAL_DIR, the controller and
+// HTTP ports) from the environment as it is. An instance on other ports than
+// the defaults must have its TRUYVET_LOCAL_DIR set too, or the test fails:
+// the scripts would otherwise stop or start the default instance.
+func LocalServiceEnv(tb testing.TB) []string {
+	tb.Helper()
+	env := os.Environ()
+	custom := false
+	for _, v := range []struct{ it, port, def string }{
+		{"TRUYVET_IT_KAFKA_BROKERS", "TRUYVET_KAFKA_PORT", defaultKafkaPort},
+		{"TRUYVET_IT_CLICKHOUSE_ADDR", "TRUYVET_CLICKHOUSE_PORT", defaultClickHousePort},
+	} {
+		addr, _, _ := strings.Cut(os.Getenv(v.it), ",")
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			continue
+		}
+		if port != v.def {
+			custom = true
+		}
+		env = append(env, v.port+"="+port)
+	}
+	if custom && os.Getenv("TRUYVET_LOCAL_DIR") == "" {
+		tb.Fatalf("the TRUYVET_IT_* services are not on the default ports: set TRUYVET_LOCAL_DIR (and the other TRUYVET_*_PORT variables) to the instance's, so deploy/local/down.sh stops that one")
+	}
+	return env
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/internal/route"
+	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
 )
@@ -39,6 +40,7 @@ type Status struct {
 	DeadLettered  *int64        `json:"dead_lettered,omitempty"` // records the processor sent to the dead-letter topic
 	Lag           *LagStatus    `json:"lag,omitempty"`
 	Stored        *StoredStatus `json:"stored,omitempty"`
+	Store         *StoreReach   `json:"store,omitempty"` // whether the store answered this status
 	Layout        *LayoutStatus `json:"layout,omitempty"`
 	Topics        *event.Topics `json:"topics,omitempty"`
 	UptimeSeconds int64         `json:"uptime_seconds"`
@@ -58,6 +60,12 @@ type StoredStatus struct {
 	Days       []string `json:"days"`
 }
 
+// StoreReach says whether the store could be read. When it cannot (an
+// outage), the status still answers, with what the process knows.
+type StoreReach struct {
+	Reachable bool `json:"reachable"`
+}
+
 // LayoutStatus is the store's bucketing.
 type LayoutStatus struct {
 	BucketSeconds int64 `json:"bucket_seconds"`
@@ -68,16 +76,24 @@ type LayoutStatus struct {
 func Count(n int64) *int64 { return &n }
 
 // StoreStatus fills the store's part of st: what it holds and its layout.
+// A store that cannot be reached (graph.ErrStoreUnavailable) is marked so,
+// and the rest of the status stands: the counts an operator needs during an
+// outage do not vanish with the store.
 func StoreStatus(ctx context.Context, st *Status, s store.Backend) error {
+	st.Layout = layoutStatus(s.Layout())
 	c, err := s.Counts(ctx)
+	if errors.Is(err, graph.ErrStoreUnavailable) {
+		st.Store = &StoreReach{Reachable: false}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
+	st.Store = &StoreReach{Reachable: true}
 	st.Stored = &StoredStatus{Visits: c.Visits, Encounters: c.Encounters, Days: make([]string, 0, len(c.Days))}
 	for _, d := range c.Days {
 		st.Stored.Days = append(st.Stored.Days, d.String())
 	}
-	st.Layout = layoutStatus(s.Layout())
 	return nil
 }
 

@@ -8,7 +8,15 @@
 //
 // Records that cannot be decoded or fail validation go to the dead-letter
 // topic with the reason in the "truyvet-reason" header, and are counted: every
-// record consumed is either written or dead-lettered.
+// record consumed is either written or dead-lettered. A dead letter carries at
+// most DeadLetterMaxBytes of its payload (the "truyvet-truncated" header then
+// holds the original length; the whole original stays at its source offset,
+// named in the headers, for the topic's retention), so an oversized message
+// cannot make a dead letter the broker refuses.
+//
+// A batch whose store or dead-letter write keeps failing is retried with
+// backoff, never dropped; once it has failed for StuckAfter its partitions
+// are reported stuck (metric and Ready) until it goes through.
 //
 // Metrics (see NewMetrics):
 //
@@ -19,16 +27,23 @@
 //	truyvet_processor_flush_retries_total{stage}            failed store or dead-letter writes retried
 //	truyvet_processor_commit_duration_seconds               time to commit a batch's offsets
 //	truyvet_processor_commit_errors_total                   commits that failed (the batch will be replayed)
-//	truyvet_processor_kafka_lag_records{topic,partition}    records not yet committed by the group
+//	truyvet_processor_kafka_lag_records{topic,partition}    records not yet committed by the group, for the partitions this replica owns
+//	truyvet_processor_partition_stuck{topic,partition}      1 while a partition's batch has failed to write for StuckAfter or longer
+//	truyvet_processor_deadletter_truncated_total            dead letters whose payload was cut to fit
 package kafkaconsumer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +64,13 @@ type Config struct {
 	FlushInterval time.Duration // or this long after its first message
 	LagInterval   time.Duration // how often consumer lag is measured
 	Limits        event.Limits  // structural checks (the clock is not consulted)
+	// DeadLetterMaxBytes is the most payload a dead letter carries; longer
+	// payloads are cut (kept under the broker's message.max.bytes, 1 MB by
+	// default, with room for the headers).
+	DeadLetterMaxBytes int
+	// StuckAfter is how long a batch may keep failing to write before its
+	// partitions are reported stuck.
+	StuckAfter time.Duration
 }
 
 // DefaultConfig returns the defaults: batches of up to 50 000 records or 1 s.
@@ -60,13 +82,16 @@ func DefaultConfig() Config {
 		FlushInterval: time.Second,
 		LagInterval:   5 * time.Second,
 		Limits:        event.DefaultLimits(),
+
+		DeadLetterMaxBytes: 256 << 10,
+		StuckAfter:         30 * time.Second,
 	}
 }
 
 // Configuration errors.
 var (
 	ErrNoGroup   = errors.New("--kafka-group is required")
-	ErrBadConfig = errors.New("batch size, flush and lag intervals must be positive")
+	ErrBadConfig = errors.New("batch size, flush and lag intervals, dead-letter size and stuck time must be positive")
 )
 
 // Validate checks the configuration.
@@ -77,7 +102,7 @@ func (c Config) Validate() error {
 	if c.Group == "" {
 		return ErrNoGroup
 	}
-	if c.MaxRecords < 1 || c.FlushInterval <= 0 || c.LagInterval <= 0 {
+	if c.MaxRecords < 1 || c.FlushInterval <= 0 || c.LagInterval <= 0 || c.DeadLetterMaxBytes < 1 || c.StuckAfter <= 0 {
 		return ErrBadConfig
 	}
 	_, err := event.TopicsFor(c.TopicPrefix)
@@ -91,6 +116,7 @@ const (
 	HeaderTopic     = "truyvet-source-topic"
 	HeaderPartition = "truyvet-source-partition"
 	HeaderOffset    = "truyvet-source-offset"
+	HeaderTruncated = "truyvet-truncated" // the payload's original length, when it was cut
 )
 
 // ReasonUndecodable is the dead-letter reason of a message that is not in the
@@ -106,8 +132,15 @@ type Consumer struct {
 	dlq    *kafka.Writer
 	m      *Metrics
 	log    *slog.Logger
+	client string // the Kafka client id of this member, to find its assignment
 
 	stored, dead atomic.Int64
+
+	mu        sync.Mutex
+	stuck     map[TopicPartition]time.Time // partitions of a failing batch → since when
+	lagged    map[TopicPartition]bool      // partitions with a lag series
+	lagErr    error                        // the last lag measurement's error: Kafka unreachable
+	stuckTime time.Time                    // when the failing batch started failing
 }
 
 // New returns a consumer writing through proc.
@@ -123,8 +156,12 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "processor", "group", cfg.Group)
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	client := "truyvet-processor-" + hex.EncodeToString(id[:])
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:               cfg.Brokers,
+		Dialer:                &kafka.Dialer{ClientID: client, Timeout: 10 * time.Second, DualStack: true},
 		GroupID:               cfg.Group,
 		GroupTopics:           []string{topics.Checkins, topics.Proximity},
 		MinBytes:              1,
@@ -143,14 +180,17 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 	})
 	dlq := &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
+		Transport:    &kafka.Transport{DialTimeout: 5 * time.Second, ClientID: client + "-deadletter"}, // closed with the consumer
 		Topic:        topics.DeadLetter,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchTimeout: 2 * time.Millisecond,
 		Compression:  compress.Lz4,
 		MaxAttempts:  5,
+		BatchBytes:   int64(cfg.DeadLetterMaxBytes) + 64<<10,
 	}
-	return &Consumer{cfg: cfg, topics: topics, proc: proc, r: r, dlq: dlq, m: m, log: log}, nil
+	return &Consumer{cfg: cfg, topics: topics, proc: proc, r: r, dlq: dlq, m: m, log: log, client: client,
+		stuck: map[TopicPartition]time.Time{}, lagged: map[TopicPartition]bool{}}, nil
 }
 
 // Counts returns the records this consumer stored and dead-lettered.
@@ -162,6 +202,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer func() {
 		_ = c.r.Close()
 		_ = c.dlq.Close()
+		c.dlq.Transport.(*kafka.Transport).CloseIdleConnections()
 	}()
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
@@ -192,12 +233,14 @@ type pending struct {
 	recs     event.Batch
 	dead     []kafka.Message
 	perTopic map[string][2]int // topic → stored, dead-lettered
+	reasons  map[string]int    // dead-letter reason → records
 }
 
 func (b *pending) reset() {
 	b.msgs, b.dead = b.msgs[:0], b.dead[:0]
 	b.recs.Reset()
 	b.perTopic = map[string][2]int{}
+	b.reasons = map[string]int{}
 }
 
 // fill fetches messages until the batch is full or FlushInterval has passed
@@ -241,7 +284,7 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 	nv, ne := len(b.recs.Visits), len(b.recs.Encounters)
 	if err := event.DecodeWire(m.Value, &b.recs); err != nil {
 		b.dead = append(b.dead, c.deadLetter(m, m.Value, ReasonUndecodable, err))
-		c.m.deadLettered.WithLabelValues(ReasonUndecodable).Inc()
+		b.reasons[ReasonUndecodable]++
 		c.count(b, m.Topic, 0, 1)
 		return
 	}
@@ -251,7 +294,7 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 		v := &b.recs.Visits[i]
 		if err := c.cfg.Limits.ValidateVisit(v, time.Time{}); err != nil {
 			b.dead = append(b.dead, c.deadLetter(m, event.AppendVisitsWire(nil, b.recs.Visits[i:i+1]), string(event.ReasonOf(err)), err))
-			c.m.deadLettered.WithLabelValues(string(event.ReasonOf(err))).Inc()
+			b.reasons[string(event.ReasonOf(err))]++
 			continue
 		}
 		b.recs.Visits[kept] = *v
@@ -264,7 +307,7 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 		e := &b.recs.Encounters[i]
 		if err := c.cfg.Limits.ValidateEncounter(e, time.Time{}); err != nil {
 			b.dead = append(b.dead, c.deadLetter(m, event.AppendEncountersWire(nil, b.recs.Encounters[i:i+1]), string(event.ReasonOf(err)), err))
-			c.m.deadLettered.WithLabelValues(string(event.ReasonOf(err))).Inc()
+			b.reasons[string(event.ReasonOf(err))]++
 			continue
 		}
 		b.recs.Encounters[kept] = *e
@@ -287,13 +330,65 @@ func (c *Consumer) deadLetter(m *kafka.Message, value []byte, reason string, err
 	if len(detail) > 512 {
 		detail = detail[:512]
 	}
-	return kafka.Message{Key: m.Key, Value: value, Headers: []kafka.Header{
+	dl := kafka.Message{Key: m.Key, Value: value, Headers: []kafka.Header{
 		{Key: HeaderReason, Value: []byte(reason)},
 		{Key: HeaderError, Value: []byte(detail)},
 		{Key: HeaderTopic, Value: []byte(m.Topic)},
 		{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
 		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
 	}}
+	if len(value) > c.cfg.DeadLetterMaxBytes {
+		c.truncate(&dl, c.cfg.DeadLetterMaxBytes)
+	}
+	return dl
+}
+
+// truncate cuts a dead letter's payload to n bytes and says so in a header.
+func (c *Consumer) truncate(dl *kafka.Message, n int) {
+	if len(dl.Value) <= n {
+		return
+	}
+	for _, h := range dl.Headers {
+		if h.Key == HeaderTruncated {
+			dl.Value = dl.Value[:n]
+			return
+		}
+	}
+	dl.Headers = append(dl.Headers, kafka.Header{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(dl.Value)))})
+	dl.Value = dl.Value[:n]
+	c.m.truncated.Inc()
+}
+
+// writeDead writes the batch's dead letters. Should the broker still find
+// them too large (its message.max.bytes below DeadLetterMaxBytes), they go
+// again with no payload at all: the headers name the source offset.
+func (c *Consumer) writeDead(ctx context.Context, b *pending) error {
+	err := c.dlq.WriteMessages(ctx, b.dead...)
+	if err == nil || !tooLarge(err) {
+		return err
+	}
+	c.log.Warn("dead letters too large for the broker; sending them without payload", "messages", len(b.dead), "err", err)
+	for i := range b.dead {
+		c.truncate(&b.dead[i], 0)
+	}
+	return c.dlq.WriteMessages(ctx, b.dead...)
+}
+
+// tooLarge tells whether a write failed because a message is over a size
+// limit, the writer's or the broker's.
+func tooLarge(err error) bool {
+	if errors.Is(err, kafka.MessageSizeTooLarge) || errors.As(err, new(kafka.MessageTooLargeError)) {
+		return true
+	}
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if e != nil && tooLarge(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // flush writes the batch and its dead letters, retrying until they are
@@ -301,16 +396,20 @@ func (c *Consumer) deadLetter(m *kafka.Message, value []byte, reason string, err
 func (c *Consumer) flush(ctx context.Context, b *pending) error {
 	start := time.Now()
 	if b.recs.Len() > 0 {
-		if !c.retry(ctx, "store", func() error { return c.proc.Process(ctx, &b.recs) }) {
+		if !c.retry(ctx, b, "store", func() error { return c.proc.Process(ctx, &b.recs) }) {
 			return ctx.Err()
 		}
 	}
 	if len(b.dead) > 0 {
-		if !c.retry(ctx, "deadletter", func() error { return c.dlq.WriteMessages(ctx, b.dead...) }) {
+		if !c.retry(ctx, b, "deadletter", func() error { return c.writeDead(ctx, b) }) {
 			return ctx.Err()
 		}
 	}
+	c.unstick()
 	c.m.flush.Observe(time.Since(start).Seconds())
+	for reason, n := range b.reasons {
+		c.m.deadLettered.WithLabelValues(reason).Add(float64(n))
+	}
 	for topic, x := range b.perTopic {
 		c.m.records.WithLabelValues(c.topicLabel(topic), "stored").Add(float64(x[0]))
 		c.m.records.WithLabelValues(c.topicLabel(topic), "deadlettered").Add(float64(x[1]))
@@ -329,9 +428,11 @@ func (c *Consumer) flush(ctx context.Context, b *pending) error {
 	return nil
 }
 
-// retry runs f until it succeeds or ctx ends, backing off up to 10 s.
-func (c *Consumer) retry(ctx context.Context, stage string, f func() error) bool {
+// retry runs f until it succeeds or ctx ends, backing off up to 10 s. Once
+// it has failed for StuckAfter, the batch's partitions are reported stuck.
+func (c *Consumer) retry(ctx context.Context, b *pending, stage string, f func() error) bool {
 	wait := 100 * time.Millisecond
+	first := time.Now()
 	for {
 		err := f()
 		if err == nil {
@@ -339,6 +440,9 @@ func (c *Consumer) retry(ctx context.Context, stage string, f func() error) bool
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if time.Since(first) >= c.cfg.StuckAfter {
+			c.markStuck(b, stage, first, err)
 		}
 		c.m.retries.WithLabelValues(stage).Inc()
 		c.log.Warn("write failed; retrying", "stage", stage, "backoff", wait.String(), "err", err)
@@ -370,4 +474,75 @@ func (c *Consumer) topicLabel(topic string) string {
 	default:
 		return "other"
 	}
+}
+
+// markStuck reports the partitions of b stuck since first.
+func (c *Consumer) markStuck(b *pending, stage string, first time.Time, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.stuck) > 0 {
+		return
+	}
+	c.stuckTime = first
+	for i := range b.msgs {
+		tp := TopicPartition{b.msgs[i].Topic, b.msgs[i].Partition}
+		if _, ok := c.stuck[tp]; !ok {
+			c.stuck[tp] = first
+			c.m.stuck.WithLabelValues(c.topicLabel(tp.Topic), strconv.Itoa(tp.Partition)).Set(1)
+		}
+	}
+	c.log.Error("partitions stuck: a batch keeps failing to write", "stage", stage, "since", first, "partitions", len(c.stuck), "err", err)
+}
+
+// unstick clears the stuck report once a batch went through.
+func (c *Consumer) unstick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.stuck) == 0 {
+		return
+	}
+	for tp := range c.stuck {
+		c.m.stuck.DeleteLabelValues(c.topicLabel(tp.Topic), strconv.Itoa(tp.Partition))
+	}
+	c.log.Info("stuck partitions moving again", "partitions", len(c.stuck), "stuck_for", time.Since(c.stuckTime).String())
+	clear(c.stuck)
+}
+
+// ErrNotReady is wrapped by Ready's errors.
+var ErrNotReady = errors.New("processor not ready")
+
+// Ready tells whether this replica is doing its job: Kafka answered the last
+// lag measurement and no partition is stuck. The error names what is wrong.
+func (c *Consumer) Ready() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.stuck) > 0 {
+		names := make([]string, 0, len(c.stuck))
+		for tp := range c.stuck {
+			names = append(names, tp.Topic+"/"+strconv.Itoa(tp.Partition))
+		}
+		slices.Sort(names)
+		return fmt.Errorf("%w: partitions stuck for %s: %s", ErrNotReady, time.Since(c.stuckTime).Round(time.Second), strings.Join(names, ", "))
+	}
+	if c.lagErr != nil {
+		return fmt.Errorf("%w: kafka unreachable", ErrNotReady)
+	}
+	return nil
+}
+
+// Stuck returns the partitions reported stuck, sorted.
+func (c *Consumer) Stuck() []TopicPartition {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]TopicPartition, 0, len(c.stuck))
+	for tp := range c.stuck {
+		out = append(out, tp)
+	}
+	slices.SortFunc(out, func(a, b TopicPartition) int {
+		if a.Topic != b.Topic {
+			return strings.Compare(a.Topic, b.Topic)
+		}
+		return a.Partition - b.Partition
+	})
+	return out
 }

@@ -11,6 +11,8 @@ type Metrics struct {
 	retries       *prometheus.CounterVec
 	commitErrors  prometheus.Counter
 	lag           *prometheus.GaugeVec
+	stuck         *prometheus.GaugeVec
+	truncated     prometheus.Counter
 }
 
 // NewMetrics registers the consumer's metrics on reg (nil: unregistered).
@@ -32,10 +34,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "truyvet_processor_commit_errors_total",
 			Help: "Offset commits that failed; their batches will be replayed."}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "truyvet_processor_kafka_lag_records",
-			Help: "Records in a partition not yet committed by the processor group."}, []string{"topic", "partition"}),
+			Help: "Records in a partition not yet committed by the processor group, exported by the replica that owns the partition."}, []string{"topic", "partition"}),
+		stuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "truyvet_processor_partition_stuck",
+			Help: "1 while a partition's batch has failed to write for longer than the stuck time."}, []string{"topic", "partition"}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{Name: "truyvet_processor_deadletter_truncated_total",
+			Help: "Dead letters whose payload was cut to fit the broker's limit."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.messages, m.deadLettered, m.flush, m.commit, m.retries, m.commitErrors, m.lag)
+		reg.MustRegister(m.records, m.messages, m.deadLettered, m.flush, m.commit, m.retries, m.commitErrors, m.lag, m.stuck, m.truncated)
 	}
 	return m
 }

@@ -264,10 +264,13 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	entry.Case, entry.From, entry.To = q.Case, time.Unix(q.Window.From, 0).In(Local), time.Unix(q.Window.To, 0).In(Local)
 	entry.Depth, entry.MinMinutes, entry.Format = q.Depth, minutes, format
 	if err != nil {
+		// A failed lookup is audited too; when the trail cannot take the
+		// entry either (the store is down), the lookup is refused all the
+		// same and the log keeps the record.
 		code = statusOf(err)
 		entry.Status, entry.Reason = code, err.Error()
-		_ = a.record(r.Context(), entry) // the lookup failed anyway; the log line below stands
-		a.log.Error("exposure query failed", "case", q.Case, "depth", q.Depth, "err", err)
+		aerr := a.record(r.Context(), entry)
+		a.log.Error("exposure query failed", "case", q.Case, "depth", q.Depth, "audited", aerr == nil, "err", err)
 		writeError(w, err)
 		return
 	}
@@ -283,6 +286,7 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	}
 	entry.Status = code
 	if err := a.record(r.Context(), entry); err != nil {
+		a.log.Error("exposure lookup refused: the audit trail cannot be written", "case", q.Case, "err", err)
 		code = writeError(w, err)
 		return
 	}
@@ -337,6 +341,7 @@ func (a *API) recentAudit(w http.ResponseWriter, r *http.Request) {
 	}
 	entries, err := a.auditor.Entries(r.Context(), f)
 	if err != nil {
+		a.log.Error("reading the audit trail failed", "err", err)
 		code = writeError(w, err)
 		return
 	}
@@ -392,14 +397,33 @@ func statusOf(err error) int {
 		return http.StatusGatewayTimeout
 	case errors.Is(err, context.Canceled):
 		return 499 // client closed the request
+	case errors.Is(err, graph.ErrStoreUnavailable), errors.Is(err, errAudit):
+		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
 	}
 }
 
+// RetryAfter is the Retry-After of a 503, in seconds.
+const RetryAfter = "5"
+
+// writeError answers err. Errors of the store or the server are logged by
+// the caller; the answer says what happened without internal addresses.
 func writeError(w http.ResponseWriter, err error) int {
 	code := statusOf(err)
-	body := map[string]string{"error": err.Error()}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, errAudit):
+		msg = errAudit.Error() + "; the lookup is not answered, retry later"
+	case code == http.StatusServiceUnavailable:
+		msg = "the store is unavailable; retry later"
+	case code == http.StatusInternalServerError:
+		msg = "internal error"
+	}
+	if code == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
+	body := map[string]string{"error": msg}
 	if fe := (*cases.FieldError)(nil); errors.As(err, &fe) {
 		body["field"], body["reason"] = fe.Field, fe.Reason
 	}

@@ -225,6 +225,13 @@ func TestVisitJSON(t *testing.T) {
 			field: "visit_id", reason: event.ReasonTooLarge},
 		{name: "visit_id not UTF-8", over: map[string]string{"visit_id": q("v-\xff")}, field: "visit_id", reason: event.ReasonInvalidValue},
 		{name: "visit_id truncated UTF-8", over: map[string]string{"visit_id": q("v-\xe1\xbb")}, field: "visit_id", reason: event.ReasonInvalidValue},
+		{name: "visit_id lone high surrogate", over: map[string]string{"visit_id": `"v-\ud800"`}, field: "visit_id", reason: event.ReasonInvalidValue},
+		{name: "visit_id lone low surrogate", over: map[string]string{"visit_id": `"\udc00-v"`}, field: "visit_id", reason: event.ReasonInvalidValue},
+		{name: "visit_id high surrogate then not low", over: map[string]string{"visit_id": `"\uD800\u0041"`}, field: "visit_id", reason: event.ReasonInvalidValue},
+		{name: "visit_id surrogate pair", over: map[string]string{"visit_id": `"v-\ud83d\ude00"`},
+			want: func(_ *testing.T, v *event.Visit) { v.VisitID = "v-😀" }},
+		{name: "visit_id escaped backslash before u", over: map[string]string{"visit_id": `"v-\\ud800"`},
+			want: func(_ *testing.T, v *event.Visit) { v.VisitID = `v-\ud800` }},
 
 		// user_id and venue_id
 		{name: "user_id digit string", over: map[string]string{"user_id": `"1001"`}},
@@ -422,6 +429,8 @@ func TestEncounterJSON(t *testing.T) {
 		{name: "encounter_id too long", over: map[string]string{"encounter_id": long(event.DefaultMaxIDBytes + 1)},
 			field: "encounter_id", reason: event.ReasonTooLarge},
 		{name: "encounter_id not UTF-8", over: map[string]string{"encounter_id": q("\xfe\xff")}, field: "encounter_id", reason: event.ReasonInvalidValue},
+		{name: "encounter_id lone surrogate", over: map[string]string{"encounter_id": `"\ud800"`}, field: "encounter_id", reason: event.ReasonInvalidValue},
+		{name: "source lone surrogate", over: map[string]string{"source": `"bluezone\udfff"`}, field: "source", reason: event.ReasonInvalidValue},
 
 		// user_id and peer_id
 		{name: "ids as digit strings", over: map[string]string{"user_id": `"1001"`, "peer_id": `"1002"`}},

@@ -14,6 +14,8 @@ import (
 // fuzzSeeds are valid and awkward records; `now` (2021-07-15T12:00:00Z) makes
 // the valid ones valid.
 var fuzzSeeds = []string{
+	`{"visit_id":"v-\ud800","user_id":1,"venue_id":1,"enter":"2021-07-15T08:00:00Z","source":"\ud83d\ude00\udc00"}`,
+	`{"encounter_id":"\\ud800\uDBFF\uDFFF","user_id":1,"peer_id":2,"start":"2021-07-15T08:00:00Z","duration_s":60,"source":"\ud800\u"}`,
 	`{"visit_id":"v-1","user_id":1001,"venue_id":2002,"enter":"2021-07-15T08:00:00Z","exit":"2021-07-15T09:30:00Z","source":"bluezone"}`,
 	`{"visit_id":42,"user_id":"1001","venue_id":"2002","enter":"2021-07-15T15:00:00.999+07:00","exit":null}`,
 	`{"visit_id":"v","user_id":4294967295,"venue_id":1,"enter":"2021-07-14T08:00:00Z","exit":"2021-07-15T08:00:00Z"}`,

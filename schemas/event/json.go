@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"time"
@@ -89,7 +90,84 @@ func object(v *fastjson.Value) (*fastjson.Object, error) {
 	if err != nil {
 		return nil, &ValidationError{Reason: ReasonInvalidJSON, Detail: "record must be a JSON object, got " + v.Type().String()}
 	}
-	return o, nil
+	return o, surrogates(o)
+}
+
+// surrogates rejects a string field holding a lone UTF-16 surrogate escape
+// ("\ud800" without its pair, or a low half alone): it is not a character, and
+// the JSON parser would otherwise keep the six characters of the escape as
+// the value. It reads each value's raw text, before anything unescapes it.
+func surrogates(o *fastjson.Object) error {
+	var err error
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		var buf [128]byte
+		raw := v.MarshalTo(buf[:0])
+		if len(raw) < 8 || raw[0] != '"' || !bytes.Contains(raw, []byte(`\u`)) {
+			return
+		}
+		if at := loneSurrogate(raw); at >= 0 {
+			err = invalid(string(k), ReasonInvalidValue, "lone UTF-16 surrogate %q at byte %d", string(raw[at:at+6]), at-1)
+		}
+	})
+	return err
+}
+
+// loneSurrogate returns where in raw, a JSON string with its escapes, a
+// \uXXXX surrogate escape stands without its other half, or -1.
+func loneSurrogate(raw []byte) int {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if i+1 < len(raw) && raw[i+1] != 'u' {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		r, ok := hex4(raw, i+2)
+		if !ok {
+			i++
+			continue
+		}
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return i
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := rune(0), false
+			if i+7 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				lo, ok = hex4(raw, i+8)
+			}
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return i
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return -1
+}
+
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // present returns the field's value, or nil when it is absent or null.

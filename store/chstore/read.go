@@ -3,7 +3,6 @@ package chstore
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/truyvet/truyvet/index/bitmap"
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
 )
 
 // usersPerQuery bounds the ids in one IN list, keeping queries well under
@@ -57,7 +57,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 				") AND user IN ("+idList(chunk)+") ORDER BY user, enter, venue, visit_id, exit")
 			if err != nil {
 				s.m.errors.WithLabelValues("stays").Inc()
-				yield(graph.UserStays{}, fmt.Errorf("read stays: %w", err))
+				yield(graph.UserStays{}, unavailable("read stays", err))
 				return
 			}
 			var (
@@ -114,7 +114,7 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 			_ = rows.Close()
 			s.m.query.WithLabelValues("stays").Observe(time.Since(start).Seconds())
 			if err != nil {
-				yield(graph.UserStays{}, fmt.Errorf("read stays: %w", err))
+				yield(graph.UserStays{}, unavailable("read stays", err))
 				return
 			}
 			if has && !emit() {
@@ -135,7 +135,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 				") AND user IN ("+idList(chunk)+") AND start < ? AND start + duration > ? ORDER BY user, start, peer, duration", w.To, w.From)
 			if err != nil {
 				s.m.errors.WithLabelValues("contacts").Inc()
-				yield(graph.UserContacts{}, fmt.Errorf("read contacts: %w", err))
+				yield(graph.UserContacts{}, unavailable("read contacts", err))
 				return
 			}
 			var (
@@ -169,7 +169,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 			_ = rows.Close()
 			s.m.query.WithLabelValues("contacts").Observe(time.Since(start).Seconds())
 			if err != nil {
-				yield(graph.UserContacts{}, fmt.Errorf("read contacts: %w", err))
+				yield(graph.UserContacts{}, unavailable("read contacts", err))
 				return
 			}
 			if len(out) > 0 {
@@ -217,7 +217,7 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 			") AND venue IN ("+idList(chunk)+")")
 		if err != nil {
 			s.m.errors.WithLabelValues("bitmaps").Inc()
-			return nil, fmt.Errorf("read bitmaps: %w", err)
+			return nil, unavailable("read bitmaps", err)
 		}
 		var (
 			venue, bkt uint32
@@ -241,7 +241,7 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 		err = rows.Err()
 		_ = rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read bitmaps: %w", err)
+			return nil, unavailable("read bitmaps", err)
 		}
 	}
 	s.m.query.WithLabelValues("bitmaps").Observe(time.Since(start).Seconds())
@@ -275,4 +275,26 @@ func inRanges(rs []bucket.Range, b uint32) bool {
 		return 0
 	})
 	return i < len(rs) && rs[i].First <= b && b <= rs[i].Last
+}
+
+// RecordIDs calls yield with each distinct record id stored for kind on day
+// (visit_id for visits, encounter_id for encounters), for reconciliation.
+func (s *Store) RecordIDs(ctx context.Context, kind event.Kind, day bucket.Day, yield func(id string)) error {
+	q := "SELECT DISTINCT visit_id FROM " + s.db + ".stays WHERE day = ?"
+	if kind == event.KindEncounter {
+		q = "SELECT DISTINCT encounter_id FROM " + s.db + ".contacts WHERE day = ?"
+	}
+	rows, err := s.conn.Query(ctx, q, uint32(day))
+	if err != nil {
+		return unavailable("read record ids", err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		yield(id)
+	}
+	return unavailable("read record ids", rows.Err())
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas"
 	"github.com/truyvet/truyvet/store"
 )
@@ -75,8 +76,11 @@ var (
 	ErrNotMigrated    = errors.New("database has no truyvet schema; run once with migrations on")
 )
 
-// codeUnknownTable is ClickHouse's UNKNOWN_TABLE error code.
-const codeUnknownTable = 60
+// ClickHouse error codes the store tells apart.
+const (
+	codeUnknownTable       = 60
+	codeTableAlreadyExists = 57
+)
 
 var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
@@ -189,51 +193,27 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// checkLayout records the layout in a new database, or checks it against the
-// one recorded.
-func (s *Store) checkLayout(ctx context.Context) error {
-	want := map[string]string{
-		"bucket_seconds": strconv.FormatInt(s.layout.BucketSeconds, 10),
-		"dwell_seconds":  strconv.FormatInt(s.layout.DwellSeconds, 10),
-	}
-	rows, err := s.conn.Query(ctx, "SELECT name, value FROM "+s.db+".meta")
-	if err != nil {
-		if ex := (*clickhouse.Exception)(nil); errors.As(err, &ex) && ex.Code == codeUnknownTable {
-			return ErrNotMigrated
-		}
-		return fmt.Errorf("read meta: %w", err)
-	}
-	have := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			_ = rows.Close()
-			return err
-		}
-		have[k] = v
-	}
-	_ = rows.Close()
-	if len(have) == 0 {
-		for k, v := range want {
-			if err := s.insertRow(ctx, "meta", "name, value", k, v); err != nil {
-				return fmt.Errorf("record layout: %w", err)
-			}
-		}
-		return nil
-	}
-	for k, v := range want {
-		if have[k] != v {
-			return fmt.Errorf("%w: %s is %s, not %s", ErrLayoutMismatch, k, have[k], v)
-		}
-	}
-	return nil
-}
-
 // Layout implements graph.Store.
 func (s *Store) Layout() bucket.Layout { return s.layout }
 
-// Ping checks the server answers.
-func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+// Ping checks the server answers; its error wraps graph.ErrStoreUnavailable
+// when it cannot be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	return unavailable("ping clickhouse", s.conn.Ping(ctx))
+}
+
+// unavailable wraps err, from op, with graph.ErrStoreUnavailable when the
+// server was not reached or the connection broke (anything but an exception
+// the server raised, or the caller's context ending).
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ex := (*clickhouse.Exception)(nil); errors.As(err, &ex) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, graph.ErrStoreUnavailable, err)
+}
 
 // Close closes the connections.
 func (s *Store) Close() error { return s.conn.Close() }
@@ -247,11 +227,11 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	var c store.Counts
 	var n uint64
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".stays").Scan(&n); err != nil {
-		return c, err
+		return c, unavailable("count stays", err)
 	}
 	c.Visits = int64(n)
 	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".contacts").Scan(&n); err != nil {
-		return c, err
+		return c, unavailable("count contacts", err)
 	}
 	c.Encounters = int64(n) / 2 // stored once per direction
 	days, err := s.Days(ctx)
@@ -263,7 +243,7 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
 	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps') AND active ORDER BY partition", s.db)
 	if err != nil {
-		return nil, fmt.Errorf("list partitions: %w", err)
+		return nil, unavailable("list partitions", err)
 	}
 	defer func() { _ = rows.Close() }()
 	var days []bucket.Day

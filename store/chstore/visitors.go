@@ -40,7 +40,7 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 			rows, err := s.conn.Query(ctx, q)
 			if err != nil {
 				s.m.errors.WithLabelValues("visitors").Inc()
-				yield(graph.VenueVisitors{}, fmt.Errorf("read visitors: %w", err))
+				yield(graph.VenueVisitors{}, unavailable("read visitors", err))
 				return
 			}
 			var (
@@ -51,7 +51,7 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 			for rows.Next() {
 				if err := rows.Scan(&venue, &v.Start, &v.User, &v.End); err != nil {
 					_ = rows.Close()
-					yield(graph.VenueVisitors{}, fmt.Errorf("read visitors: %w", err))
+					yield(graph.VenueVisitors{}, unavailable("read visitors", err))
 					return
 				}
 				if len(out) > 0 && venue != cur {
@@ -74,7 +74,7 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 			s.m.query.WithLabelValues("visitors").Observe(time.Since(start).Seconds())
 			if err != nil {
 				s.m.errors.WithLabelValues("visitors").Inc()
-				yield(graph.VenueVisitors{}, fmt.Errorf("read visitors: %w", err))
+				yield(graph.VenueVisitors{}, unavailable("read visitors", err))
 				return
 			}
 			if len(out) > 0 {

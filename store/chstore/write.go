@@ -97,7 +97,7 @@ func (s *Store) insert(ctx context.Context, table, columns string, rows, bytes i
 	s.m.insert.WithLabelValues(table).Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.m.errors.WithLabelValues("insert_" + table).Inc()
-		return fmt.Errorf("insert %d rows into %s.%s: %w", rows, s.db, table, err)
+		return unavailable(fmt.Sprintf("insert %d rows into %s.%s", rows, s.db, table), err)
 	}
 	s.m.rows.WithLabelValues(table).Add(float64(rows))
 	s.m.bytes.WithLabelValues(table).Add(float64(bytes))

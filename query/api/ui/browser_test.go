@@ -116,7 +116,7 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 	// its date), a long team name, the largest id and counts.
 	_, err = store.Append(ctx, audit.Entry{Time: time.Now().Add(-26 * time.Hour), Action: "exposures", Requester: "Doi truy vet Ha Noi - To 3",
 		Account: audit.Actor{ID: "1", Name: "Doi truy vet Ha Noi - To 3", Roles: []string{"epidemiologist"}},
-		Case: 4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200})
+		Case:    4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	a := api.New(api.DefaultConfig(), engine, store, nil, api.NewMetrics(reg), nil, time.Now)
