@@ -96,10 +96,13 @@ func runIngest(ctx context.Context, env Env) error {
 		if kcfg, err = kf.config(); err != nil {
 			return err
 		}
+		if err := validateIngest(icfg); err != nil {
+			return err
+		}
 		if af.pgURL == "" {
 			return pgstore.ErrNoURL
 		}
-		return validateIngest(icfg)
+		return nil
 	})
 	if d == nil {
 		return err

@@ -29,8 +29,7 @@ func Strict(mux *http.ServeMux) http.Handler {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		if c := path.Clean(p); c != p && c+"/" != p {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("path %s has an empty or relative segment", truncate(p, 120)))
+		if unclean(w, p) {
 			return
 		}
 		if _, pattern := mux.Handler(r); !fallback(pattern) {
@@ -53,6 +52,27 @@ func Strict(mux *http.ServeMux) http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s; allowed: %s",
 			truncate(r.Method, 20), truncate(p, 120), strings.Join(allow, ", ")))
 	})
+}
+
+// CleanPaths answers 400 for a path under APIPrefix that is not in
+// canonical form, before next sees it: a ServeMux in front of Strict (the
+// access guard's) would otherwise redirect it to its cleaned form.
+func CleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, APIPrefix) && unclean(w, r.URL.Path) {
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// unclean answers 400 and reports true when p is not in canonical form.
+func unclean(w http.ResponseWriter, p string) bool {
+	if c := path.Clean(p); c != p && c+"/" != p {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("path %s has an empty or relative segment", truncate(p, 120)))
+		return true
+	}
+	return false
 }
 
 // fallback reports whether pattern is no route, or the pages' catch-all.

@@ -137,6 +137,7 @@ func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.
 		if h, err = cfg.Guard(h); err != nil {
 			return err
 		}
+		h = route.CleanPaths(h)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

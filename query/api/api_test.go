@@ -253,7 +253,7 @@ func TestAcceptHonoursQValues(t *testing.T) {
 		"TEXT/CSV; Q=0.9, application/json;q=.8": true,
 		"":                                       false,
 	} {
-		rec := do(mux, "/v1/cases/1/exposures", "Accept", accept)
+		rec := do(mux, "/v1/cases/1/exposures?purpose=test", "Accept", accept)
 		require.Equal(t, http.StatusOK, rec.Code, accept)
 		want := "application/json"
 		if csv {
@@ -266,15 +266,15 @@ func TestAcceptHonoursQValues(t *testing.T) {
 func TestWindowEndingAfterNowIsRefused(t *testing.T) {
 	mux, _ := server(t)
 	// now is 2026-11-21T08:00+07:00; the clock-skew allowance is 5 minutes.
-	rec := do(mux, "/v1/cases/1/exposures?to=2030-01-01T00:00:00Z")
+	rec := do(mux, "/v1/cases/1/exposures?purpose=test&to=2030-01-01T00:00:00Z")
 	require.Equal(t, http.StatusBadRequest, rec.Code)
 	var body map[string]string
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	require.Contains(t, body["error"], "to")
 	require.Contains(t, body["error"], "future")
-	rec = do(mux, "/v1/cases/1/exposures?to=2026-11-21T08:04:00%2B07:00")
+	rec = do(mux, "/v1/cases/1/exposures?purpose=test&to=2026-11-21T08:04:00%2B07:00")
 	require.Equal(t, http.StatusOK, rec.Code, "within the allowance")
-	rec = do(mux, "/v1/cases/1/exposures?to=2026-11-21T08:06:00%2B07:00")
+	rec = do(mux, "/v1/cases/1/exposures?purpose=test&to=2026-11-21T08:06:00%2B07:00")
 	require.Equal(t, http.StatusBadRequest, rec.Code, "past the allowance")
 }
 
@@ -283,7 +283,7 @@ func TestWindowEndingAfterNowIsRefused(t *testing.T) {
 // encounters, and stats count them, so "no records" differs from "no contacts".
 func TestLastExposureTimelineAndCaseRecords(t *testing.T) {
 	mux, _ := server(t)
-	rec := do(mux, "/v1/cases/1/exposures?depth=2")
+	rec := do(mux, "/v1/cases/1/exposures?purpose=test&depth=2")
 	require.Equal(t, http.StatusOK, rec.Code)
 	var g api.GraphJSON
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
@@ -300,20 +300,20 @@ func TestLastExposureTimelineAndCaseRecords(t *testing.T) {
 	require.Equal(t, 1, g.Stats.CaseStays)
 	require.Zero(t, g.Stats.CaseEncounters)
 
-	rec = do(mux, "/v1/cases/1/exposures?depth=2&format=csv")
+	rec = do(mux, "/v1/cases/1/exposures?purpose=test&depth=2&format=csv")
 	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
 	require.Equal(t, "last_exposure", api.CSVHeader[len(api.CSVHeader)-1])
 	require.True(t, strings.HasSuffix(lines[1], ",2026-11-20T09:00:00+07:00"), lines[1])
 	require.True(t, strings.HasSuffix(lines[2], ",2026-11-20T10:20:00+07:00"), lines[2])
 
 	// User 2's timeline has the Bluetooth meeting with 3.
-	rec = do(mux, "/v1/cases/2/exposures")
+	rec = do(mux, "/v1/cases/2/exposures?purpose=test")
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
 	require.Equal(t, []api.EncounterJSON{{PeerID: 3, Start: api.Time(t0 + 7200), End: api.Time(t0 + 8400), Seconds: 1200}}, g.Timeline.Encounters)
 	require.Equal(t, 1, g.Stats.CaseEncounters)
 
 	// Someone the store knows nothing about.
-	rec = do(mux, "/v1/cases/99/exposures")
+	rec = do(mux, "/v1/cases/99/exposures?purpose=test")
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &g))
 	require.Zero(t, g.Stats.CaseStays)
 	require.Zero(t, g.Stats.CaseEncounters)
