@@ -16,7 +16,8 @@
 //   - graph.Store and graph.VenueStore: reads for the engine. Iterators are
 //     single-use; a yielded slice is valid only until the next iteration, so
 //     the caller copies what it keeps. Present's bitmap belongs to the caller.
-//     Reads are safe for concurrent use.
+//     Reads are safe for concurrent use. graph.CrowdStore counts who was
+//     indexed per (venue, bucket), for contact definitions' crowd caps.
 //   - Retention, Counter: below.
 //
 // The audit trail is not part of it: a hash chain needs one writer at a
@@ -67,6 +68,7 @@ type Retention interface {
 type Backend interface {
 	processor.Sink
 	graph.VenueStore
+	graph.CrowdStore
 	Retention
 	Counter
 	io.Closer

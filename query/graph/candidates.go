@@ -30,18 +30,29 @@ type srcInterval struct {
 type venueList struct {
 	items  []srcInterval
 	maxLen int64
+
+	// Under a rule (gateVenues): co-presence here is never close (a kind
+	// the rule leaves out), or not during crowded (sorted, disjoint).
+	casualOnly bool
+	crowded    []Interval
 }
 
 // presenceOf gathers the sources' stays by venue and their encounters by
-// peer, leaving out people already placed.
-func (s *search) presenceOf(srcs []source) presence {
+// peer, leaving out people already placed, and under a rule the encounters
+// it drops and, unless casual co-presence is wanted, the stays when
+// co-presence makes no close contact.
+func (s *search) presenceOf(srcs []source, casual bool) presence {
 	to := s.q.Window.To
 	p := presence{venues: map[uint32]*venueList{}, prox: map[uint32][]piece{}, window: Window{From: to, To: to}}
 	for si := range srcs {
 		src := &srcs[si]
 		win := Window{From: src.from, To: to}
 		p.window.From = min(p.window.From, src.from)
-		for _, st := range src.stays {
+		stays, contacts := src.stays, src.contacts
+		if s.rule != nil && s.rule.Venue == nil && !casual {
+			stays = nil
+		}
+		for _, st := range stays {
 			iv := st.Interval.Clip(win)
 			if iv.Len() == 0 {
 				continue
@@ -53,9 +64,9 @@ func (s *search) presenceOf(srcs []source) presence {
 			}
 			vl.items = append(vl.items, srcInterval{src: int32(si), Interval: iv})
 		}
-		for _, c := range src.contacts {
+		for _, c := range contacts {
 			iv := c.Interval.Clip(win)
-			if iv.Len() == 0 || s.known.Contains(c.Peer) {
+			if iv.Len() == 0 || s.known.Contains(c.Peer) || (s.rule != nil && !s.rule.passes(c)) {
 				continue
 			}
 			p.prox[c.Peer] = append(p.prox[c.Peer], piece{src: int32(si), ch: ChannelProximity, Interval: iv})

@@ -26,6 +26,7 @@ type Engine struct {
 	workers  int // most refine workers per tier of a query
 	minShare int // fewest candidates worth a refine worker of their own
 	venueMin int // fewest sources for which a tier reads stays by venue; 0: never
+	kinds    VenueKinds
 }
 
 // Option configures an Engine.
@@ -83,8 +84,12 @@ func (e *Engine) Exposures(ctx context.Context, q Query) (*Result, error) {
 		store:  e.store,
 		layout: e.store.Layout(),
 		q:      q,
+		rule:   q.Rule,
 		res:    &Result{Query: q, Stats: Stats{StageNanos: map[string]int64{}}},
 		known:  roaring.New(),
+	}
+	if q.Rule.plain() {
+		s.rule = nil // the default path: no gates to apply
 	}
 	s.res.Nodes = append(s.res.Nodes, Node{UserID: q.Case})
 	s.known.Add(q.Case)
@@ -105,6 +110,8 @@ type search struct {
 	q      Query
 	res    *Result
 	known  *roaring.Bitmap // the case and every person already placed in a tier
+	rule   *Rule           // nil: the default rule
+	casual []Node          // tier 1's casual co-presence, placed after the last tier
 
 	edges [][]Edge // in chunks of edgeChunk, so a large graph never regrows one slice
 
@@ -157,6 +164,11 @@ func (s *search) traceCase(ctx context.Context) error {
 		s.timed(StageSources, 2, t1)
 		if _, err := s.traceTier(ctx, 2, srcs, false); err != nil {
 			return err
+		}
+	}
+	for _, n := range s.casual {
+		if !s.known.Contains(n.UserID) { // close at tier 2 beats casual
+			s.res.Nodes = append(s.res.Nodes, n)
 		}
 	}
 	t2 := time.Now()
@@ -232,11 +244,17 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 // keepStays it keeps the stays it read of each, for tracing the next tier.
 func (s *search) traceTier(ctx context.Context, tier int, srcs []source, keepStays bool) ([]found, error) {
 	t0 := time.Now()
-	p := s.presenceOf(srcs)
+	casual := tier == 1 && s.rule != nil && s.rule.Casual
+	p := s.presenceOf(srcs, casual)
+	if s.rule != nil {
+		if err := s.gateVenues(ctx, p.venues, casual); err != nil {
+			return nil, err
+		}
+	}
 	vs, byVenue := s.store.(VenueStore)
 	byVenue = byVenue && s.engine.venueMin > 0 && len(srcs) >= s.engine.venueMin
 	ranges, spans := s.coverVenues(p.venues, byVenue)
-	rf := refinement{tier: tier, srcs: srcs, venues: p.venues, prox: p.prox, keepStays: keepStays, minSeconds: s.q.MinSeconds, contactsOnly: s.q.ContactsOnly}
+	rf := refinement{tier: tier, srcs: srcs, venues: p.venues, prox: p.prox, keepStays: keepStays, minSeconds: s.q.MinSeconds, contactsOnly: s.q.ContactsOnly, rule: s.rule, casual: casual}
 	if byVenue {
 		outs, err := s.refineByVenue(ctx, &rf, vs, spans)
 		if err != nil {
@@ -268,8 +286,14 @@ func (s *search) place(outs [][]found, keep bool) []found {
 		n += len(out)
 	}
 	s.res.Nodes = slices.Grow(s.res.Nodes, n)
+	casual := 0
 	for _, out := range outs {
 		for i := range out {
+			if out[i].node.Tier == TierCasual {
+				s.casual = append(s.casual, out[i].node)
+				casual++
+				continue
+			}
 			s.known.Add(out[i].node.UserID)
 			s.res.Nodes = append(s.res.Nodes, out[i].node)
 		}
@@ -277,5 +301,9 @@ func (s *search) place(outs [][]found, keep bool) []found {
 	if !keep {
 		return nil
 	}
-	return slices.Concat(outs...)
+	all := slices.Concat(outs...)
+	if casual > 0 {
+		all = slices.DeleteFunc(all, func(f found) bool { return f.node.Tier == TierCasual })
+	}
+	return all
 }

@@ -10,3 +10,7 @@ var (
 	// refused: the same request may succeed later.
 	ErrStoreUnavailable = errors.New("store unavailable")
 )
+
+// ErrNoCrowds is returned for a rule with a crowd cap over a store that
+// cannot count who was present per bucket (CrowdStore).
+var ErrNoCrowds = errors.New("the store cannot count the people present per bucket")

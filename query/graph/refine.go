@@ -11,9 +11,10 @@ import (
 
 // piece is one contact interval between a candidate and a source.
 type piece struct {
-	src   int32 // index into the sources slice
-	ch    Channel
-	venue uint32
+	src    int32 // index into the sources slice
+	ch     Channel
+	casual bool // co-presence the rule does not count as close
+	venue  uint32
 	Interval
 }
 
@@ -26,7 +27,9 @@ type refinement struct {
 	prox         map[uint32][]piece
 	keepStays    bool
 	minSeconds   int64
-	contactsOnly bool // no edges: collect each node's venues instead
+	contactsOnly bool  // no edges: collect each node's venues instead
+	rule         *Rule // nil: the default rule
+	casual       bool  // list casual co-presence (tier 1 under a casual rule)
 }
 
 // refineWorker refines a share of the candidates with its own scratch and
@@ -149,8 +152,19 @@ func (wk *refineWorker) cut(st Stay) {
 		if it.Start >= st.End {
 			break
 		}
-		if iv := intersect(st.Interval, it.Interval); iv.Len() > 0 {
-			wk.pieces = append(wk.pieces, piece{src: it.src, ch: ChannelVenue, venue: st.Venue, Interval: iv})
+		iv := intersect(st.Interval, it.Interval)
+		if iv.Len() <= 0 {
+			continue
+		}
+		pc := piece{src: it.src, ch: ChannelVenue, venue: st.Venue, Interval: iv}
+		switch {
+		case vl.casualOnly:
+			pc.casual = true
+			wk.pieces = append(wk.pieces, pc)
+		case len(vl.crowded) > 0:
+			wk.pieces = appendUncrowded(wk.pieces, pc, vl.crowded)
+		default:
+			wk.pieces = append(wk.pieces, pc)
 		}
 	}
 }
@@ -191,6 +205,9 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 		wk.head[s], wk.group = -1, group
 		if len(group) > 1 {
 			slices.SortFunc(group, comparePieces)
+		}
+		if wk.rf.rule != nil {
+			group = wk.gate(group)
 		}
 		wk.ivs = wk.ivs[:0]
 		for _, p := range group {
@@ -237,6 +254,9 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 		}
 	}
 	if len(wk.ids) == 0 {
+		if wk.rf.casual {
+			return wk.casualNode(x)
+		}
 		return found{}, false
 	}
 	slices.Sort(wk.ids)

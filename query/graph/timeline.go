@@ -16,7 +16,8 @@ func timeline(c source, w Window) Timeline {
 	}
 	for _, ct := range c.contacts {
 		if ct.Clip(w).Len() > 0 {
-			tl.Contacts = append(tl.Contacts, ct)
+			// A meeting, not a report: the merged reports' signals are left out.
+			tl.Contacts = append(tl.Contacts, Contact{Peer: ct.Peer, Interval: ct.Interval})
 		}
 	}
 	slices.SortFunc(tl.Stays, func(a, b Stay) int {

@@ -56,9 +56,33 @@ type Stay struct {
 }
 
 // Contact is one encounter seen from one person's side: they met Peer.
+// RSSI is the reported signal strength (dBm) when HasRSSI.
 type Contact struct {
-	Peer uint32
+	Peer    uint32
+	RSSI    int8
+	HasRSSI bool
 	Interval
+}
+
+// AppendContact appends c to cs, a user's encounters in store order, folding
+// it into the last one when both are the same meeting (same peer and
+// interval: resends, both phones): the folded one keeps the strongest
+// signal, and no signal at all counts as strongest, so a rule's RSSI floor
+// keeps the meeting exactly when it keeps one of its reports.
+func AppendContact(cs []Contact, c Contact) []Contact {
+	n := len(cs)
+	if n == 0 || cs[n-1].Peer != c.Peer || cs[n-1].Interval != c.Interval {
+		return append(cs, c)
+	}
+	last := &cs[n-1]
+	switch {
+	case !last.HasRSSI:
+	case !c.HasRSSI:
+		last.HasRSSI, last.RSSI = false, 0
+	default:
+		last.RSSI = max(last.RSSI, c.RSSI)
+	}
+	return cs
 }
 
 // UserStays are one user's stays, sorted by Start.
@@ -175,10 +199,17 @@ type Query struct {
 	// Field teams' lists need no more, and a large graph's edges (one per
 	// pair and episode) cost more than its people.
 	ContactsOnly bool
+
+	// Rule is the contact definition's rule; nil is the default rule.
+	Rule *Rule
 }
 
 // Node is a person in the graph. The case has Tier 0, FirstExposure 0,
-// LastExposure 0 and ExposureSeconds 0.
+// LastExposure 0 and ExposureSeconds 0. A casual node (TierCasual, only
+// under a Rule with Casual) was co-present with the case at a venue without
+// being a close contact: FirstExposure and LastExposure bound and
+// ExposureSeconds measures that co-presence, ExposedBy is the case, Venues
+// where (in both kinds of answer), and it has no edges.
 type Node struct {
 	UserID        uint32
 	Tier          int

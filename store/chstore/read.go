@@ -131,7 +131,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 		var out []graph.Contact
 		for chunk := range slices.Chunk(users, usersPerQuery) {
 			start := time.Now()
-			rows, err := s.conn.Query(ctx, "SELECT user, start, peer, duration FROM "+s.db+".contacts WHERE day IN ("+days+
+			rows, err := s.conn.Query(ctx, "SELECT user, start, peer, duration, rssi FROM "+s.db+".contacts WHERE day IN ("+days+
 				") AND user IN ("+idList(chunk)+") AND start < ? AND start + duration > ? ORDER BY user, start, peer, duration", w.To, w.From)
 			if err != nil {
 				s.m.errors.WithLabelValues("contacts").Inc()
@@ -143,9 +143,10 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 				has                 bool
 				st                  int64
 				dur                 uint32
+				rssi                int16
 			)
 			for rows.Next() {
-				if err := rows.Scan(&user, &st, &peer, &dur); err != nil {
+				if err := rows.Scan(&user, &st, &peer, &dur, &rssi); err != nil {
 					_ = rows.Close()
 					yield(graph.UserContacts{}, err)
 					return
@@ -159,11 +160,11 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 				}
 				curUser, has = user, true
 				c := graph.Contact{Peer: peer, Interval: graph.Interval{Start: st, End: st + int64(dur)}}
-				// The same meeting under several ids (resends, both phones) adds nothing.
-				if n := len(out); n > 0 && out[n-1] == c {
-					continue
+				if rssi >= event.MinRSSI && rssi <= event.MaxRSSI { // -1000: none
+					c.RSSI, c.HasRSSI = int8(rssi), true
 				}
-				out = append(out, c)
+				// The same meeting under several ids (resends, both phones) adds nothing.
+				out = graph.AppendContact(out, c)
 			}
 			err = rows.Err()
 			_ = rows.Close()
@@ -191,6 +192,39 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 	if len(ranges) == 0 {
 		return roaring.New(), nil
 	}
+	var parts []*roaring.Bitmap
+	if err := s.scanBitmaps(ctx, ranges, func(_ bucket.Key, bm *roaring.Bitmap) { parts = append(parts, bm) }); err != nil {
+		return nil, err
+	}
+	return roaring.FastOr(parts...), nil
+}
+
+// Crowds implements graph.CrowdStore: the cardinality of the OR of each
+// key's rows (a key has one row per batch that wrote it).
+func (s *Store) Crowds(ctx context.Context, ranges []bucket.Range) (map[bucket.Key]int, error) {
+	by := map[bucket.Key]*roaring.Bitmap{}
+	err := s.scanBitmaps(ctx, ranges, func(k bucket.Key, bm *roaring.Bitmap) {
+		if o := by[k]; o != nil {
+			o.Or(bm)
+			return
+		}
+		by[k] = bm
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[bucket.Key]int, len(by))
+	for k, bm := range by {
+		out[k] = int(bm.GetCardinality())
+	}
+	return out, nil
+}
+
+// scanBitmaps calls fn with every bitmap row of ranges.
+func (s *Store) scanBitmaps(ctx context.Context, ranges []bucket.Range, fn func(bucket.Key, *roaring.Bitmap)) error {
+	if len(ranges) == 0 {
+		return nil
+	}
 	start := time.Now()
 	byVenue := map[uint32][]bucket.Range{}
 	days := map[bucket.Day]bool{}
@@ -211,13 +245,12 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 		dl = append(dl, uint32(d))
 	}
 	slices.Sort(dl)
-	var parts []*roaring.Bitmap
 	for chunk := range slices.Chunk(venues, usersPerQuery) {
 		rows, err := s.conn.Query(ctx, "SELECT venue, bucket, bitmap FROM "+s.db+".bitmaps WHERE day IN ("+idList(dl)+
 			") AND venue IN ("+idList(chunk)+")")
 		if err != nil {
 			s.m.errors.WithLabelValues("bitmaps").Inc()
-			return nil, unavailable("read bitmaps", err)
+			return unavailable("read bitmaps", err)
 		}
 		var (
 			venue, bkt uint32
@@ -226,7 +259,7 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 		for rows.Next() {
 			if err := rows.Scan(&venue, &bkt, &raw); err != nil {
 				_ = rows.Close()
-				return nil, err
+				return err
 			}
 			if !inRanges(byVenue[venue], bkt) {
 				continue
@@ -234,18 +267,18 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 			bm, err := bitmap.Decode([]byte(raw))
 			if err != nil {
 				_ = rows.Close()
-				return nil, err
+				return err
 			}
-			parts = append(parts, bm)
+			fn(bucket.Key{Venue: venue, Bucket: bkt}, bm)
 		}
 		err = rows.Err()
 		_ = rows.Close()
 		if err != nil {
-			return nil, unavailable("read bitmaps", err)
+			return unavailable("read bitmaps", err)
 		}
 	}
 	s.m.query.WithLabelValues("bitmaps").Observe(time.Since(start).Seconds())
-	return roaring.FastOr(parts...), nil
+	return nil
 }
 
 // mergeRanges sorts ranges of one venue and merges those that overlap or touch.

@@ -431,11 +431,16 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 					if c.End <= w.From || c.Start >= w.To {
 						continue
 					}
-					// The same meeting under several ids (resends, both phones) adds nothing.
-					if n := len(out); n > 0 && out[n-1] == c {
-						continue
+					v, err := it.ValueAndErr()
+					if err != nil {
+						yield(graph.UserContacts{}, fmt.Errorf("read encounter of user %d on %s: %w", u, d, err))
+						return
 					}
-					out = append(out, c)
+					if len(v) == 2 && v[0] == 1 {
+						c.RSSI, c.HasRSSI = int8(v[1]), true
+					}
+					// The same meeting under several ids (resends, both phones) adds nothing.
+					out = graph.AppendContact(out, c)
 				}
 				if err := it.Error(); err != nil {
 					yield(graph.UserContacts{}, fmt.Errorf("scan encounters of user %d on %s: %w", u, d, err))
@@ -453,6 +458,26 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 
 // Present implements graph.Store.
 func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bitmap, error) {
+	parts := make([]*roaring.Bitmap, 0, len(ranges))
+	if err := s.scanBitmaps(ctx, ranges, func(_ bucket.Key, bm *roaring.Bitmap) { parts = append(parts, bm) }); err != nil {
+		return nil, err
+	}
+	if len(parts) >= parallelOrMin {
+		return roaring.ParOr(runtime.GOMAXPROCS(0), parts...), nil
+	}
+	return roaring.FastOr(parts...), nil
+}
+
+// Crowds implements graph.CrowdStore: each key's bitmap is one value (the
+// merge operator folds a key's batches), so its cardinality is the count.
+func (s *Store) Crowds(ctx context.Context, ranges []bucket.Range) (map[bucket.Key]int, error) {
+	out := map[bucket.Key]int{}
+	err := s.scanBitmaps(ctx, ranges, func(k bucket.Key, bm *roaring.Bitmap) { out[k] += int(bm.GetCardinality()) })
+	return out, err
+}
+
+// scanBitmaps calls fn with every co-location bitmap of ranges, in key order.
+func (s *Store) scanBitmaps(ctx context.Context, ranges []bucket.Range, fn func(bucket.Key, *roaring.Bitmap)) error {
 	// Split ranges at local midnight and visit them in key order.
 	type seg struct {
 		day         bucket.Day
@@ -476,33 +501,30 @@ func (s *Store) Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bi
 	})
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{spaceBitmap}, UpperBound: []byte{spaceBitmap + 1}})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer it.Close()
 	var lo, hi []byte
-	parts := make([]*roaring.Bitmap, 0, len(segs))
 	for _, sg := range segs {
 		lo = appendBitmapKey(lo, sg.day, sg.venue, sg.first)
 		hi = appendBitmapKey(hi, sg.day, sg.venue, sg.last)
 		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) <= 0; ok = it.Next() {
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return nil, fmt.Errorf("read bitmap: %w", err)
+				return fmt.Errorf("read bitmap: %w", err)
 			}
 			bm, err := bitmap.Decode(v)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			parts = append(parts, bm)
+			k := it.Key()
+			fn(bucket.Key{Venue: sg.venue, Bucket: binary.BigEndian.Uint32(k[len(k)-4:])}, bm)
 		}
 		if err := it.Error(); err != nil {
-			return nil, fmt.Errorf("scan bitmaps: %w", err)
+			return fmt.Errorf("scan bitmaps: %w", err)
 		}
 	}
-	if len(parts) >= parallelOrMin {
-		return roaring.ParOr(runtime.GOMAXPROCS(0), parts...), nil
-	}
-	return roaring.FastOr(parts...), nil
+	return nil
 }
 
 // parallelOrMin is the fewest bitmaps worth a parallel union.

@@ -50,6 +50,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("CountsWhatItHolds", func(t *testing.T) { testCounts(t, open) })
 	t.Run("RetentionDropsWholeDays", func(t *testing.T) { testRetention(t, open) })
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
+	t.Run("DefinitionsAgreeWithReference", func(t *testing.T) { testDefinitions(t, open) })
 }
 
 // write builds recs with a processor and writes them to s.
@@ -246,17 +247,18 @@ func testContacts(t *testing.T, open Factory) {
 	enc := func(id string, u, p uint32, start int64, d uint32) event.Encounter {
 		return event.Encounter{EncounterID: id, UserID: u, PeerID: p, Start: start, DurationS: d, RSSI: -60, HasRSSI: true}
 	}
+	weaker := func(e event.Encounter) event.Encounter { e.RSSI = -85; return e }
 	write(t, s, event.Batch{Encounters: []event.Encounter{
 		enc("e1", 1, 2, t0, 600),
-		enc("e1", 1, 2, t0, 600), // resend
-		enc("e2", 2, 1, t0, 600), // the other phone, same meeting
+		enc("e1", 1, 2, t0, 600),         // resend
+		weaker(enc("e2", 2, 1, t0, 600)), // the other phone, same meeting: the stronger signal is kept
 		enc("e3", 3, 1, t0+hour, 60),
 		enc("e4", 4, 5, t0, 60),
 	}})
 	w := graph.Window{From: Base, To: Base + 24*hour}
 	got := contacts(t, s, []uint32{1, 2, 3, 9}, w)
 	c := func(peer uint32, start, end int64) graph.Contact {
-		return graph.Contact{Peer: peer, Interval: graph.Interval{Start: start, End: end}}
+		return graph.Contact{Peer: peer, RSSI: -60, HasRSSI: true, Interval: graph.Interval{Start: start, End: end}}
 	}
 	require.Equal(t, []graph.Contact{c(2, t0, t0+600), c(3, t0+hour, t0+hour+60)}, dedup(got[1]))
 	require.Equal(t, []graph.Contact{c(1, t0, t0+600)}, dedup(got[2]))
@@ -537,7 +539,7 @@ func testDifferential(t *testing.T, open Factory) {
 func requireSameGraph(t *testing.T, want, got *graph.Result) {
 	t.Helper()
 	q := want.Query
-	msg := fmt.Sprintf("case %d depth %d min %ds window [%d, %d]", q.Case, q.Depth, q.MinSeconds, q.Window.From-Base, q.Window.To-Base)
+	msg := fmt.Sprintf("case %d depth %d min %ds window [%d, %d]%s", q.Case, q.Depth, q.MinSeconds, q.Window.From-Base, q.Window.To-Base, ruleString(q.Rule))
 	require.Equal(t, want.Nodes, got.Nodes, msg)
 	require.Equal(t, normEdges(want.Edges), normEdges(got.Edges), msg)
 	require.Equal(t, want.Venues, got.Venues, msg)
@@ -563,7 +565,9 @@ func requireSameContacts(t *testing.T, want, got *graph.Result) {
 		}
 	}
 	for i := range nodes {
-		nodes[i].Venues = slices.Sorted(slices.Values(venues[nodes[i].UserID]))
+		if nodes[i].Tier != graph.TierCasual { // casual co-presence has no edges and names its venues
+			nodes[i].Venues = slices.Sorted(slices.Values(venues[nodes[i].UserID]))
+		}
 	}
 	q := want.Query
 	msg := fmt.Sprintf("contact list of case %d depth %d min %ds window [%d, %d]", q.Case, q.Depth, q.MinSeconds, q.Window.From-Base, q.Window.To-Base)
@@ -595,4 +599,135 @@ func RequireAgrees(t *testing.T, s graph.Store, recs event.Batch, people int, ba
 		require.NoError(t, err)
 		requireSameGraph(t, reference.Exposures(recs.Visits, recs.Encounters, s.Layout().DwellSeconds, q), got)
 	}
+}
+
+// testKinds are the venue kinds of the definitions test: venue v is
+// testKinds[v%len], and a kind of "" is a venue the registry does not know.
+var testKinds = []string{"market", "cafe", "", "office", "factory"}
+
+type kindsOf struct{}
+
+func (kindsOf) Kinds(_ context.Context, venues []uint32) ([]string, error) {
+	out := make([]string, len(venues))
+	for i, v := range venues {
+		out[i] = testKinds[v%uint32(len(testKinds))]
+	}
+	return out, nil
+}
+
+// RandomRule returns a random contact definition's rule: each channel on or
+// off, thresholds near and off the default, an RSSI floor, venue kinds, a
+// crowd cap, casual co-presence or not.
+func RandomRule(rng *rand.Rand) *graph.Rule {
+	r := &graph.Rule{Casual: rng.IntN(2) == 0}
+	mins := []int64{0, 0, 600, 900, 1800}
+	if rng.IntN(5) > 0 {
+		r.Proximity = &graph.ProximityRule{MinSeconds: mins[rng.IntN(len(mins))]}
+		if rng.IntN(2) == 0 {
+			r.Proximity.MinRSSI, r.Proximity.HasMinRSSI = int8(-90+rng.IntN(40)), true
+		}
+	}
+	if rng.IntN(5) > 0 {
+		r.Venue = &graph.VenueRule{MinSeconds: mins[rng.IntN(len(mins))]}
+		if rng.IntN(2) == 0 {
+			all := []string{"market", "cafe", "other", "office", "factory"}
+			rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+			r.Venue.Kinds = all[:rng.IntN(len(all))]
+			if len(r.Venue.Kinds) == 0 {
+				r.Venue.Kinds = []string{}
+			}
+		}
+		if rng.IntN(2) == 0 {
+			r.Venue.MaxPresent = 1 + rng.IntN(8)
+		}
+	}
+	return r
+}
+
+// withRSSI gives some of recs' encounters an RSSI, the same for every
+// record with the same id (a resend repeats its record).
+func withRSSI(recs event.Batch) event.Batch {
+	recs.Encounters = slices.Clone(recs.Encounters)
+	for i := range recs.Encounters {
+		e := &recs.Encounters[i]
+		h := uint32(2166136261)
+		for _, c := range []byte(e.EncounterID) {
+			h = (h ^ uint32(c)) * 16777619
+		}
+		if h%4 != 0 {
+			e.RSSI, e.HasRSSI = int8(-100+int(h/4%80)), true
+		}
+	}
+	return recs
+}
+
+func testDefinitions(t *testing.T, open Factory) {
+	seeds := []uint64{11, 12, 13, 14}
+	if testing.Short() {
+		seeds = seeds[:2]
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 5))
+			people, venues := 40+rng.IntN(40), 3+rng.IntN(8)
+			recs := withRSSI(RandomRecords(rng, people, venues, 4*people, Base))
+			layout := bucket.DefaultLayout()
+			if seed%2 == 0 {
+				layout = bucket.Layout{BucketSeconds: 300, DwellSeconds: 45 * min_}
+			}
+			s := open(t, layout)
+			for lo := 0; lo < max(len(recs.Visits), len(recs.Encounters)); lo += 101 {
+				var part event.Batch
+				part.Visits = recs.Visits[min(lo, len(recs.Visits)):min(lo+101, len(recs.Visits))]
+				part.Encounters = recs.Encounters[min(lo, len(recs.Encounters)):min(lo+101, len(recs.Encounters))]
+				write(t, s, part)
+			}
+			engines := []*graph.Engine{
+				graph.NewEngine(s, graph.WithVenueKinds(kindsOf{})),
+				graph.NewEngine(s, graph.WithVenueKinds(kindsOf{}), graph.RefineWorkers(3, 1), graph.VenueReads(1)),
+			}
+			set := reference.Setting{Dwell: layout.DwellSeconds, BucketSeconds: layout.BucketSeconds, Kind: func(v uint32) string {
+				return testKinds[v%uint32(len(testKinds))]
+			}}
+			for i := range 30 {
+				q := graph.Query{
+					Case:       uint32(rng.IntN(people) + 1),
+					Depth:      1 + rng.IntN(2),
+					MinSeconds: []int64{900, 900, 0, 60, 1800}[rng.IntN(5)],
+					Rule:       RandomRule(rng),
+				}
+				from := Base - 8*hour + rng.Int64N(30*hour)
+				q.Window = graph.Window{From: from, To: from + []int64{2 * hour, 12 * hour, 40 * hour}[rng.IntN(3)]}
+				if i == 0 {
+					q.Window = graph.Window{From: Base - 24*hour, To: Base + 48*hour}
+				}
+				want := reference.ExposuresUnder(recs.Visits, recs.Encounters, set, q)
+				for _, eng := range engines {
+					got, err := eng.Exposures(context.Background(), q)
+					require.NoError(t, err)
+					requireSameGraph(t, want, got)
+					list := q
+					list.ContactsOnly = true
+					got, err = eng.Exposures(context.Background(), list)
+					require.NoError(t, err)
+					requireSameContacts(t, want, got)
+				}
+			}
+		})
+	}
+}
+
+// ruleString describes a rule for failure messages.
+func ruleString(r *graph.Rule) string {
+	if r == nil {
+		return ""
+	}
+	out := fmt.Sprintf(" casual %v", r.Casual)
+	if p := r.Proximity; p != nil {
+		out += fmt.Sprintf(" proximity{min %ds rssi %v:%d}", p.MinSeconds, p.HasMinRSSI, p.MinRSSI)
+	}
+	if v := r.Venue; v != nil {
+		out += fmt.Sprintf(" venue{min %ds kinds %q max %d}", v.MinSeconds, v.Kinds, v.MaxPresent)
+	}
+	return out
 }

@@ -42,18 +42,47 @@ type piece struct {
 // pair is the measured contact between a source (the case, or an F1 member)
 // and another person.
 type pair struct {
-	from, to uint32
-	pieces   []piece
-	first    int64 // smallest piece start
-	last     int64 // largest piece end
-	seconds  int64 // length of the union of the pieces
+	from, to  uint32
+	pieces    []piece // the close pieces of the channels that pass
+	copresent []piece // every venue piece, close or not (for casual co-presence)
+	first     int64   // smallest piece start
+	last      int64   // largest piece end
+	seconds   int64   // length of the union of the pieces
 }
 
 // Exposures computes the exposure graph of q.Case from raw, already-validated
 // records. dwell is the default stay length in seconds for a stay with no
 // check-out. Result.Stats is left as its zero value.
 func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, q graph.Query) *graph.Result {
-	stays := foldStays(visits, dwell)
+	return ExposuresUnder(visits, encounters, Setting{Dwell: dwell}, q)
+}
+
+// Setting is what the reference needs besides the records.
+type Setting struct {
+	Dwell int64 // default stay length in seconds
+	// BucketSeconds is the length of the buckets a crowd cap counts people
+	// in (a rule with VenueRule.MaxPresent needs it).
+	BucketSeconds int64
+	// Kind gives a venue's kind for VenueRule.Kinds; nil: every venue is
+	// graph.KindOther.
+	Kind func(venue uint32) string
+}
+
+// ExposuresUnder is Exposures under q.Rule (DESIGN's "Contact definitions"):
+// each channel's contact time must pass its own threshold before the union
+// of the passing channels is held to q.MinSeconds; encounters under the RSSI
+// floor are dropped; co-presence at a venue of a kind the rule leaves out,
+// or during a bucket in which more than MaxPresent people had a visit record
+// at the venue, is not close; with Casual, everyone else who shared a venue
+// with the case is listed at graph.TierCasual.
+func ExposuresUnder(visits []event.Visit, encounters []event.Encounter, set Setting, q graph.Query) *graph.Result {
+	w := world{
+		stays:      foldStays(visits, set.Dwell),
+		encounters: encounters,
+		rule:       q.Rule,
+		crowd:      crowdOf(visits, set),
+		kind:       set.Kind,
+	}
 	people := everyone(visits, encounters)
 
 	res := &graph.Result{Query: q}
@@ -63,12 +92,16 @@ func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, 
 	// qualifies.
 	var f1Nodes []graph.Node
 	var qualifying []pair // every qualifying (source, person) pair, for edges
+	var casual []pair     // tier 1's co-presence that is not close
 	for _, x := range people {
 		if x == q.Case {
 			continue
 		}
-		p := measure(stays, encounters, q.Case, x, q.Window.From, q.Window.To)
+		p := w.measure(q.Case, x, q.Window.From, q.Window.To)
 		if !qualifies(p, q.MinSeconds) {
+			if len(p.copresent) > 0 {
+				casual = append(casual, p)
+			}
 			continue
 		}
 		qualifying = append(qualifying, p)
@@ -101,7 +134,7 @@ func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, 
 			}
 			var byX []pair
 			for _, src := range f1Nodes {
-				p := measure(stays, encounters, src.UserID, x, src.FirstExposure, q.Window.To)
+				p := w.measure(src.UserID, x, src.FirstExposure, q.Window.To)
 				if qualifies(p, q.MinSeconds) {
 					byX = append(byX, p)
 				}
@@ -123,11 +156,18 @@ func Exposures(visits []event.Visit, encounters []event.Encounter, dwell int64, 
 		}
 	}
 
+	if q.Rule != nil && q.Rule.Casual {
+		for _, p := range casual {
+			if !slices.ContainsFunc(res.Nodes, func(n graph.Node) bool { return n.UserID == p.to }) {
+				res.Nodes = append(res.Nodes, casualNode(p))
+			}
+		}
+	}
 	for _, p := range qualifying {
 		res.Edges = append(res.Edges, edgesOf(p)...)
 	}
 	res.Venues = sitesOf(res.Edges, q.Case)
-	res.Timeline = timelineOf(stays, encounters, q)
+	res.Timeline = timelineOf(w.stays, encounters, q)
 
 	slices.SortFunc(res.Nodes, func(a, b graph.Node) int {
 		return cmp.Or(
@@ -247,47 +287,181 @@ func everyone(visits []event.Visit, encounters []event.Encounter) []uint32 {
 	return slices.Compact(ids)
 }
 
+// world is the records and the rule a query is measured under.
+type world struct {
+	stays      []stay
+	encounters []event.Encounter
+	rule       *graph.Rule
+	crowd      func(venue uint32, start, end int64) []crowdPart // nil: no buckets
+	kind       func(venue uint32) string
+}
+
+// crowdPart is the part of an interval at a venue within one bucket, and
+// how many people had a visit record at the venue covering that bucket.
+type crowdPart struct {
+	start, end int64
+	present    int
+}
+
+// crowdOf returns a function cutting an interval at a venue into its parts
+// in each bucket, each with the people present there then.
+func crowdOf(visits []event.Visit, set Setting) func(venue uint32, start, end int64) []crowdPart {
+	if set.BucketSeconds <= 0 {
+		return nil
+	}
+	return func(venue uint32, start, end int64) []crowdPart {
+		var parts []crowdPart
+		for b := start / set.BucketSeconds; b*set.BucketSeconds < end; b++ {
+			lo, hi := b*set.BucketSeconds, (b+1)*set.BucketSeconds
+			var users []uint32
+			for _, v := range visits {
+				vend := v.Enter + set.Dwell
+				if v.Exit != 0 {
+					vend = v.Exit
+				}
+				if v.VenueID == venue && v.Enter < hi && vend > lo && !slices.Contains(users, v.UserID) {
+					users = append(users, v.UserID)
+				}
+			}
+			parts = append(parts, crowdPart{start: max(start, lo), end: min(end, hi), present: len(users)})
+		}
+		return parts
+	}
+}
+
 // measure collects every contact interval between a and b clipped to
-// [lo, hi), dropping empty ones, and measures them.
-func measure(stays []stay, encounters []event.Encounter, a, b uint32, lo, hi int64) pair {
+// [lo, hi), dropping empty ones, applies the rule, and measures what is left.
+func (w world) measure(a, b uint32, lo, hi int64) pair {
 	p := pair{from: a, to: b}
-	for _, sa := range stays {
+	var all []piece
+	for _, sa := range w.stays {
 		if sa.user != a {
 			continue
 		}
-		for _, sb := range stays {
+		for _, sb := range w.stays {
 			if sb.user != b || sb.venue != sa.venue {
 				continue
 			}
 			start := max(sa.start, sb.start, lo)
 			end := min(sa.end, sb.end, hi)
 			if end > start {
-				p.pieces = append(p.pieces, piece{channel: graph.ChannelVenue, venue: sa.venue, start: start, end: end})
+				pc := piece{channel: graph.ChannelVenue, venue: sa.venue, start: start, end: end}
+				p.copresent = append(p.copresent, pc)
+				all = append(all, w.closeParts(pc)...)
 			}
 		}
 	}
-	for _, e := range encounters {
+	for _, e := range w.encounters {
 		if (e.UserID != a || e.PeerID != b) && (e.UserID != b || e.PeerID != a) {
+			continue
+		}
+		if r := w.rule; r != nil && (r.Proximity == nil || (r.Proximity.HasMinRSSI && e.HasRSSI && e.RSSI < r.Proximity.MinRSSI)) {
 			continue
 		}
 		start := max(e.Start, lo)
 		end := min(e.Start+int64(e.DurationS), hi)
 		if end > start {
-			p.pieces = append(p.pieces, piece{channel: graph.ChannelProximity, start: start, end: end})
+			all = append(all, piece{channel: graph.ChannelProximity, start: start, end: end})
 		}
 	}
-	var all []graph.Interval
+	// Each channel on its own first: only the channels that pass count.
+	for _, ch := range []graph.Channel{graph.ChannelProximity, graph.ChannelVenue} {
+		var ivs []graph.Interval
+		for _, pc := range all {
+			if pc.channel == ch {
+				ivs = append(ivs, graph.Interval{Start: pc.start, End: pc.end})
+			}
+		}
+		total := int64(0)
+		for _, iv := range union(ivs) {
+			total += iv.End - iv.Start
+		}
+		if total == 0 || total < w.channelMin(ch) {
+			continue
+		}
+		for _, pc := range all {
+			if pc.channel == ch {
+				p.pieces = append(p.pieces, pc)
+			}
+		}
+	}
+	var ivs []graph.Interval
 	for i, pc := range p.pieces {
 		if i == 0 || pc.start < p.first {
 			p.first = pc.start
 		}
 		p.last = max(p.last, pc.end)
-		all = append(all, graph.Interval{Start: pc.start, End: pc.end})
+		ivs = append(ivs, graph.Interval{Start: pc.start, End: pc.end})
 	}
-	for _, iv := range union(all) {
+	for _, iv := range union(ivs) {
 		p.seconds += iv.End - iv.Start
 	}
 	return p
+}
+
+// closeParts returns the parts of venue piece pc that the rule counts as
+// close: none at a venue whose kind it leaves out, none in a bucket with
+// more people present than its cap.
+func (w world) closeParts(pc piece) []piece {
+	r := w.rule
+	if r == nil {
+		return []piece{pc}
+	}
+	if r.Venue == nil {
+		return nil
+	}
+	if r.Venue.Kinds != nil {
+		kind := graph.KindOther
+		if w.kind != nil && w.kind(pc.venue) != "" {
+			kind = w.kind(pc.venue)
+		}
+		if !slices.Contains(r.Venue.Kinds, kind) {
+			return nil
+		}
+	}
+	if r.Venue.MaxPresent <= 0 || w.crowd == nil {
+		return []piece{pc}
+	}
+	var out []piece
+	for _, part := range w.crowd(pc.venue, pc.start, pc.end) {
+		if part.present <= r.Venue.MaxPresent {
+			out = append(out, piece{channel: pc.channel, venue: pc.venue, start: part.start, end: part.end})
+		}
+	}
+	return out
+}
+
+// channelMin is a channel's own threshold under the rule.
+func (w world) channelMin(ch graph.Channel) int64 {
+	switch {
+	case w.rule == nil:
+		return 0
+	case ch == graph.ChannelProximity:
+		return w.rule.Proximity.MinSeconds
+	default:
+		return w.rule.Venue.MinSeconds
+	}
+}
+
+// casualNode is the casual co-presence of the case with p.to.
+func casualNode(p pair) graph.Node {
+	n := graph.Node{UserID: p.to, Tier: graph.TierCasual, Channels: []graph.Channel{graph.ChannelVenue}, ExposedBy: []uint32{p.from}}
+	var ivs []graph.Interval
+	for i, pc := range p.copresent {
+		if i == 0 || pc.start < n.FirstExposure {
+			n.FirstExposure = pc.start
+		}
+		n.LastExposure = max(n.LastExposure, pc.end)
+		ivs = append(ivs, graph.Interval{Start: pc.start, End: pc.end})
+		if !slices.Contains(n.Venues, pc.venue) {
+			n.Venues = append(n.Venues, pc.venue)
+		}
+	}
+	slices.Sort(n.Venues)
+	for _, iv := range union(ivs) {
+		n.ExposureSeconds += iv.End - iv.Start
+	}
+	return n
 }
 
 // qualifies reports whether a pair's contact passes the threshold: at least
