@@ -18,6 +18,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store/pebblestore"
 )
@@ -131,7 +132,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.access.trail, store, api.NewMetrics(d.reg), d.log, now).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now).Register(n.mux)
 	n.access.accounts().Register(n.mux)
 	n.mux.Handle("/", ui.Handler())
 	return n, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/truyvet/truyvet/processor/kafkaconsumer"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
@@ -374,9 +375,9 @@ func runQuery(ctx context.Context, env Env) error {
 }
 
 // registerQuery adds the query API, the accounts routes and the UI over s,
-// auditing to g's trail.
+// auditing to g's trail. Contact definitions live in s.
 func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time) {
-	api.New(cfg, graph.NewEngine(s), g.trail, g.state, api.NewMetrics(d.reg), d.log, now).Register(mux)
+	api.New(cfg, graph.NewEngine(s), g.trail, g.state, definitions.New(s), api.NewMetrics(d.reg), d.log, now).Register(mux)
 	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }

@@ -293,7 +293,7 @@ func waitForAnswers(t *testing.T, p *proc, recs event.Batch, queries []graph.Que
 func wantGraph(t *testing.T, recs event.Batch, q graph.Query) api.GraphJSON {
 	t.Helper()
 	res := reference.Exposures(recs.Visits, recs.Encounters, 3600, q)
-	b, err := json.Marshal(api.NewGraphJSON(res, float64(q.MinSeconds)/60, 0))
+	b, err := json.Marshal(api.NewGraphJSON(res, float64(q.MinSeconds)/60, "default@1", 0))
 	require.NoError(t, err)
 	var g api.GraphJSON
 	require.NoError(t, json.Unmarshal(b, &g))

@@ -18,6 +18,9 @@
 //     the caller copies what it keeps. Present's bitmap belongs to the caller.
 //     Reads are safe for concurrent use. graph.CrowdStore counts who was
 //     indexed per (venue, bucket), for contact definitions' crowd caps.
+//   - definitions.Store: added contact definitions, each name@version
+//     written once (a second add of it is definitions.ErrExists) and never
+//     dropped by retention.
 //   - Retention, Counter: below.
 //
 // The audit trail is not part of it: a hash chain needs one writer at a
@@ -37,6 +40,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 )
 
@@ -69,6 +73,7 @@ type Backend interface {
 	processor.Sink
 	graph.VenueStore
 	graph.CrowdStore
+	definitions.Store
 	Retention
 	Counter
 	io.Closer

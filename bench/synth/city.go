@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -500,6 +501,16 @@ func (c *City) Venue(id uint32) (kind string, name string) {
 	}
 	v := &c.venues[id-1]
 	return kindNames[v.kind], c.venueName(id, v)
+}
+
+// Kinds returns the kind of each venue (graph.VenueKinds), "" for an id
+// that is no venue of the city.
+func (c *City) Kinds(_ context.Context, venues []uint32) ([]string, error) {
+	out := make([]string, len(venues))
+	for i, v := range venues {
+		out[i], _ = c.Venue(v)
+	}
+	return out, nil
 }
 
 // Person describes the person with user id id; ok is false when there is

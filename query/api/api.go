@@ -1,6 +1,8 @@
 // Package api serves the query side of truyvet over HTTP:
 //
-//	GET  /v1/cases/{user_id}/exposures?purpose=&from=&to=&depth=1|2&min_minutes=15
+//	GET  /v1/cases/{user_id}/exposures?purpose=&from=&to=&depth=1|2&min_minutes=15&definition=name[@version]
+//	GET  /v1/cases/{user_id}/exposures/diff?purpose=&a=&b=&…  people added and removed between two definitions
+//	GET  /v1/definitions, POST /v1/definitions  contact definitions (a POST adds a version)
 //	POST /v1/cases, GET /v1/cases/{id}          the registry of confirmed cases
 //	GET  /v1/audit?limit=&case=&account=&requester=&since=
 //
@@ -16,7 +18,7 @@
 //	truyvet_query_duration_seconds{depth}            exposure graph latency
 //	truyvet_query_stage_duration_seconds{stage}      time per engine stage
 //	truyvet_query_candidates{tier}                   candidates refined per query (histogram)
-//	truyvet_query_result_nodes{tier}                 people found per query (histogram)
+//	truyvet_query_result_nodes{tier}                 people found per query (histogram; tier 1, 2, casual)
 package api
 
 import (
@@ -36,7 +38,10 @@ import (
 	"github.com/truyvet/truyvet/cases"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/definition"
+	"github.com/truyvet/truyvet/schemas/event"
 )
 
 // Config bounds queries.
@@ -70,6 +75,7 @@ type API struct {
 	engine  *graph.Engine
 	auditor audit.Log
 	cases   cases.Registry
+	defs    *definitions.Catalog
 	pl      *province.List
 	now     func() time.Time
 	m       *Metrics
@@ -77,15 +83,19 @@ type API struct {
 }
 
 // New returns the query API over engine, auditing to auditor, with the
-// case registry reg.
-func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, m *Metrics, log *slog.Logger, now func() time.Time) *API {
+// case registry reg and the contact definitions of defs (nil: the shipped
+// ones only).
+func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, defs *definitions.Catalog, m *Metrics, log *slog.Logger, now func() time.Time) *API {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
+	if defs == nil {
+		defs = definitions.New(nil)
+	}
+	return &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, defs: defs, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
 }
 
 // Register adds the query routes to mux.
@@ -93,6 +103,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/cases/{user_id}/exposures", a.exposures)
 	mux.HandleFunc("POST /v1/cases", a.registerCase)
 	mux.HandleFunc("GET /v1/cases/{user_id}", a.getCase)
+	mux.HandleFunc("GET /v1/cases/{user_id}/exposures/diff", a.diff)
+	mux.HandleFunc("GET /v1/definitions", a.listDefinitions)
+	mux.HandleFunc("POST /v1/definitions", a.addDefinition)
 	mux.HandleFunc("GET /v1/audit", a.recentAudit)
 }
 
@@ -244,59 +257,76 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	code := http.StatusOK
 	defer func() { a.m.requests.WithLabelValues("exposures", strconv.Itoa(code)).Inc() }()
-	entry := a.entry(r, audit.ActionExposures, t0)
 	q, minutes, err := a.parseQuery(r)
+	var def definition.Definition
+	if err == nil {
+		def, err = a.definition(r.Context(), "definition", r.URL.Query().Get("definition"))
+	}
 	if err != nil {
+		entry := a.entry(r, audit.ActionExposures, t0)
 		code = statusOf(err)
 		entry.Case, entry.Status, entry.Reason = q.Case, code, err.Error()
 		_ = a.record(r.Context(), entry) // refused anyway; a failed write is logged
 		writeError(w, err)
 		return
 	}
+	q.Rule = def.Rule()
 	format := "json"
 	if wantsCSV(r) {
 		format = "csv"
 		q.ContactsOnly = true // the list names people and venues, not episodes
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
-	defer cancel()
-	res, err := a.engine.Exposures(ctx, q)
-	entry.Case, entry.From, entry.To = q.Case, time.Unix(q.Window.From, 0).In(Local), time.Unix(q.Window.To, 0).In(Local)
-	entry.Depth, entry.MinMinutes, entry.Format = q.Depth, minutes, format
+	res, err := a.lookup(r, q, minutes, def.Ref(), format, t0)
 	if err != nil {
-		// A failed lookup is audited too; when the trail cannot take the
-		// entry either (the store is down), the lookup is refused all the
-		// same and the log keeps the record.
-		code = statusOf(err)
-		entry.Status, entry.Reason = code, err.Error()
-		aerr := a.record(r.Context(), entry)
-		a.log.Error("exposure query failed", "case", q.Case, "depth", q.Depth, "audited", aerr == nil, "err", err)
-		writeError(w, err)
-		return
-	}
-	elapsed := time.Since(start)
-	a.m.observe(res, elapsed)
-	for _, n := range res.Nodes {
-		switch n.Tier {
-		case 1:
-			entry.F1++
-		case 2:
-			entry.F2++
-		}
-	}
-	entry.Status = code
-	if err := a.record(r.Context(), entry); err != nil {
-		a.log.Error("exposure lookup refused: the audit trail cannot be written", "case", q.Case, "err", err)
 		code = writeError(w, err)
 		return
 	}
+	elapsed := time.Since(start)
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="contacts-%d.csv"`, q.Case))
 		_ = WriteCSV(w, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewGraphJSON(res, minutes, elapsed))
+	writeJSON(w, http.StatusOK, NewGraphJSON(res, minutes, def.Ref(), elapsed))
+}
+
+// lookup runs one exposure query under the definition named ref and audits
+// it, answered or failed; a lookup that cannot be audited is not answered.
+func (a *API) lookup(r *http.Request, q graph.Query, minutes float64, ref, format string, t0 time.Time) (*graph.Result, error) {
+	start := time.Now()
+	entry := a.entry(r, audit.ActionExposures, t0)
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	res, err := a.engine.Exposures(ctx, q)
+	entry.Case, entry.From, entry.To = q.Case, time.Unix(q.Window.From, 0).In(Local), time.Unix(q.Window.To, 0).In(Local)
+	entry.Depth, entry.MinMinutes, entry.Format, entry.Definition = q.Depth, minutes, format, ref
+	if err != nil {
+		// A failed lookup is audited too; when the trail cannot take the
+		// entry either (the store is down), the lookup is refused all the
+		// same and the log keeps the record.
+		entry.Status, entry.Reason = statusOf(err), err.Error()
+		aerr := a.record(r.Context(), entry)
+		a.log.Error("exposure query failed", "case", q.Case, "depth", q.Depth, "definition", ref, "audited", aerr == nil, "err", err)
+		return nil, err
+	}
+	a.m.observe(res, time.Since(start))
+	for _, n := range res.Nodes {
+		switch n.Tier {
+		case 1:
+			entry.F1++
+		case 2:
+			entry.F2++
+		case graph.TierCasual:
+			entry.Casual++
+		}
+	}
+	entry.Status = http.StatusOK
+	if err := a.record(r.Context(), entry); err != nil {
+		a.log.Error("exposure lookup refused: the audit trail cannot be written", "case", q.Case, "err", err)
+		return nil, err
+	}
+	return res, nil
 }
 
 // entry starts the audit entry of request r: who (the account the guard
@@ -321,7 +351,7 @@ func (a *API) record(ctx context.Context, e audit.Entry) error {
 		return fmt.Errorf("%w: %w", errAudit, err)
 	}
 	a.log.Info("audited", "action", e.Action, "seq", e.Seq, "case", e.Case, "account", e.Account.ID,
-		"depth", e.Depth, "f1", e.F1, "f2", e.F2, "status", e.Status)
+		"depth", e.Depth, "definition", e.Definition, "f1", e.F1, "f2", e.F2, "casual", e.Casual, "status", e.Status)
 	return nil
 }
 
@@ -387,8 +417,10 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, ErrBadParam), errors.Is(err, graph.ErrDepth):
 		return http.StatusBadRequest
-	case errors.As(err, new(*cases.FieldError)):
+	case errors.As(err, new(*cases.FieldError)), errors.As(err, new(*event.ValidationError)), errors.Is(err, definitions.ErrUnknown):
 		return http.StatusBadRequest
+	case errors.Is(err, definitions.ErrNoStore):
+		return http.StatusNotImplemented
 	case errors.Is(err, cases.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, cases.ErrConflict):
@@ -426,6 +458,9 @@ func writeError(w http.ResponseWriter, err error) int {
 	body := map[string]string{"error": msg}
 	if fe := (*cases.FieldError)(nil); errors.As(err, &fe) {
 		body["field"], body["reason"] = fe.Field, fe.Reason
+	}
+	if ve := (*event.ValidationError)(nil); errors.As(err, &ve) {
+		body["field"], body["reason"] = ve.Field, string(ve.Reason)
 	}
 	writeJSON(w, code, body)
 	return code

@@ -20,6 +20,7 @@ import (
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/audit/audittest"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 )
 
@@ -107,7 +108,7 @@ func serverWithRegistry(t *testing.T) (*http.ServeMux, *audittest.Memory, *regis
 	tr := &audittest.Memory{}
 	reg := &registry{cases: map[uint32]cases.Case{}}
 	now := func() time.Time { return time.Unix(t0+86400, 0) }
-	a := api.New(api.DefaultConfig(), graph.NewEngine(world{}), tr, reg, api.NewMetrics(prometheus.NewRegistry()), nil, now)
+	a := api.New(api.DefaultConfig(), graph.NewEngine(world{}), tr, reg, definitions.New(&definitions.Memory{}), api.NewMetrics(prometheus.NewRegistry()), nil, now)
 	mux := http.NewServeMux()
 	a.Register(mux)
 	return mux, tr, reg

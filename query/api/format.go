@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -40,7 +41,46 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 
 func formatTime(t int64) string { return time.Unix(t, 0).In(Local).Format(time.RFC3339) }
 
-// NodeJSON is a person in the graph.
+// Tier is a node's tier: 0 for the case, 1, 2, or casual co-presence,
+// written "casual".
+type Tier int
+
+// TierCasual is casual co-presence (graph.TierCasual).
+const TierCasual = Tier(graph.TierCasual)
+
+// String is the tier as the CSV writes it.
+func (t Tier) String() string {
+	if t == TierCasual {
+		return "casual"
+	}
+	return strconv.Itoa(int(t))
+}
+
+// MarshalJSON writes a number, or "casual".
+func (t Tier) MarshalJSON() ([]byte, error) {
+	if t == TierCasual {
+		return []byte(`"casual"`), nil
+	}
+	return strconv.AppendInt(nil, int64(t), 10), nil
+}
+
+// UnmarshalJSON reads a number or "casual".
+func (t *Tier) UnmarshalJSON(b []byte) error {
+	if string(b) == `"casual"` {
+		*t = TierCasual
+		return nil
+	}
+	n, err := strconv.Atoi(string(b))
+	if err != nil {
+		return fmt.Errorf("tier: %w", err)
+	}
+	*t = Tier(n)
+	return nil
+}
+
+// NodeJSON is a person in the graph. Tier is 0 for the case, 1, 2, or
+// TierCasual, written "casual". Venues are named for casual co-presence,
+// which has no edges to name them.
 type NodeJSON struct {
 	UserID          uint32   `json:"user_id"`
 	Tier            int      `json:"tier"`
@@ -49,6 +89,7 @@ type NodeJSON struct {
 	ExposureSeconds int64    `json:"exposure_seconds"`
 	Channels        []string `json:"channels"`
 	ExposedBy       []uint32 `json:"exposed_by"`
+	Venues          []uint32 `json:"venues,omitempty"`
 }
 
 // EdgeJSON is one episode of contact through one channel.
@@ -102,6 +143,7 @@ type StatsJSON struct {
 	CaseEncounters int                `json:"case_encounters"`
 	F1             int                `json:"f1"`
 	F2             int                `json:"f2"`
+	Casual         int                `json:"casual"`
 	Edges          int                `json:"edges"`
 	CandidatesF1   int                `json:"candidates_f1"`
 	CandidatesF2   int                `json:"candidates_f2"`
@@ -119,6 +161,7 @@ type GraphJSON struct {
 	To         Time         `json:"to"`
 	Depth      int          `json:"depth"`
 	MinMinutes float64      `json:"min_minutes"`
+	Definition string       `json:"definition"` // name@version of the contact definition used
 	Nodes      []NodeJSON   `json:"nodes"`
 	Edges      []EdgeJSON   `json:"edges"`
 	Venues     []SiteJSON   `json:"venues"`
@@ -134,11 +177,36 @@ func channelNames(cs []graph.Channel) []string {
 	return out
 }
 
+// plainNode is NodeJSON without its methods.
+type plainNode NodeJSON
+
+// MarshalJSON writes the tier as a number, or "casual".
+func (n NodeJSON) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		plainNode
+		Tier Tier `json:"tier"`
+	}{plainNode(n), Tier(n.Tier)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (n *NodeJSON) UnmarshalJSON(b []byte) error {
+	v := struct {
+		*plainNode
+		Tier Tier `json:"tier"`
+	}{plainNode: (*plainNode)(n)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	n.Tier = int(v.Tier)
+	return nil
+}
+
 // NewGraphJSON converts an engine result to its JSON form.
-func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *GraphJSON {
+// definition is the name@version the result was computed under.
+func NewGraphJSON(res *graph.Result, minutes float64, definition string, elapsed time.Duration) *GraphJSON {
 	q := res.Query
 	g := &GraphJSON{
-		Case: q.Case, From: Time(q.Window.From), To: Time(q.Window.To), Depth: q.Depth, MinMinutes: minutes,
+		Case: q.Case, From: Time(q.Window.From), To: Time(q.Window.To), Depth: q.Depth, MinMinutes: minutes, Definition: definition,
 		Nodes: make([]NodeJSON, 0, len(res.Nodes)), Edges: make([]EdgeJSON, 0, len(res.Edges)),
 		Venues: make([]SiteJSON, 0, len(res.Venues)),
 	}
@@ -157,6 +225,9 @@ func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *Gr
 			g.Stats.F1++
 		case 2:
 			g.Stats.F2++
+		case graph.TierCasual:
+			g.Stats.Casual++
+			nj.Venues = n.Venues
 		}
 		g.Nodes = append(g.Nodes, nj)
 	}
@@ -198,7 +269,8 @@ func NewGraphJSON(res *graph.Result, minutes float64, elapsed time.Duration) *Gr
 var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds", "exposure_minutes", "channels", "exposed_by", "venues", "last_exposure"}
 
 // WriteCSV writes the contact list: one row per F1 and F2 person (the case
-// is not listed), in the graph's node order.
+// is not listed), then the casual ones (tier "casual"), in the graph's node
+// order.
 //
 // A contact-list result (Query.ContactsOnly) names each node's venues; a full
 // graph's venues are read off its edges.
@@ -233,7 +305,7 @@ func WriteCSV(w io.Writer, res *graph.Result) error {
 		slices.Sort(vs)
 		row := []string{
 			strconv.FormatUint(uint64(n.UserID), 10),
-			strconv.Itoa(n.Tier),
+			Tier(n.Tier).String(),
 			formatTime(n.FirstExposure),
 			strconv.FormatInt(n.ExposureSeconds, 10),
 			strconv.FormatFloat(float64(n.ExposureSeconds)/60, 'f', 1, 64),

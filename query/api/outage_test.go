@@ -44,7 +44,7 @@ func TestLookupStoreUnreachable(t *testing.T) {
 	}}))
 	now := func() time.Time { return time.Unix(t0+86400, 0) }
 	trail := &audittest.Memory{} // the trail lives in PostgreSQL or the embedded store, not in ClickHouse
-	a := api.New(api.DefaultConfig(), graph.NewEngine(store), trail, nil, api.NewMetrics(prometheus.NewRegistry()), nil, now)
+	a := api.New(api.DefaultConfig(), graph.NewEngine(store), trail, nil, nil, api.NewMetrics(prometheus.NewRegistry()), nil, now)
 	mux := http.NewServeMux()
 	a.Register(mux)
 	const path = "/v1/cases/1/exposures?depth=1&purpose=outage+test"

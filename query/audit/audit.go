@@ -69,10 +69,12 @@ type Entry struct {
 	To         time.Time `json:"to,omitzero"`
 	Depth      int       `json:"depth,omitempty"`
 	MinMinutes float64   `json:"min_minutes,omitempty"`
+	Definition string    `json:"definition,omitempty"` // name@version of the contact definition a lookup ran under
 	Format     string    `json:"format,omitempty"`
 	F1         int       `json:"f1"`
 	F2         int       `json:"f2"`
-	Rows       int       `json:"rows,omitempty"` // visitor list rows
+	Casual     int       `json:"casual,omitempty"` // casual co-presence listed`
+	Rows       int       `json:"rows,omitempty"`   // visitor list rows
 	Status     int       `json:"status"`
 	Reason     string    `json:"reason,omitempty"` // why it was refused
 	Prev       string    `json:"prev"`
@@ -91,6 +93,7 @@ func (e *Entry) Bound() {
 	e.Subject = Cut(e.Subject, MaxSubject)
 	e.Action = Cut(e.Action, MaxSubject)
 	e.Format = Cut(e.Format, 16)
+	e.Definition = Cut(e.Definition, MaxSubject+16)
 	roles := e.Account.Roles[:min(len(e.Account.Roles), 16)]
 	e.Account.Roles = make([]string, len(roles))
 	for i, r := range roles {

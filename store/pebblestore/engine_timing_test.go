@@ -14,12 +14,13 @@ import (
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/definition"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
 // loadCity writes a synthetic city into a fresh store (unsynced: a benchmark
 // fixture) and returns the store and the city's window.
-func loadCity(tb testing.TB, cfg synth.Config) (*Store, graph.Window) {
+func loadCity(tb testing.TB, cfg synth.Config) (*Store, *synth.City, graph.Window) {
 	tb.Helper()
 	s, err := Open(tb.Context(), Options{Dir: tb.TempDir(), Layout: bucket.DefaultLayout(), NoSync: true, CacheBytes: 1 << 30})
 	require.NoError(tb, err)
@@ -41,7 +42,7 @@ func loadCity(tb testing.TB, cfg synth.Config) (*Store, graph.Window) {
 	// running store would have flattened; query a settled store.
 	require.NoError(tb, s.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true))
 	from, to := c.Span()
-	return s, graph.Window{From: from.Unix(), To: to.Unix()}
+	return s, c, graph.Window{From: from.Unix(), To: to.Unix()}
 }
 
 // cityConfig is the demo city, or tier S with TRUYVET_BENCH_TIER=S.
@@ -62,7 +63,7 @@ func cityConfig() synth.Config {
 // default engine. All must find the same people.
 func BenchmarkExposures(b *testing.B) {
 	cfg := cityConfig()
-	s, w := loadCity(b, cfg)
+	s, _, w := loadCity(b, cfg)
 	def := graph.NewEngine(s)
 	engines := []struct {
 		name string
@@ -114,6 +115,61 @@ func BenchmarkExposures(b *testing.B) {
 				b.ReportMetric(float64(l[len(l)*99/100].Microseconds())/1000, e.name+"p99-ms")
 			}
 			b.ReportMetric(float64(nodes)/float64(len(lat[0])), "nodes/op")
+		})
+	}
+}
+
+// BenchmarkDefinitions asks F1 and F2 of random cases of the city under each
+// shipped contact definition in turn (default@1 with no rule at all, as a
+// lookup without ?definition= asks), with venue kinds from the city, and
+// reports each one's latency and how many close and casual people it finds.
+func BenchmarkDefinitions(b *testing.B) {
+	cfg := cityConfig()
+	s, city, w := loadCity(b, cfg)
+	eng := graph.NewEngine(s, graph.WithVenueKinds(city))
+	type variant struct {
+		name string
+		rule *graph.Rule
+	}
+	vs := []variant{{"default@1", nil}}
+	for _, d := range definition.Shipped() {
+		if d.Name != definition.DefaultName {
+			vs = append(vs, variant{d.Ref(), d.Rule()})
+		}
+	}
+	for _, depth := range []int{1, 2} {
+		b.Run(map[int]string{1: "F1", 2: "F2"}[depth], func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			lat := make([][]time.Duration, len(vs))
+			closeN, casual := make([]int, len(vs)), make([]int, len(vs))
+			i := 0
+			for b.Loop() {
+				q := graph.Query{Case: uint32(rng.IntN(cfg.People) + 1), Window: w, Depth: depth, MinSeconds: 900}
+				for j := range vs {
+					k := (i + j) % len(vs) // alternate which goes first
+					qk := q
+					qk.Rule = vs[k].rule
+					t0 := time.Now()
+					res, err := eng.Exposures(context.Background(), qk)
+					require.NoError(b, err)
+					lat[k] = append(lat[k], time.Since(t0))
+					for _, n := range res.Nodes[1:] {
+						if n.Tier == graph.TierCasual {
+							casual[k]++
+						} else {
+							closeN[k]++
+						}
+					}
+				}
+				i++
+			}
+			for k, v := range vs {
+				l := slices.Sorted(slices.Values(lat[k]))
+				b.ReportMetric(float64(l[len(l)/2].Microseconds())/1000, v.name+"-p50-ms")
+				b.ReportMetric(float64(l[len(l)*99/100].Microseconds())/1000, v.name+"-p99-ms")
+				b.ReportMetric(float64(closeN[k])/float64(i), v.name+"-close/op")
+				b.ReportMetric(float64(casual[k])/float64(i), v.name+"-casual/op")
+			}
 		})
 	}
 }

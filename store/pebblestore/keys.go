@@ -21,6 +21,7 @@ import (
 //	meta       'm' name                                                  → value
 //	old audit  'a' unixnano:8 seq:8         → JSON audit.Entry (moved into the chain on open)
 //	registry   'U', 'T', 'C', 'A'           → accounts, tokens, cases, the audit chain (registry.go)
+//	definitions 'f' name 0x00 version:4     → JSON contact definition (definitions.go)
 //
 // Integers are big-endian so keys sort numerically. A visit key ends with its
 // exit (0: none), so the records of one stay are adjacent and the last holds
@@ -35,6 +36,7 @@ const (
 	spaceCounter = 'c'
 	spaceMeta    = 'm'
 	spaceAudit   = 'a'
+	spaceDef     = 'f'
 )
 
 // errKey reports a key that does not decode; it means corruption or a bug.

@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,6 +72,7 @@ type Store struct {
 	cache  *pebble.Cache
 	ret    *retention.Metrics
 	reg    registry
+	defMu  sync.Mutex // one definition add at a time: check, then write
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout

@@ -22,8 +22,10 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/graph/reference"
+	"github.com/truyvet/truyvet/schemas/definition"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
 )
@@ -51,6 +53,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("RetentionDropsWholeDays", func(t *testing.T) { testRetention(t, open) })
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
 	t.Run("DefinitionsAgreeWithReference", func(t *testing.T) { testDefinitions(t, open) })
+	t.Run("DefinitionsAreImmutableVersions", func(t *testing.T) { testDefinitionStore(t, open) })
 }
 
 // write builds recs with a processor and writes them to s.
@@ -730,4 +733,47 @@ func ruleString(r *graph.Rule) string {
 		out += fmt.Sprintf(" venue{min %ds kinds %q max %d}", v.MinSeconds, v.Kinds, v.MaxPresent)
 	}
 	return out
+}
+
+func testDefinitionStore(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	ctx := t.Context()
+	got, err := s.Definitions(ctx)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	cat := definitions.New(s)
+	d, err := definition.Parse([]byte(`{"name":"city","channels":{"venue":{"min_minutes":30,"kinds":["cafe"],"max_present":20}},"casual":true}`))
+	require.NoError(t, err)
+	v1, err := cat.Add(ctx, d)
+	require.NoError(t, err)
+	require.Equal(t, 1, v1.Version)
+	d, err = definition.Parse([]byte(`{"name":"city","channels":{"venue":{"min_minutes":20,"kinds":["cafe"],"max_present":20}},"casual":true}`))
+	require.NoError(t, err)
+	v2, err := cat.Add(ctx, d)
+	require.NoError(t, err)
+	require.Equal(t, 2, v2.Version, "a POST makes a new version")
+	// A version once stored is never replaced.
+	again := v1
+	again.Casual = false
+	require.ErrorIs(t, s.AddDefinition(ctx, again), definitions.ErrExists)
+	// A shipped name gets the version after the shipped one.
+	def, err := definition.Parse([]byte(`{"name":"default","channels":{"proximity":{"min_minutes":30}}}`))
+	require.NoError(t, err)
+	d2, err := cat.Add(ctx, def)
+	require.NoError(t, err)
+	require.Equal(t, "default@2", d2.Ref())
+
+	got, err = s.Definitions(ctx)
+	require.NoError(t, err)
+	slices.SortFunc(got, func(a, b definition.Definition) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
+	})
+	require.Equal(t, []definition.Definition{v1, v2, d2}, got)
+	for ref, want := range map[[2]any]definition.Definition{{"city", 1}: v1, {"city", 0}: v2, {"default", 1}: definition.Shipped()[1]} {
+		r, err := cat.Resolve(ctx, ref[0].(string), ref[1].(int))
+		require.NoError(t, err)
+		require.Equal(t, want, r)
+	}
+	_, err = cat.Resolve(ctx, "city", 3)
+	require.ErrorIs(t, err, definitions.ErrUnknown)
 }

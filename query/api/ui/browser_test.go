@@ -32,6 +32,7 @@ import (
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store/pebblestore"
 )
@@ -119,7 +120,7 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 		Case:    4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	a := api.New(api.DefaultConfig(), engine, store, nil, api.NewMetrics(reg), nil, time.Now)
+	a := api.New(api.DefaultConfig(), engine, store, nil, definitions.New(store), api.NewMetrics(reg), nil, time.Now)
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", bigCase), bigGraph(bigCase, 250, 12))
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", groupedCase), bigGraph(groupedCase, 60, 20))
 	a.Register(mux)
