@@ -2,11 +2,13 @@ package definition
 
 import (
 	"encoding/json"
+	"io/fs"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -149,4 +151,28 @@ func FuzzParseRef(f *testing.F) {
 			require.GreaterOrEqual(t, v, 0)
 		}
 	})
+}
+
+func TestJSONSchemaNamesTheSameKinds(t *testing.T) {
+	data, err := fs.ReadFile(schemas.V1(), "definition.schema.json")
+	require.NoError(t, err)
+	var s struct {
+		Properties struct {
+			Channels struct {
+				Properties struct {
+					Venue struct {
+						Properties struct {
+							Kinds struct {
+								Items struct {
+									Enum []string `json:"enum"`
+								} `json:"items"`
+							} `json:"kinds"`
+						} `json:"properties"`
+					} `json:"venue"`
+				} `json:"properties"`
+			} `json:"channels"`
+		} `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(data, &s))
+	require.Equal(t, Kinds(), s.Properties.Channels.Properties.Venue.Properties.Kinds.Items.Enum)
 }

@@ -1,6 +1,6 @@
 // truyvet web UI: plain JavaScript, no dependencies, no build step.
 //
-// The page keeps its query in the URL hash (#case=…&from=…&to=…&depth=…&min_minutes=…)
+// The page keeps its query in the URL hash (#case=…&from=…&to=…&depth=…&min_minutes=…&definition=…)
 // so a link can be shared; a hash change runs the query. It calls the JSON API
 // of the same origin:
 //   GET /v1/cases/{id}/exposures  the exposure graph (JSON; format=csv for the contact list)
@@ -149,6 +149,7 @@
       to: p.get('to') || '',
       depth: p.get('depth') || '',
       min: p.get('min_minutes') || p.get('min') || '',
+      def: p.get('definition') || '',
     };
     // Accept any RFC 3339 offset or a bare local time in a shared link; normalise to +07:00.
     for (const k of ['from', 'to']) {
@@ -167,7 +168,21 @@
     if (q.to) p.set('to', q.to);
     if (q.depth) p.set('depth', q.depth);
     if (q.min !== '') p.set('min_minutes', q.min);
+    if (q.def) p.set('definition', q.def);
     return '#' + p.toString();
+  }
+
+  // diffURL is the people added and removed going from default@1 to ref.
+  function diffURL(q, ref) {
+    const p = new URLSearchParams();
+    if (q.from) p.set('from', q.from);
+    if (q.to) p.set('to', q.to);
+    if (q.depth) p.set('depth', q.depth);
+    if (q.min !== '') p.set('min_minutes', q.min);
+    if (q.purpose) p.set('purpose', q.purpose);
+    p.set('a', 'default@1');
+    p.set('b', ref);
+    return `/v1/cases/${encodeURIComponent(q.case)}/exposures/diff?` + p.toString();
   }
 
   function apiURL(q, csv) {
@@ -177,6 +192,7 @@
     if (q.depth) p.set('depth', q.depth);
     if (q.min !== '') p.set('min_minutes', q.min);
     if (q.purpose) p.set('purpose', q.purpose);
+    if (q.def) p.set('definition', q.def);
     if (csv) p.set('format', 'csv');
     const s = p.toString();
     return `/v1/cases/${encodeURIComponent(q.case)}/exposures` + (s ? '?' + s : '');
@@ -211,7 +227,7 @@
       return { error: 'Say why you look it up, 3 to 200 characters (mục đích tra cứu); it is recorded in the audit.', field: 'f-purpose' };
     }
     try { sessionStorage.setItem(PURPOSE_KEY, purpose); } catch (_) { /* private mode */ }
-    return { q: { case: String(Number(c)), from, to, depth: $('f-depth').value, min, purpose } };
+    return { q: { case: String(Number(c)), from, to, depth: $('f-depth').value, min, purpose, def: $('f-def').value } };
   }
 
   function fillForm(q) {
@@ -220,6 +236,35 @@
     $('f-to').value = q.to ? toInput(parseTime(q.to)) : '';
     $('f-depth').value = q.depth === '2' ? '2' : '1'; // the API's default is 1
     $('f-min').value = q.min !== '' ? q.min : '15';
+    pickDefinition(q.def || '');
+  }
+
+  // The definition picker lists GET /v1/definitions; default@1 (value '')
+  // is today's rule. A definition named in a link but not listed yet is
+  // added so the form shows it.
+  function pickDefinition(ref) {
+    const sel = $('f-def');
+    if (ref && ![...sel.options].some((o) => o.value === ref)) sel.append(el('option', { value: ref }, ref));
+    sel.value = ref;
+  }
+
+  function loadDefinitions() {
+    apiFetch('/v1/definitions', {})
+      .then((r) => r.json())
+      .then((data) => {
+        if (!data || !Array.isArray(data.definitions)) return;
+        const sel = $('f-def');
+        const cur = sel.value;
+        const latest = new Map();
+        for (const d of data.definitions) latest.set(d.name, d);
+        for (const d of data.definitions) {
+          const ref = `${d.name}@${d.version}`;
+          if (ref === data.default || [...sel.options].some((o) => o.value === ref)) continue;
+          sel.append(el('option', { value: ref }, ref + (d.casual ? ' (+ casual)' : '')));
+        }
+        sel.value = cur;
+      })
+      .catch(() => {}); // the picker keeps default@1
   }
 
   function fillDefaultWindow() {
@@ -411,6 +456,7 @@
     const venues = Array.isArray(data.venues) ? data.venues : [];
     const f1 = nodes.filter((n) => n.tier === 1);
     const f2 = nodes.filter((n) => n.tier === 2);
+    const casual = nodes.filter((n) => n.tier === 'casual').length;
 
     // The window the server used (it fills in defaults): show it in the form.
     // When the link left the window out, pin it in the hash now, so the link
@@ -444,10 +490,11 @@
     const emptyText = noRecords
       ? `No records of case ${caseId} in this window: no check-ins and no Bluetooth encounters (không có dữ liệu của ca bệnh trong khoảng thời gian này).`
       : 'No contacts above the threshold in this window (không có tiếp xúc).';
-    renderSummary(q, data, f1.length, f2.length, venues.length, noRecords ? emptyText : '');
+    renderSummary(q, data, f1.length, f2.length, venues.length, noRecords ? emptyText : '', casual);
+    if (data.definition && data.definition !== 'default@1') showDiff(q, data.definition);
     view.tables = [];
     renderTimeline(data, nodes, noRecords ? emptyText : '');
-    renderGraph(data, nodes, edges, emptyText);
+    renderGraph(data, nodes.filter((n) => n.tier !== 'casual'), edges, emptyText); // casual people have no edges
     renderContacts('f1', f1, venuesOf, true, noRecords ? emptyText : 'No close contacts in this window (không có F1).');
     renderContacts('f2', f2, venuesOf, data.depth === 2 || (data.depth == null && q.depth === '2'), noRecords ? emptyText : 'No F2 in this window (không có F2).');
     renderSites(venues);
@@ -459,17 +506,31 @@
     document.title = `Case ${q.case}: ${f1.length} F1, ${f2.length} F2 — truyvet`;
   }
 
-  function renderSummary(q, data, n1, n2, nv, noRecords) {
+  // showDiff writes into the summary who the chosen definition adds and
+  // removes against default@1 (GET …/exposures/diff).
+  function showDiff(q, ref) {
+    apiFetch(diffURL(q, ref), { audited: true })
+      .then((r) => r.json())
+      .then((d) => {
+        const span = $('def-diff');
+        if (span) span.textContent = `vs default@1: +${fmtNum(d.added.length)} added, −${fmtNum(d.removed.length)} removed, ${fmtNum(d.changed.length)} changed tier`;
+      })
+      .catch(() => {}); // the answer stands without it
+  }
+
+  function renderSummary(q, data, n1, n2, nv, noRecords, nc) {
     const main = $('summary-main');
     main.replaceChildren(
       ...(noRecords ? [el('p', { class: 'no-records', id: 'no-records', text: noRecords })] : []),
       el('span', { class: 'case-badge' }, 'Case (Ca bệnh F0) ', el('b', {}, String(data.case != null ? data.case : q.case))),
       el('span', { class: 'window' }, `${fmtTime(parseTime(data.from))} → ${fmtTime(parseTime(data.to))} (UTC+07:00)`),
-      el('span', { class: 'muted' }, `depth ${data.depth || q.depth} · ≥ ${data.min_minutes != null ? data.min_minutes : q.min} min`),
+      el('span', { class: 'muted' }, `depth ${data.depth || q.depth} · ≥ ${data.min_minutes != null ? data.min_minutes : q.min} min · ${data.definition || 'default@1'}`),
       el('span', { class: 'counts' },
         el('span', { class: 'chip f1' }, el('b', {}, fmtNum(n1)), ' F1'),
         el('span', { class: 'chip f2' }, el('b', {}, fmtNum(n2)), ' F2'),
-        el('span', { class: 'chip' }, el('b', {}, fmtNum(nv)), ' sites')),
+        el('span', { class: 'chip' }, el('b', {}, fmtNum(nv)), ' sites'),
+        nc ? el('span', { class: 'chip' }, el('b', {}, fmtNum(nc)), ' casual (CSV)') : null,
+        data.definition && data.definition !== 'default@1' ? el('span', { class: 'muted', id: 'def-diff' }) : null),
     );
     const st = data.stats || {};
     const parts = [
@@ -1526,6 +1587,7 @@
     });
     window.addEventListener('afterprint', () => { if (screenVB && gv.g) setViewBox(screenVB); screenVB = null; });
 
+    loadDefinitions();
     if (readHash()) runFromHash();
     else fillDefaultWindow();
     pollStatus();
