@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "truyvet_query_candidates", Help: "Candidates proposed by the bitmaps and refined, per query and tier.", Buckets: sizes,
 		}, []string{"tier"}),
 		nodes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "truyvet_query_result_nodes", Help: "People found per query, by tier.", Buckets: sizes,
+			Name: "truyvet_query_result_nodes", Help: "People found per query, by tier (1, 2, casual).", Buckets: sizes,
 		}, []string{"tier"}),
 	}
 	if reg != nil {
@@ -54,14 +54,19 @@ func (m *Metrics) observe(res *graph.Result, elapsed time.Duration) {
 		m.stages.WithLabelValues(strings.ToLower(stage)).Observe(float64(ns) / 1e9)
 	}
 	m.candidates.WithLabelValues("1").Observe(float64(res.Stats.CandidatesF1))
-	var f1, f2 int
+	var f1, f2, casual int
 	for _, n := range res.Nodes {
 		switch n.Tier {
 		case 1:
 			f1++
 		case 2:
 			f2++
+		case graph.TierCasual:
+			casual++
 		}
+	}
+	if q := res.Query; q.Rule != nil && q.Rule.Casual {
+		m.nodes.WithLabelValues("casual").Observe(float64(casual))
 	}
 	m.nodes.WithLabelValues("1").Observe(float64(f1))
 	if res.Query.Depth > 1 {

@@ -306,6 +306,15 @@ func testPresent(t *testing.T, open Factory) {
 	require.Empty(t, present(bucket.Range{Venue: 32, First: b0, Last: b0}))
 	require.Empty(t, present())
 
+	// Crowds count the people of each (venue, bucket) over all batches.
+	crowds, err := s.Crowds(context.Background(), []bucket.Range{{Venue: 30, First: b0 - 1, Last: b0 + 1}, {Venue: 31, First: b0, Last: b0}, {Venue: 32, First: b0, Last: b0}})
+	require.NoError(t, err)
+	require.Equal(t, map[bucket.Key]int{{Venue: 30, Bucket: b0}: 2, {Venue: 30, Bucket: b0 + 1}: 1, {Venue: 31, Bucket: b0}: 1}, crowds)
+	write(t, s, event.Batch{Visits: []event.Visit{visit("2", 2, 30, t0+5*min_, t0+6*min_), visit("5", 5, 30, t0, t0+min_)}}) // a replay and one more
+	crowds, err = s.Crowds(context.Background(), []bucket.Range{{Venue: 30, First: b0, Last: b0}})
+	require.NoError(t, err)
+	require.Equal(t, map[bucket.Key]int{{Venue: 30, Bucket: b0}: 3}, crowds)
+
 	// Many bitmaps at once (stores may union them in parallel): 600 venues,
 	// users spread over several roaring containers, one in every other venue.
 	var many event.Batch
