@@ -77,6 +77,7 @@ func contract() []spec {
 		{pattern: "GET /v1/cases/{id}", method: "GET", path: "/v1/cases/8", roles: r(epi), jur: jurNational},
 		{pattern: "GET /v1/cases/{id}/exposures", method: "GET", path: "/v1/cases/7/exposures?purpose=trace", roles: r(epi), jur: jurIn01},
 		{pattern: "GET /v1/cases/{id}/exposures", method: "GET", path: "/v1/cases/8/exposures?purpose=trace", roles: r(epi), jur: jurNational},
+		{pattern: "GET /v1/cases/{id}/exposures/diff", method: "GET", path: "/v1/cases/7/exposures/diff?purpose=trace&a=default&b=moh-2021", roles: r(epi), jur: jurIn01},
 		{pattern: "GET /v1/declarations", method: "GET", path: "/v1/declarations?subject_id=3&province=01", roles: r(epi), jur: jurIn01},
 		{pattern: "GET /v1/declarations/summary", method: "GET", path: "/v1/declarations/summary", roles: r(epi, viewer), jur: jurNational},
 		{pattern: "GET /v1/summary", method: "GET", path: "/v1/summary?province=01", roles: r(epi, viewer), jur: jurIn01},
