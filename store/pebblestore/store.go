@@ -71,6 +71,7 @@ type Store struct {
 	cache  *pebble.Cache
 	ret    *retention.Metrics
 	reg    registry
+	venues venueLock
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout
