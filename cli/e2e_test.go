@@ -21,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/bench/replay"
 	"github.com/truyvet/truyvet/internal/itenv"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/graph"
@@ -28,6 +30,7 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/pgstore"
 	"github.com/truyvet/truyvet/store/storetest"
+	"github.com/truyvet/truyvet/venue/venuetest"
 )
 
 // buildBinary builds truyvet once per test binary run.
@@ -313,6 +316,7 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 
 	code, body := get(t, p.token, p.url("/readyz"), "")
 	require.Equal(t, http.StatusOK, code, string(body))
+	require.NoError(t, replay.RegisterVenues(t.Context(), &http.Client{Transport: access.Bearer{Token: p.token, Base: http.DefaultTransport}}, p.url(""), venuetest.Specs(6)))
 
 	now := time.Now().Unix()
 	base := now - 40*3600
@@ -324,10 +328,16 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	// The first half as NDJSON with one bad line each; every good one is taken.
 	v, e := ndjson(half)
 	v = append(v, []byte(`{"visit_id":"bad","user_id":0,"venue_id":1,"enter":"2021-01-01T00:00:00Z"}`+"\n")...)
+	enter := time.Unix(base, 0).UTC().Format(time.RFC3339)
+	v = append(v, []byte(`{"visit_id":"nowhere","user_id":3,"venue_id":999,"enter":"`+enter+`"}`+"\n")...)
+	v = append(v, []byte(`{"visit_id":"forged","user_id":3,"venue_code":"TV1.1.AAAAAAAAAAAAAAAA","enter":"`+enter+`"}`+"\n")...)
 	code, out := post(t, p.token, p.url("/v1/checkins"), v)
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(half.Visits), out["accepted"])
-	require.Len(t, out["rejected"], 1)
+	require.Len(t, out["rejected"], 3)
+	rej := out["rejected"].([]any)
+	require.Equal(t, "unknown_venue", rej[1].(map[string]any)["reason"], "unregistered venues are refused by default")
+	require.Equal(t, "invalid_signature", rej[2].(map[string]any)["reason"])
 	code, out = post(t, p.token, p.url("/v1/proximity"), e)
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(half.Encounters), out["accepted"])

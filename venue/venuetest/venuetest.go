@@ -171,3 +171,13 @@ func collect(t *testing.T, seq func(func(venue.Venue, error) bool)) []uint32 {
 	}
 	return out
 }
+
+// Specs returns n valid specs with the ids 1..n, for a bulk import.
+func Specs(n int) []venue.Spec {
+	out := make([]venue.Spec, n)
+	for i := range out {
+		out[i] = Spec(i + 1)
+		out[i].ID = uint32(i + 1) //nolint:gosec // test sizes
+	}
+	return out
+}
