@@ -89,6 +89,8 @@ func runIngest(ctx context.Context, env Env) error {
 	registerIngest(srv.fs, &icfg)
 	var af accessFlags
 	af.register(srv.fs, true, false)
+	var vf venueFlags
+	vf.register(srv.fs, "")
 	var start startup
 	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
@@ -133,6 +135,14 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeState()
+	venues, closeVenues, err := openDistributedVenues(runCtx, af.pgURL, af.pgSchema, vf, d, env.Now)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer closeVenues()
+	if venues != nil {
+		g.venues = venues.locate()
+	}
 	if err := guard.set(g.guard(false)); err != nil {
 		return e.fail(err)
 	}
@@ -155,10 +165,13 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer func() { _ = prod.Close() }()
-	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now); err != nil {
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, venues.ingestOptions()...); err != nil {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
+	if venues != nil {
+		venues.routes(e.mux, nil, g.trail, d, env.Now)
+	}
 	g.accounts().Register(e.mux)
 	topics = prod.Topics()
 	start.started()
@@ -330,6 +343,8 @@ func runQuery(ctx context.Context, env Env) error {
 	qcfg := api.DefaultConfig()
 	sf.register(srv.fs, false)
 	af.register(srv.fs, true, false)
+	var vf venueFlags
+	vf.register(srv.fs, "")
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
 	var start startup
 	start.register(srv.fs)
@@ -365,10 +380,21 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeState()
+	venues, closeVenues, err := openDistributedVenues(runCtx, af.pgURL, af.pgSchema, vf, d, env.Now)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer closeVenues()
+	if venues != nil {
+		g.venues = venues.locate()
+	}
 	if err := guard.set(g.guard(true)); err != nil {
 		return e.fail(err)
 	}
 	registerQuery(e.mux, qcfg, st, g, d, env.Now)
+	if venues != nil {
+		venues.routes(e.mux, st, g.trail, d, env.Now)
+	}
 	start.started()
 	return e.served()
 }

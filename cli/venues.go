@@ -14,6 +14,7 @@ import (
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/venueapi"
+	"github.com/truyvet/truyvet/store/pgvenue"
 	"github.com/truyvet/truyvet/venue"
 	"github.com/truyvet/truyvet/venue/cache"
 	"github.com/truyvet/truyvet/venue/poster"
@@ -129,4 +130,39 @@ func (v *venueSide) locate() access.Locate {
 		}
 		return ven.Province, true, nil
 	}
+}
+
+// openDistributedVenues opens the PostgreSQL registry and the shared
+// secret, and keeps ingest's copy fresh until ctx ends. Without
+// --postgres-url or --venue-secret-file it returns nil: no registry, ids on
+// faith, no codes.
+func openDistributedVenues(ctx context.Context, pgURL, pgSchema string, vf venueFlags, d *deps, now func() time.Time) (*venueSide, func(), error) {
+	if pgURL == "" || vf.secretFile == "" {
+		d.log.Warn("no --postgres-url or --venue-secret-file: no venue registry; venue ids are taken on faith and venue codes refused")
+		return nil, func() {}, nil
+	}
+	if err := vf.validate(); err != nil {
+		return nil, nil, err
+	}
+	reg, err := pgvenue.Open(ctx, pgvenue.Options{URL: pgURL, Schema: pgSchema})
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := openVenues(ctx, vf, reg, false, d, now)
+	if err != nil {
+		_ = reg.Close()
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); v.known.Run(runCtx) }()
+	return v, func() { cancel(); <-done; _ = reg.Close() }, nil
+}
+
+// ingestOptions are ingest's options for v, none without a registry.
+func (v *venueSide) ingestOptions() []ingest.Option {
+	if v == nil {
+		return nil
+	}
+	return []ingest.Option{v.ingestOption()}
 }
