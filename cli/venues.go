@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -165,4 +166,35 @@ func (v *venueSide) ingestOptions() []ingest.Option {
 		return nil
 	}
 	return []ingest.Option{v.ingestOption()}
+}
+
+// runVenues is `truyvet venues rotate-secret`: a fresh key signs new codes;
+// codes of the retired key keep verifying for --venue-secret-grace. A
+// missing file is created with one key.
+// Restart ingest and query (every replica, with the new file) to use it.
+func runVenues(_ context.Context, env Env) error {
+	if len(env.Args) == 0 || env.Args[0] != "rotate-secret" {
+		return fmt.Errorf("%w: truyvet venues rotate-secret --venue-secret-file PATH", errUsage)
+	}
+	fs := flag.NewFlagSet("venues rotate-secret", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var vf venueFlags
+	vf.register(fs, "truyvet-data/venue.secret")
+	if err := parseFlags(fs, env.Args[1:], env.LookupEnv); err != nil {
+		return err
+	}
+	created, err := qrsig.EnsureFile(vf.secretFile)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(env.Stdout, "created %s with a fresh key\n", vf.secretFile)
+		return nil
+	}
+	if err := qrsig.RotateFile(vf.secretFile, env.Now(), vf.grace); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "rotated %s: new posters carry the new key; old codes verify until %s\n",
+		vf.secretFile, env.Now().Add(vf.grace).UTC().Format(time.RFC3339))
+	return nil
 }

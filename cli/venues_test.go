@@ -79,3 +79,22 @@ func TestVenueRegisteredOnOneIngestIsAcceptedByAnother(t *testing.T) {
 	require.Contains(t, checkin(b, 1), `"accepted":1`, "the other replica within seconds")
 	t.Logf("the other replica knew the venue after %v", time.Since(start).Round(time.Millisecond))
 }
+
+func TestRotateSecretCommand(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "venue.secret")
+	_, err := qrsig.EnsureFile(secret)
+	require.NoError(t, err)
+	old, err := qrsig.LoadFile(secret, time.Hour, time.Now)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.Equal(t, 0, Main(t.Context(), Env{Args: []string{"venues", "rotate-secret", "--venue-secret-file", secret},
+		Stdout: &out, Stderr: &out, LookupEnv: envOf(nil), Now: time.Now}), out.String())
+	require.Contains(t, out.String(), "rotated")
+	k, err := qrsig.LoadFile(secret, time.Hour, time.Now)
+	require.NoError(t, err)
+	require.NotEqual(t, old.Code(5), k.Code(5))
+	id, err := k.Verify(old.Code(5))
+	require.NoError(t, err, "old posters still verify")
+	require.Equal(t, uint32(5), id)
+	require.Equal(t, 2, Main(t.Context(), Env{Args: []string{"venues"}, Stdout: &out, Stderr: &out, LookupEnv: envOf(nil), Now: time.Now}))
+}
