@@ -15,8 +15,10 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -76,13 +78,39 @@ type Key struct {
 	Retired time.Time
 }
 
-// Keyring signs and verifies codes. It is immutable and safe for
-// concurrent use.
+// Keyring signs and verifies codes. It is immutable (but for its pools of
+// HMAC states, one per key, which spare ingest an allocation per code) and
+// safe for concurrent use.
 type Keyring struct {
-	current []byte
-	old     []Key
+	current *signer
+	old     []retired
 	grace   time.Duration
 	now     func() time.Time
+}
+
+type retired struct {
+	*signer
+	at time.Time
+}
+
+// signer computes one key's signatures.
+type signer struct{ pool sync.Pool }
+
+func newSigner(secret []byte) *signer {
+	s := &signer{}
+	s.pool.New = func() any { return hmac.New(sha256.New, secret) }
+	return s
+}
+
+// sign appends the signature of venue id to dst.
+func (s *signer) sign(dst []byte, id uint32) []byte {
+	m := s.pool.Get().(hash.Hash) //nolint:forcetypeassert // the pool makes only these
+	defer s.pool.Put(m)
+	m.Reset()
+	var buf [len(Prefix) + 10]byte
+	_, _ = m.Write(strconv.AppendUint(append(buf[:0], Prefix...), uint64(id), 10))
+	var sum [sha256.Size]byte
+	return sigEncoding.AppendEncode(dst, m.Sum(sum[:0])[:SigLen*5/8])
 }
 
 // NewKeyring takes exactly one current key and any retired ones; a retired
@@ -97,10 +125,10 @@ func NewKeyring(keys []Key, grace time.Duration, now func() time.Time) (*Keyring
 			if k.current != nil {
 				return nil, errors.New("two current keys")
 			}
-			k.current = key.Secret
+			k.current = newSigner(key.Secret)
 			continue
 		}
-		k.old = append(k.old, key)
+		k.old = append(k.old, retired{newSigner(key.Secret), key.Retired})
 	}
 	if k.current == nil {
 		return nil, ErrNoKey
@@ -108,15 +136,10 @@ func NewKeyring(keys []Key, grace time.Duration, now func() time.Time) (*Keyring
 	return k, nil
 }
 
-func sign(secret []byte, id uint32) string {
-	m := hmac.New(sha256.New, secret)
-	_, _ = m.Write([]byte(Prefix + strconv.FormatUint(uint64(id), 10)))
-	return sigEncoding.EncodeToString(m.Sum(nil)[:SigLen*5/8])
-}
-
 // Code is venue id's code, signed with the current key.
 func (k *Keyring) Code(id uint32) string {
-	return Prefix + strconv.FormatUint(uint64(id), 10) + "." + sign(k.current, id)
+	b := strconv.AppendUint([]byte(Prefix), uint64(id), 10)
+	return string(k.current.sign(append(b, '.'), id))
 }
 
 // Verify returns the venue id of a code signed by the current key or by a
@@ -126,12 +149,13 @@ func (k *Keyring) Verify(code string) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if hmac.Equal([]byte(sig), []byte(sign(k.current, id))) {
+	var want [SigLen]byte
+	if hmac.Equal([]byte(sig), k.current.sign(want[:0], id)) {
 		return id, nil
 	}
 	now := k.now()
 	for _, old := range k.old {
-		if now.Before(old.Retired.Add(k.grace)) && hmac.Equal([]byte(sig), []byte(sign(old.Secret, id))) {
+		if now.Before(old.at.Add(k.grace)) && hmac.Equal([]byte(sig), old.sign(want[:0], id)) {
 			return id, nil
 		}
 	}
