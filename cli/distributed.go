@@ -391,8 +391,10 @@ func runQuery(ctx context.Context, env Env) error {
 	if err := guard.set(g.guard(true)); err != nil {
 		return e.fail(err)
 	}
-	registerQuery(e.mux, qcfg, st, g, d, env.Now)
-	if venues != nil {
+	if venues == nil {
+		registerQuery(e.mux, qcfg, st, g, d, env.Now)
+	} else {
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, api.WithVenues(venues.reg))
 		venues.routes(e.mux, st, g.trail, d, env.Now)
 	}
 	start.started()
@@ -401,8 +403,8 @@ func runQuery(ctx context.Context, env Env) error {
 
 // registerQuery adds the query API, the accounts routes and the UI over s,
 // auditing to g's trail.
-func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time) {
-	api.New(cfg, graph.NewEngine(s), g.trail, g.state, api.NewMetrics(d.reg), d.log, now).Register(mux)
+func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, opts ...api.Option) {
+	api.New(cfg, graph.NewEngine(s), g.trail, g.state, api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
 	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/venue"
 )
 
 // Config bounds queries.
@@ -64,8 +65,20 @@ func DefaultConfig() Config {
 	}
 }
 
+// Venues names the venues of answers; venue.Registry is one.
+type Venues interface {
+	Venue(ctx context.Context, id uint32) (venue.Venue, error)
+}
+
+// Option configures an API.
+type Option func(*API)
+
+// WithVenues names exposure sites (name, kind, province) from vs.
+func WithVenues(vs Venues) Option { return func(a *API) { a.venues = vs } }
+
 // API serves queries.
 type API struct {
+	venues  Venues // nil: sites by id only
 	cfg     Config
 	engine  *graph.Engine
 	auditor audit.Log
@@ -78,14 +91,18 @@ type API struct {
 
 // New returns the query API over engine, auditing to auditor, with the
 // case registry reg.
-func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, m *Metrics, log *slog.Logger, now func() time.Time) *API {
+func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, m *Metrics, log *slog.Logger, now func() time.Time, opts ...Option) *API {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
+	a := &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Register adds the query routes to mux.
@@ -296,7 +313,25 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 		_ = WriteCSV(w, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewGraphJSON(res, minutes, elapsed))
+	g := NewGraphJSON(res, minutes, elapsed)
+	a.nameSites(ctx, g)
+	writeJSON(w, http.StatusOK, g)
+}
+
+// nameSites fills in the sites' names, kinds and provinces from the venue
+// registry; a venue it does not have (or cannot read) keeps its id alone.
+func (a *API) nameSites(ctx context.Context, g *GraphJSON) {
+	if a.venues == nil {
+		return
+	}
+	for i := range g.Venues {
+		s := &g.Venues[i]
+		if v, err := a.venues.Venue(ctx, s.VenueID); err == nil {
+			s.Name, s.Kind, s.Province = v.Name, string(v.Kind), v.Province
+		} else if !errors.Is(err, venue.ErrNotFound) {
+			a.log.Warn("cannot name an exposure site", "venue", s.VenueID, "err", err)
+		}
+	}
 }
 
 // entry starts the audit entry of request r: who (the account the guard
