@@ -106,7 +106,7 @@ func (v *venueSide) routes(mux *http.ServeMux, stays graph.VenueStore, trail aud
 			entry := audit.Entry{Time: e.Time, Action: audit.ActionVisitors, Account: access.Actor(nil), Purpose: e.Purpose,
 				Requester: r.Header.Get("X-Requested-By"), Remote: r.RemoteAddr, Venue: e.Venue,
 				From: e.From.In(venueapi.Local), To: e.To.In(venueapi.Local), Format: e.Format, Rows: e.Rows, Status: e.Status}
-			if acct, ok := access.AccountFrom(r.Context()); ok {
+			if acct, ok := access.AccountFrom(ctx); ok { // ctx keeps the request's values
 				entry.Account = access.Actor(&acct)
 			}
 			_, err := trail.Append(ctx, entry)
