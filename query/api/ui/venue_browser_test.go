@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,18 +60,25 @@ func TestVenuePageInABrowser(t *testing.T) {
 		{VisitID: "a", UserID: 501, VenueID: 72, Enter: t0, Exit: t0 + 1200},
 		{VisitID: "b", UserID: 502, VenueID: 72, Enter: t0 + 60},
 	}}))
-	var audited []venueapi.VisitorsEntry
+	var (
+		mu      sync.Mutex // the server's goroutines record, the test reads
+		audited []venueapi.VisitorsEntry
+		tokens  []string
+	)
 	mux := http.NewServeMux()
 	venueapi.New(venueapi.Deps{Registry: s, Provinces: anyProvince{}, Codes: codes, Posters: posters, Stays: s,
 		Audit: func(_ context.Context, _ *http.Request, e venueapi.VisitorsEntry) error {
+			mu.Lock()
+			defer mu.Unlock()
 			audited = append(audited, e)
 			return nil
 		}}).Register(mux)
 	mux.Handle("/", ui.Handler())
-	var tokens []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/v1/") {
+			mu.Lock()
 			tokens = append(tokens, r.Header.Get("Authorization"))
+			mu.Unlock()
 		}
 		mux.ServeHTTP(w, r)
 	}))
@@ -112,12 +121,15 @@ func TestVenuePageInABrowser(t *testing.T) {
 	require.Equal(t, "2 stays (lượt)", summary)
 	require.Contains(t, rows, "501")
 	require.Contains(t, rows, "imputed")
-	require.Len(t, audited, 1)
-	require.NotEmpty(t, tokens)
-	for _, tok := range tokens {
+	mu.Lock()
+	gotAudit, gotTokens := slices.Clone(audited), slices.Clone(tokens)
+	mu.Unlock()
+	require.Len(t, gotAudit, 1)
+	require.NotEmpty(t, gotTokens)
+	for _, tok := range gotTokens {
 		require.Equal(t, "Bearer tvk_browser_test", tok, "every API call carries the session's token")
 	}
-	require.Equal(t, "F0 1001: contact tracing", audited[0].Purpose)
+	require.Equal(t, "F0 1001: contact tracing", gotAudit[0].Purpose)
 	if dir := os.Getenv("UI_SCREENSHOTS"); dir != "" {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "venue.png"), shot, 0o600))
 	}
