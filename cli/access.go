@@ -72,13 +72,14 @@ func (f *accessFlags) openPostgres(ctx context.Context) (*pgstore.Store, error) 
 // guarded is a serving command's access layer: its state, the counted trail
 // every writer shares, and the guard.
 type guarded struct {
-	state accessState
-	trail audit.Log
-	auth  *access.Authenticator
-	flags *accessFlags
-	log   *slog.Logger
-	now   func() time.Time
-	reg   prometheus.Registerer
+	venues access.Locate // ScopeVenue's provinces (the venue registry); nil: none known
+	state  accessState
+	trail  audit.Log
+	auth   *access.Authenticator
+	flags  *accessFlags
+	log    *slog.Logger
+	now    func() time.Time
+	reg    prometheus.Registerer
 }
 
 // setupAccess reads (or writes) the bootstrap token file and prepares the
@@ -178,6 +179,7 @@ func (g *guarded) guard(withCases bool) func(http.Handler) (http.Handler, error)
 		if withCases {
 			cfg.Cases = cases.Locate(g.state)
 		}
+		cfg.Venues = g.venues
 		if g.flags.ingestRate > 0 {
 			cfg.Limiter = access.NewLimiter(g.flags.ingestRate, g.flags.ingestBurst)
 		}

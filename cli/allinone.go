@@ -21,6 +21,7 @@ import (
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/venue"
 )
 
 // allInOneConfig is the configuration of the all-in-one mode, beyond the
@@ -33,6 +34,7 @@ type allInOneConfig struct {
 	Ingest            ingest.Config
 	Query             api.Config
 	Access            accessFlags
+	Venues            venueFlags
 }
 
 func (c *allInOneConfig) register(fs *flag.FlagSet) {
@@ -45,6 +47,8 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	registerIngest(fs, &c.Ingest)
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
 	c.Access.register(fs, false, true)
+	c.Venues.register(fs, "")
+	fs.Lookup("venue-secret-file").Usage += "; default DATA_DIR/venue.secret"
 }
 
 func (c *allInOneConfig) layout() bucket.Layout { return layoutOf(c.Bucket, c.Dwell) }
@@ -62,7 +66,21 @@ func (c *allInOneConfig) validate() error {
 	if err := c.layout().Validate(); err != nil {
 		return err
 	}
+	v := c.venueFlags()
+	if err := v.validate(); err != nil {
+		return err
+	}
 	return validateIngest(c.Ingest)
+}
+
+// venueFlags are the venue flags with the secret file defaulting into the
+// data directory.
+func (c *allInOneConfig) venueFlags() venueFlags {
+	v := c.Venues
+	if v.secretFile == "" {
+		v.secretFile = defaultSecretFile(c.DataDir)
+	}
+	return v
 }
 
 func runAllInOne(ctx context.Context, env Env) error {
@@ -100,6 +118,7 @@ type node struct {
 	proc   *processor.Processor
 	pipe   *processor.Pipe
 	ingest *ingest.Handler
+	venues *venueSide
 	engine *graph.Engine
 	mux    *http.ServeMux
 	access *guarded
@@ -120,20 +139,26 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.pipe = processor.NewPipe(n.proc, 0)
-	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now)
+	if n.venues, err = openVenues(ctx, cfg.venueFlags(), store, true, d, now); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption())
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
-	n.engine = graph.NewEngine(store)
+	n.engine = graph.NewEngine(store, graph.WithVenueKinds(venue.KindsOf{Registry: store}))
 	n.access, err = cfg.Access.setup(ctx, store, filepath.Join(cfg.DataDir, "admin.token"), d.reg, d.log, now)
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
 	n.access.accounts().Register(n.mux)
+	n.venues.routes(n.mux, store, n.access.trail, d, now)
+	n.access.venues = n.venues.locate()
 	n.mux.Handle("/", ui.Handler())
 	return n, nil
 }
@@ -166,4 +191,15 @@ func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string
 		err = e
 	}
 	return err
+}
+
+// registerVenues imports specs (with their ids) into the registry and
+// makes them known to ingest at once.
+func (n *node) registerVenues(ctx context.Context, specs []venue.Spec) error {
+	vs, err := n.store.Register(ctx, specs)
+	if err != nil {
+		return fmt.Errorf("register %d venues: %w", len(specs), err)
+	}
+	n.venues.known.Add(vs)
+	return nil
 }

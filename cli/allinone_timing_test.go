@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/bench/replay"
 	"github.com/truyvet/truyvet/bench/synth"
 	"github.com/truyvet/truyvet/schemas/event"
 )
@@ -54,6 +55,7 @@ func BenchmarkIngestAllInOne(b *testing.B) {
 	ctx, cancel := context.WithCancel(b.Context())
 	base, token, stop := startNode(ctx, b, b.TempDir())
 	defer func() { cancel(); stop() }()
+	require.NoError(b, replay.RegisterVenues(ctx, http.DefaultClient, base, city.VenueSpecs()))
 
 	client := &http.Client{Transport: access.Bearer{Token: token, Base: &http.Transport{MaxIdleConnsPerHost: 8}}}
 	b.ReportAllocs()

@@ -125,6 +125,8 @@ func runBenchReplay(ctx context.Context, env Env) error {
 	kf.register(fs) // --kafka-brokers set: produce straight to Kafka, bypassing ingest
 	fs.StringVar(&rc.IngestURL, "url", "http://127.0.0.1:8080", "base URL of ingest (all-in-one or `truyvet ingest`)")
 	fs.StringVar(&status, "status-url", "", "base URL(s) whose /v1/status count processed records, comma-separated (all-in-one: the same as --url; distributed: every process); empty: the --url")
+	venues := "-"
+	fs.StringVar(&venues, "venues-url", venues, "base URL of the venue registry (all-in-one or `truyvet query`) to import the city's venues into before replaying; default the --url; empty: none")
 	fs.Float64Var(&rc.Rate, "rate", 0, "target events/s; 0: as fast as it goes")
 	fs.IntVar(&rc.Clients, "clients", rc.Clients, "concurrent HTTP clients")
 	secretFlag(fs, &rc.Token, "token", "bearer token of an account with the app role (TRUYVET_TOKEN)")
@@ -134,6 +136,9 @@ func runBenchReplay(ctx context.Context, env Env) error {
 		return err
 	}
 	rc.StatusURLs = splitList(status)
+	if rc.VenuesURL = venues; venues == "-" {
+		rc.VenuesURL = rc.IngestURL
+	}
 	ds := cf.Describe(cfg)
 	if kf.brokers != "" {
 		kcfg, err := kf.config()

@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"process":    {"a processor replica: consumes Kafka, builds the index, writes the store", runProcess},
 		"query":      {"the query API and UI over the ClickHouse store", runQuery},
 		"reconcile":  {"check that every record Kafka holds is stored or dead-lettered, by distinct id per day", runReconcile},
+		"venues":     {"venues rotate-secret: a new key for venues' QR codes, the old one valid for a grace period", runVenues},
 		"version":    {"print the version", runVersion},
 	}
 }

@@ -66,6 +66,10 @@ func runDemo(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	if err := n.registerVenues(ctx, c.VenueSpecs()); err != nil {
+		_ = n.store.Close()
+		return err
+	}
 	loaded, err := demo.Load(ctx, c, n.proc, n.engine)
 	if err != nil {
 		_ = n.store.Close()

@@ -25,6 +25,7 @@ import (
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/store/pgstore"
+	"github.com/truyvet/truyvet/venue"
 )
 
 // kafkaFlags are the Kafka settings shared by ingest and process.
@@ -90,6 +91,8 @@ func runIngest(ctx context.Context, env Env) error {
 	registerIngest(srv.fs, &icfg)
 	var af accessFlags
 	af.register(srv.fs, true, false)
+	var vf venueFlags
+	vf.register(srv.fs, "")
 	var start startup
 	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
@@ -134,6 +137,14 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeState()
+	venues, closeVenues, err := openDistributedVenues(runCtx, af.pgURL, af.pgSchema, vf, d, env.Now)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer closeVenues()
+	if venues != nil {
+		g.venues = venues.locate()
+	}
 	if err := guard.set(g.guard(false)); err != nil {
 		return e.fail(err)
 	}
@@ -156,10 +167,13 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer func() { _ = prod.Close() }()
-	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now); err != nil {
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, venues.ingestOptions()...); err != nil {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
+	if venues != nil {
+		venues.routes(e.mux, nil, g.trail, d, env.Now)
+	}
 	g.accounts().Register(e.mux)
 	topics = prod.Topics()
 	start.started()
@@ -273,7 +287,7 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	if !st.Shared() {
-		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now)
+		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
 	} else {
 		g.accounts().Register(e.mux)
 	}
@@ -331,6 +345,8 @@ func runQuery(ctx context.Context, env Env) error {
 	qcfg := api.DefaultConfig()
 	sf.register(srv.fs, false)
 	af.register(srv.fs, true, false)
+	var vf venueFlags
+	vf.register(srv.fs, "")
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
 	var start startup
 	start.register(srv.fs)
@@ -366,18 +382,39 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeState()
+	venues, closeVenues, err := openDistributedVenues(runCtx, af.pgURL, af.pgSchema, vf, d, env.Now)
+	if err != nil {
+		return e.fail(err)
+	}
+	defer closeVenues()
+	if venues != nil {
+		g.venues = venues.locate()
+	}
 	if err := guard.set(g.guard(true)); err != nil {
 		return e.fail(err)
 	}
-	registerQuery(e.mux, qcfg, st, g, d, env.Now)
+	if venues == nil {
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil)
+	} else {
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
+		venues.routes(e.mux, st, g.trail, d, env.Now)
+	}
 	start.started()
 	return e.served()
 }
 
 // registerQuery adds the query API, the accounts routes and the UI over s,
 // auditing to g's trail. Contact definitions live in s.
-func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time) {
-	api.New(cfg, graph.NewEngine(s), g.trail, g.state, definitions.New(s), api.NewMetrics(d.reg), d.log, now).Register(mux)
+// With a venue registry reg, exposure sites are named and contact
+// definitions' venue kinds come from it (without, every venue is "other").
+func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry) {
+	var eopts []graph.Option
+	var opts []api.Option
+	if reg != nil {
+		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
+		opts = append(opts, api.WithVenues(reg))
+	}
+	api.New(cfg, graph.NewEngine(s, eopts...), g.trail, g.state, definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
 	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }

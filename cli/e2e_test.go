@@ -21,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/bench/replay"
 	"github.com/truyvet/truyvet/internal/itenv"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/graph"
@@ -28,6 +30,8 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/pgstore"
 	"github.com/truyvet/truyvet/store/storetest"
+	"github.com/truyvet/truyvet/venue"
+	"github.com/truyvet/truyvet/venue/venuetest"
 )
 
 // buildBinary builds truyvet once per test binary run.
@@ -289,8 +293,9 @@ func waitForAnswers(t *testing.T, p *proc, recs event.Batch, queries []graph.Que
 	}
 }
 
-// wantGraph renders the reference answer the way the API does.
-func wantGraph(t *testing.T, recs event.Batch, q graph.Query) api.GraphJSON {
+// wantGraph renders the reference answer the way the API does, naming the
+// exposure sites that are among registered.
+func wantGraph(t *testing.T, recs event.Batch, q graph.Query, registered ...venue.Spec) api.GraphJSON {
 	t.Helper()
 	res := reference.Exposures(recs.Visits, recs.Encounters, 3600, q)
 	b, err := json.Marshal(api.NewGraphJSON(res, float64(q.MinSeconds)/60, "default@1", 0))
@@ -298,6 +303,13 @@ func wantGraph(t *testing.T, recs event.Batch, q graph.Query) api.GraphJSON {
 	var g api.GraphJSON
 	require.NoError(t, json.Unmarshal(b, &g))
 	g.Stats = api.StatsJSON{}
+	for i := range g.Venues {
+		for _, v := range registered {
+			if v.ID == g.Venues[i].VenueID {
+				g.Venues[i].Name, g.Venues[i].Kind, g.Venues[i].Province = v.Name, string(v.Kind), v.Province
+			}
+		}
+	}
 	return g
 }
 
@@ -313,6 +325,8 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 
 	code, body := get(t, p.token, p.url("/readyz"), "")
 	require.Equal(t, http.StatusOK, code, string(body))
+	venues := venuetest.Specs(6)
+	require.NoError(t, replay.RegisterVenues(t.Context(), &http.Client{Transport: access.Bearer{Token: p.token, Base: http.DefaultTransport}}, p.url(""), venues))
 
 	now := time.Now().Unix()
 	base := now - 40*3600
@@ -324,10 +338,16 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	// The first half as NDJSON with one bad line each; every good one is taken.
 	v, e := ndjson(half)
 	v = append(v, []byte(`{"visit_id":"bad","user_id":0,"venue_id":1,"enter":"2021-01-01T00:00:00Z"}`+"\n")...)
+	enter := time.Unix(base, 0).UTC().Format(time.RFC3339)
+	v = append(v, []byte(`{"visit_id":"nowhere","user_id":3,"venue_id":999,"enter":"`+enter+`"}`+"\n")...)
+	v = append(v, []byte(`{"visit_id":"forged","user_id":3,"venue_code":"TV1.1.AAAAAAAAAAAAAAAA","enter":"`+enter+`"}`+"\n")...)
 	code, out := post(t, p.token, p.url("/v1/checkins"), v)
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(half.Visits), out["accepted"])
-	require.Len(t, out["rejected"], 1)
+	require.Len(t, out["rejected"], 3)
+	rej := out["rejected"].([]any)
+	require.Equal(t, "unknown_venue", rej[1].(map[string]any)["reason"], "unregistered venues are refused by default")
+	require.Equal(t, "invalid_signature", rej[2].(map[string]any)["reason"])
 	code, out = post(t, p.token, p.url("/v1/proximity"), e)
 	require.Equal(t, http.StatusAccepted, code)
 	require.EqualValues(t, len(half.Encounters), out["accepted"])
@@ -339,9 +359,17 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 			Window: graph.Window{From: base - 12*3600, To: base + 40*3600},
 		})
 	}
+	named := 0
 	for _, q := range queries {
-		require.Equal(t, wantGraph(t, half, q), graphOf(t, p, q), "case %d depth %d", q.Case, q.Depth)
+		got := graphOf(t, p, q)
+		require.Equal(t, wantGraph(t, half, q, venues...), got, "case %d depth %d", q.Case, q.Depth)
+		for _, s := range got.Venues {
+			if s.Name != "" {
+				named++
+			}
+		}
 	}
+	require.Positive(t, named, "exposure sites are named from the registry")
 
 	// The rest as JSON arrays; kill -9 as soon as the last 202 arrives.
 	arr := func(lines []byte) []byte {
@@ -373,12 +401,12 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	require.EqualValues(t, len(all.Encounters), stored["encounters"], "after restart: encounters stored, of %d acknowledged", len(all.Encounters))
 	var wrong []string
 	for _, q := range queries {
-		if want, got := wantGraph(t, all, q), graphOf(t, p, q); !equalGraphs(want, got) {
+		if want, got := wantGraph(t, all, q, venues...), graphOf(t, p, q); !equalGraphs(want, got) {
 			wrong = append(wrong, fmt.Sprintf("case %d depth %d: %d nodes, want %d", q.Case, q.Depth, len(got.Nodes), len(want.Nodes)))
 		}
 	}
 	for _, q := range queries {
-		require.Equal(t, wantGraph(t, all, q), graphOf(t, p, q), "after restart: case %d depth %d (all that differ: %v)", q.Case, q.Depth, wrong)
+		require.Equal(t, wantGraph(t, all, q, venues...), graphOf(t, p, q), "after restart: case %d depth %d (all that differ: %v)", q.Case, q.Depth, wrong)
 	}
 
 	// CSV for field teams: a header and one row per contact.

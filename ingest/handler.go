@@ -30,11 +30,14 @@ type Handler struct {
 	parsers  fastjson.ParserPool
 	lastLog  atomic.Int64 // unix nanos of the last producer-error log line
 	since    time.Time    // when counting began
+
+	venues            Venues // nil: venue ids taken on faith
+	requireRegistered bool
 }
 
 // NewHandler returns the ingest handler. now is the server clock used for the
 // "in the future" and retention checks.
-func NewHandler(cfg Config, p Producer, m *Metrics, log *slog.Logger, now func() time.Time) (*Handler, error) {
+func NewHandler(cfg Config, p Producer, m *Metrics, log *slog.Logger, now func() time.Time, opts ...Option) (*Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -44,7 +47,11 @@ func NewHandler(cfg Config, p Producer, m *Metrics, log *slog.Logger, now func()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, producer: p, now: now, m: m, log: log.With("component", "ingest"), since: now()}, nil
+	h := &Handler{cfg: cfg, producer: p, now: now, m: m, log: log.With("component", "ingest"), since: now()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Register adds the ingest routes to mux.
@@ -128,7 +135,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 		case event.KindVisit:
 			rec, err := event.DecodeVisitJSON(v)
 			if err == nil {
+				err = h.resolveVenue(v, &rec)
+			}
+			if err == nil {
 				err = h.cfg.Limits.ValidateVisit(&rec, now)
+			}
+			if err == nil {
+				err = h.checkRegistered(&rec)
 			}
 			if err != nil {
 				reject(i, err)

@@ -36,6 +36,14 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${TRUYVET_CHROMIUM:-}" ]; then
     echo "chromium not installed (apt-get install chromium); the browser tests will skip"
   fi
 fi
+echo "== tools: zbarimg (the poster tests read their QR codes back with it)"
+if ! command -v zbarimg >/dev/null; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zbar-tools >&2 ||
+    { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q zbar-tools >&2; } ||
+    { [ "${CI:-}" != true ] || { echo "zbar-tools could not be installed; CI needs zbarimg"; exit 1; }; }
+fi
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
 if [ "${local_services:-}" = 1 ]; then

@@ -38,6 +38,7 @@ type Config struct {
 	IngestURL  string        // base URL of ingest, e.g. http://127.0.0.1:8080; unused with Kafka
 	Kafka      Producer      // when set, batches go straight to Kafka instead of HTTP ingest
 	StatusURLs []string      // base URLs whose /v1/status report "processed" (summed); none: no lag or freshness
+	VenuesURL  string        // base URL of the venue registry to import the city's venues into first; "": none
 	Clients    int           // concurrent HTTP clients
 	Rate       float64       // target events/s; 0: as fast as it goes
 	Sample     time.Duration // how often throughput and lag are sampled
@@ -112,6 +113,17 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 		return nil, err
 	}
 	client := &http.Client{Timeout: cfg.Timeout, Transport: access.Bearer{Token: cfg.Token, Base: &http.Transport{MaxIdleConnsPerHost: cfg.Clients * 2}}}
+	if cfg.VenuesURL != "" {
+		err := RegisterVenues(ctx, client, cfg.VenuesURL, city.VenueSpecs())
+		switch {
+		case errors.Is(err, ErrNoVenueRoutes):
+			if progress != nil {
+				fmt.Fprintf(progress, "%v: venues not registered\n", err)
+			}
+		case err != nil:
+			return nil, err
+		}
+	}
 	res := &Result{Latency: report.NewDistribution()}
 	if cfg.Rate > 0 {
 		res.Behind = report.NewDistribution()

@@ -42,6 +42,7 @@ import (
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/definition"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/venue"
 )
 
 // Config bounds queries.
@@ -69,8 +70,20 @@ func DefaultConfig() Config {
 	}
 }
 
+// Venues names the venues of answers; venue.Registry is one.
+type Venues interface {
+	Venue(ctx context.Context, id uint32) (venue.Venue, error)
+}
+
+// Option configures an API.
+type Option func(*API)
+
+// WithVenues names exposure sites (name, kind, province) from vs.
+func WithVenues(vs Venues) Option { return func(a *API) { a.venues = vs } }
+
 // API serves queries.
 type API struct {
+	venues  Venues // nil: sites by id only
 	cfg     Config
 	engine  *graph.Engine
 	auditor audit.Log
@@ -85,7 +98,7 @@ type API struct {
 // New returns the query API over engine, auditing to auditor, with the
 // case registry reg and the contact definitions of defs (nil: the shipped
 // ones only).
-func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, defs *definitions.Catalog, m *Metrics, log *slog.Logger, now func() time.Time) *API {
+func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry, defs *definitions.Catalog, m *Metrics, log *slog.Logger, now func() time.Time, opts ...Option) *API {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -95,7 +108,11 @@ func New(cfg Config, engine *graph.Engine, auditor audit.Log, reg cases.Registry
 	if defs == nil {
 		defs = definitions.New(nil)
 	}
-	return &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, defs: defs, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
+	a := &API{cfg: cfg, engine: engine, auditor: auditor, cases: reg, defs: defs, pl: province.Default(), now: now, m: m, log: log.With("component", "query")}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Register adds the query routes to mux.
@@ -288,7 +305,9 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 		_ = WriteCSV(w, res)
 		return
 	}
-	writeJSON(w, http.StatusOK, NewGraphJSON(res, minutes, def.Ref(), elapsed))
+	g := NewGraphJSON(res, minutes, def.Ref(), elapsed)
+	a.nameSites(r.Context(), g)
+	writeJSON(w, http.StatusOK, g)
 }
 
 // lookup runs one exposure query under the definition named ref and audits
@@ -327,6 +346,22 @@ func (a *API) lookup(r *http.Request, q graph.Query, minutes float64, ref, forma
 		return nil, err
 	}
 	return res, nil
+}
+
+// nameSites fills in the sites' names, kinds and provinces from the venue
+// registry; a venue it does not have (or cannot read) keeps its id alone.
+func (a *API) nameSites(ctx context.Context, g *GraphJSON) {
+	if a.venues == nil {
+		return
+	}
+	for i := range g.Venues {
+		s := &g.Venues[i]
+		if v, err := a.venues.Venue(ctx, s.VenueID); err == nil {
+			s.Name, s.Kind, s.Province = v.Name, string(v.Kind), v.Province
+		} else if !errors.Is(err, venue.ErrNotFound) {
+			a.log.Warn("cannot name an exposure site", "venue", s.VenueID, "err", err)
+		}
+	}
 }
 
 // entry starts the audit entry of request r: who (the account the guard

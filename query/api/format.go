@@ -106,10 +106,15 @@ type EdgeJSON struct {
 // SiteJSON is an exposure site.
 type SiteJSON struct {
 	VenueID uint32 `json:"venue_id"`
-	Tier    int    `json:"tier"`
-	First   Time   `json:"first"`
-	Last    Time   `json:"last"`
-	Exposed int    `json:"exposed"`
+	// Name, Kind and Province come from the venue registry; empty for a
+	// venue it does not have.
+	Name     string `json:"name,omitempty"`
+	Kind     string `json:"kind,omitempty"`
+	Province string `json:"province,omitempty"`
+	Tier     int    `json:"tier"`
+	First    Time   `json:"first"`
+	Last     Time   `json:"last"`
+	Exposed  int    `json:"exposed"`
 }
 
 // StayJSON is one of the case's stays: exit_imputed when no record carried

@@ -684,7 +684,7 @@ func TestReasonOf(t *testing.T) {
 	require.Equal(t, event.ReasonExpired, event.ReasonOf(errors.Join(errors.New("ctx"), ve)))
 	require.Equal(t, "enter: old", ve.Error())
 	require.Equal(t, "whole", (&event.ValidationError{Reason: event.ReasonInvalidJSON, Detail: "whole"}).Error())
-	require.Len(t, event.Reasons, 8)
+	require.Len(t, event.Reasons, 10)
 	seen := map[event.Reason]bool{}
 	for _, r := range event.Reasons {
 		require.False(t, seen[r], "duplicate reason %q", r)

@@ -16,6 +16,7 @@ import (
 var fuzzSeeds = []string{
 	`{"visit_id":"v-\ud800","user_id":1,"venue_id":1,"enter":"2021-07-15T08:00:00Z","source":"\ud83d\ude00\udc00"}`,
 	`{"encounter_id":"\\ud800\uDBFF\uDFFF","user_id":1,"peer_id":2,"start":"2021-07-15T08:00:00Z","duration_s":60,"source":"\ud800\u"}`,
+	`{"visit_id":"c","user_id":7,"venue_code":"TV1.72.MECI327FFPUER5QG","enter":"2021-07-15T08:00:00Z"}`,
 	`{"visit_id":"v-1","user_id":1001,"venue_id":2002,"enter":"2021-07-15T08:00:00Z","exit":"2021-07-15T09:30:00Z","source":"bluezone"}`,
 	`{"visit_id":42,"user_id":"1001","venue_id":"2002","enter":"2021-07-15T15:00:00.999+07:00","exit":null}`,
 	`{"visit_id":"v","user_id":4294967295,"venue_id":1,"enter":"2021-07-14T08:00:00Z","exit":"2021-07-15T08:00:00Z"}`,
@@ -59,6 +60,12 @@ func FuzzDecodeEvent(f *testing.F) {
 			requireValidationError(t, err)
 		} else {
 			checkVisit(t, &l, &rec)
+		}
+
+		if code, err := event.VisitVenueCode(v); err != nil {
+			requireValidationError(t, err)
+		} else if len(code) > event.MaxVenueCodeBytes {
+			t.Fatalf("venue_code of %d bytes accepted", len(code))
 		}
 
 		if rec, err := event.DecodeEncounterJSON(v); err != nil {

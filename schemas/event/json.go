@@ -15,6 +15,7 @@ const (
 	fieldEncounterID = "encounter_id"
 	fieldUserID      = "user_id"
 	fieldVenueID     = "venue_id"
+	fieldVenueCode   = "venue_code"
 	fieldPeerID      = "peer_id"
 	fieldEnter       = "enter"
 	fieldExit        = "exit"
@@ -26,6 +27,8 @@ const (
 
 // DecodeVisitJSON reads a visit from a parsed JSON value. It checks types and
 // syntax only; call Limits.ValidateVisit for the rules that need the clock.
+// A record that names its venue by "venue_code" (VisitVenueCode) may leave
+// out venue_id; VenueID is then 0 until the caller verifies the code.
 func DecodeVisitJSON(v *fastjson.Value) (Visit, error) {
 	var out Visit
 	o, err := object(v)
@@ -38,7 +41,7 @@ func DecodeVisitJSON(v *fastjson.Value) (Visit, error) {
 	if out.UserID, err = uint32Field(o, fieldUserID); err != nil {
 		return out, err
 	}
-	if out.VenueID, err = uint32Field(o, fieldVenueID); err != nil {
+	if out.VenueID, err = uint32Field(o, fieldVenueID); err != nil && (present(o, fieldVenueID) != nil || present(o, fieldVenueCode) == nil) {
 		return out, err
 	}
 	if out.Enter, err = timeField(o, fieldEnter, true); err != nil {
@@ -51,6 +54,27 @@ func DecodeVisitJSON(v *fastjson.Value) (Visit, error) {
 		return out, err
 	}
 	return out, nil
+}
+
+// MaxVenueCodeBytes bounds venue_code: a QR code's text, TV1.<venue_id>.<sig>.
+const MaxVenueCodeBytes = 64
+
+// VisitVenueCode returns a visit record's "venue_code" (the text of the
+// venue's QR code), or "" when it has none. It checks the type and size
+// only; the signature is the caller's to verify.
+func VisitVenueCode(v *fastjson.Value) (string, error) {
+	o, err := object(v)
+	if err != nil {
+		return "", err
+	}
+	code, err := stringField(o, fieldVenueCode)
+	switch {
+	case err != nil:
+		return "", err
+	case len(code) > MaxVenueCodeBytes:
+		return "", invalid(fieldVenueCode, ReasonTooLarge, "longer than %d bytes", MaxVenueCodeBytes)
+	}
+	return code, nil
 }
 
 // DecodeEncounterJSON reads an encounter from a parsed JSON value. It checks

@@ -13,20 +13,23 @@ type Reason string
 
 // Rejection reasons.
 const (
-	ReasonInvalidJSON   Reason = "invalid_json"   // the record is not a JSON object
-	ReasonMissingField  Reason = "missing_field"  // a required field is absent, null or empty (a zero id in the binary wire format, which cannot tell absent from zero)
-	ReasonInvalidValue  Reason = "invalid_value"  // a field has the wrong type or is out of range
-	ReasonInvalidTime   Reason = "invalid_time"   // unparseable or impossible time
-	ReasonFutureTime    Reason = "future_time"    // later than now plus the allowed clock skew
-	ReasonExpired       Reason = "expired"        // older than the retention window
-	ReasonSelfEncounter Reason = "self_encounter" // a phone reporting itself
-	ReasonTooLarge      Reason = "too_large"      // a field or record over its size limit
+	ReasonInvalidJSON   Reason = "invalid_json"      // the record is not a JSON object
+	ReasonMissingField  Reason = "missing_field"     // a required field is absent, null or empty (a zero id in the binary wire format, which cannot tell absent from zero)
+	ReasonInvalidValue  Reason = "invalid_value"     // a field has the wrong type or is out of range
+	ReasonInvalidTime   Reason = "invalid_time"      // unparseable or impossible time
+	ReasonFutureTime    Reason = "future_time"       // later than now plus the allowed clock skew
+	ReasonExpired       Reason = "expired"           // older than the retention window
+	ReasonSelfEncounter Reason = "self_encounter"    // a phone reporting itself
+	ReasonTooLarge      Reason = "too_large"         // a field or record over its size limit
+	ReasonBadSignature  Reason = "invalid_signature" // a venue_code whose signature does not verify
+	ReasonUnknownVenue  Reason = "unknown_venue"     // a venue the registry does not have
 )
 
 // Reasons lists every Reason, for pre-registering metric series.
 var Reasons = []Reason{
 	ReasonInvalidJSON, ReasonMissingField, ReasonInvalidValue, ReasonInvalidTime,
 	ReasonFutureTime, ReasonExpired, ReasonSelfEncounter, ReasonTooLarge,
+	ReasonBadSignature, ReasonUnknownVenue,
 }
 
 // ValidationError says why a record was rejected: which field, and why.

@@ -73,6 +73,7 @@ type Store struct {
 	ret    *retention.Metrics
 	reg    registry
 	defMu  sync.Mutex // one definition add at a time: check, then write
+	venues venueLock
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout

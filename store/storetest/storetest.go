@@ -47,6 +47,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("StaysAcrossDays", func(t *testing.T) { testStaysAcrossDays(t, open) })
 	t.Run("ContactsBothDirections", func(t *testing.T) { testContacts(t, open) })
 	t.Run("VisitorsMatchStays", func(t *testing.T) { testVisitors(t, open) })
+	t.Run("VisitorListMatchesReference", func(t *testing.T) { testVisitorList(t, open) })
 	t.Run("PresentIsUnionOverBatches", func(t *testing.T) { testPresent(t, open) })
 	t.Run("ReplayChangesNothing", func(t *testing.T) { testReplay(t, open) })
 	t.Run("CountsWhatItHolds", func(t *testing.T) { testCounts(t, open) })

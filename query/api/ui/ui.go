@@ -1,7 +1,8 @@
-// Package ui is the single-page web UI of the query API, served at "/": a
-// form to look up a case's exposure graph, the graph itself, the F1 and F2
-// contact lists, exposure sites, the pipeline's status and the recent lookups
-// from the audit trail. It is plain HTML, CSS and JavaScript embedded in the
+// Package ui is the web UI of the query API, served at "/": a form to look
+// up a case's exposure graph, the graph itself, the F1 and F2 contact lists,
+// exposure sites, the pipeline's status and the recent lookups from the
+// audit trail; and at "/venue.html?id=" a venue's page (details, poster,
+// visitor list). It is plain HTML, CSS and JavaScript embedded in the
 // binary: no CDN, no build step, and it works offline.
 //
 // The page calls the JSON API from the browser (GET /v1/cases/{id}/exposures,
@@ -19,7 +20,7 @@ import (
 	"time"
 )
 
-//go:embed index.html app.js style.css favicon.svg
+//go:embed index.html venue.html app.js venue.js style.css favicon.svg
 var files embed.FS
 
 // asset is one embedded file, ready to serve.
@@ -70,9 +71,13 @@ func Handler() http.Handler {
 		}
 		sum := sha256.Sum256(body)
 		a := asset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
-		if e.Name() == "index.html" {
+		switch e.Name() {
+		case "index.html":
 			assets["/"] = a
 			assets["/index.html"] = a
+			continue
+		case "venue.html":
+			assets["/venue.html"] = a
 			continue
 		}
 		assets["/ui/"+e.Name()] = a

@@ -57,16 +57,20 @@ func TestIndexServesTheForm(t *testing.T) {
 // another origin (the UI must work offline).
 func TestAssetsAndTypes(t *testing.T) {
 	h := Handler()
-	html := get(t, h, http.MethodGet, "/", nil).Body
-	refs := regexp.MustCompile(`(?:src|href)="([^"#]+)"`).FindAllStringSubmatch(html, -1)
-	require.NotEmpty(t, refs)
-	for _, m := range refs {
-		require.True(t, strings.HasPrefix(m[1], "/ui/"), "reference outside /ui/: %s", m[1])
-		res := get(t, h, http.MethodGet, m[1], nil)
-		require.Equal(t, http.StatusOK, res.StatusCode, m[1])
+	pages := map[string]bool{"/": true, "/venue.html": true}
+	for page := range pages {
+		html := get(t, h, http.MethodGet, page, nil).Body
+		refs := regexp.MustCompile(`(?:src|href)="([^"#]+)"`).FindAllStringSubmatch(html, -1)
+		require.NotEmpty(t, refs)
+		for _, m := range refs {
+			require.True(t, strings.HasPrefix(m[1], "/ui/") || pages[m[1]], "reference outside /ui/ and the pages: %s", m[1])
+			res := get(t, h, http.MethodGet, m[1], nil)
+			require.Equal(t, http.StatusOK, res.StatusCode, m[1])
+		}
 	}
 	want := map[string]string{
 		"/ui/app.js":      "text/javascript; charset=utf-8",
+		"/ui/venue.js":    "text/javascript; charset=utf-8",
 		"/ui/style.css":   "text/css; charset=utf-8",
 		"/ui/favicon.svg": "image/svg+xml",
 	}
@@ -81,7 +85,10 @@ func TestAssetsAndTypes(t *testing.T) {
 		b = strings.ReplaceAll(b, "http://www.w3.org/2000/svg", "")
 		require.False(t, strings.Contains(b, "http://") || strings.Contains(b, "https://"), "%s refers to another origin", p)
 	}
-	require.False(t, strings.Contains(html, "http://") || strings.Contains(html, "https://"), "index.html refers to another origin")
+	for page := range pages {
+		html := get(t, h, http.MethodGet, page, nil).Body
+		require.False(t, strings.Contains(html, "http://") || strings.Contains(html, "https://"), "%s refers to another origin", page)
+	}
 }
 
 func TestUnknownPathsAre404(t *testing.T) {
