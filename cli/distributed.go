@@ -132,22 +132,11 @@ func runIngest(ctx context.Context, env Env) error {
 			return nil
 		},
 	})
-	g, closeState, err := af.open(runCtx, nil, "", d.reg, d.log, env.Now)
+	g, venues, closeGuarded, err := openGuarded(runCtx, af, vf, guard, false, d, env.Now)
 	if err != nil {
 		return e.fail(err)
 	}
-	defer closeState()
-	venues, closeVenues, err := openDistributedVenues(runCtx, af.pgURL, af.pgSchema, vf, d, env.Now)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer closeVenues()
-	if venues != nil {
-		g.venues = venues.locate()
-	}
-	if err := guard.set(g.guard(false)); err != nil {
-		return e.fail(err)
-	}
+	defer closeGuarded()
 	pm := kafkaproducer.NewMetrics(d.reg)
 	prod, err := awaitDep(runCtx, &start, "kafka", func(ctx context.Context) (*kafkaproducer.Producer, error) {
 		if _, err := kafkaproducer.EnsureTopics(ctx, kcfg); err != nil {
@@ -377,22 +366,11 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	g, closeState, err := af.open(runCtx, nil, "", d.reg, d.log, env.Now)
+	g, venues, closeGuarded, err := openGuarded(runCtx, af, vf, guard, true, d, env.Now)
 	if err != nil {
 		return e.fail(err)
 	}
-	defer closeState()
-	venues, closeVenues, err := openDistributedVenues(runCtx, af.pgURL, af.pgSchema, vf, d, env.Now)
-	if err != nil {
-		return e.fail(err)
-	}
-	defer closeVenues()
-	if venues != nil {
-		g.venues = venues.locate()
-	}
-	if err := guard.set(g.guard(true)); err != nil {
-		return e.fail(err)
-	}
+	defer closeGuarded()
 	if venues == nil {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil)
 	} else {
@@ -401,6 +379,31 @@ func runQuery(ctx context.Context, env Env) error {
 	}
 	start.started()
 	return e.served()
+}
+
+// openGuarded opens what the access guard of a distributed ingest or query
+// server stands on — the account state and, with a venue secret, the venue
+// registry, both in PostgreSQL — and installs the guard on late (withCases:
+// the server serves case lookups). closeAll releases both.
+func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateGuard, withCases bool, d *deps, now func() time.Time) (g *guarded, venues *venueSide, closeAll func(), err error) {
+	g, closeState, err := af.open(ctx, nil, "", d.reg, d.log, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	venues, closeVenues, err := openDistributedVenues(ctx, af.pgURL, af.pgSchema, vf, d, now)
+	if err != nil {
+		closeState()
+		return nil, nil, nil, err
+	}
+	closeAll = func() { closeVenues(); closeState() }
+	if venues != nil {
+		g.venues = venues.locate()
+	}
+	if err := late.set(g.guard(withCases)); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	return g, venues, closeAll, nil
 }
 
 // registerQuery adds the query API, the accounts routes and the UI over s,
