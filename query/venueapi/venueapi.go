@@ -293,15 +293,25 @@ func pathID(r *http.Request) (uint32, error) {
 	return uint32(id), nil
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+// venueOf reads the venue the path names; when it cannot, it has answered
+// the error and returns false.
+func (h *Handler) venueOf(w http.ResponseWriter, r *http.Request) (venue.Venue, bool) {
 	id, err := pathID(r)
 	if err != nil {
 		writeError(w, err)
-		return
+		return venue.Venue{}, false
 	}
 	v, err := h.d.Registry.Venue(r.Context(), id)
 	if err != nil {
 		writeError(w, err)
+		return venue.Venue{}, false
+	}
+	return v, true
+}
+
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	v, ok := h.venueOf(w, r)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.answer(v))
@@ -398,18 +408,13 @@ func (h *Handler) geoJSON(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) poster(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	v, err := h.d.Registry.Venue(r.Context(), id)
-	if err != nil {
-		writeError(w, err)
+	v, ok := h.venueOf(w, r)
+	if !ok {
 		return
 	}
 	pv := poster.Venue{Name: v.Name, Address: v.Address, Code: h.d.Codes.Code(v.ID)}
 	var b bytes.Buffer
+	var err error
 	ext, ctype := "png", "image/png"
 	if strings.HasSuffix(r.URL.Path, ".svg") {
 		ext, ctype = "svg", "image/svg+xml"
@@ -418,11 +423,11 @@ func (h *Handler) poster(w http.ResponseWriter, r *http.Request) {
 		err = h.d.Posters.PNG(&b, pv)
 	}
 	if err != nil {
-		h.log.Error("draw poster", "venue", id, "err", err)
+		h.log.Error("draw poster", "venue", v.ID, "err", err)
 		writeError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="venue-%d.%s"`, id, ext))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`inline; filename="venue-%d.%s"`, v.ID, ext))
 	_, _ = w.Write(b.Bytes())
 }
