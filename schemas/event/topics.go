@@ -9,9 +9,10 @@ import (
 // Topics are the Kafka topics of one deployment: a prefix (so several
 // deployments or test runs share a cluster) and a fixed suffix per stream.
 type Topics struct {
-	Checkins   string // visits, keyed by venue shard
-	Proximity  string // encounters, keyed by unordered pair shard
-	DeadLetter string // records a processor could not take, with the reason in a header
+	Checkins     string // visits, keyed by venue shard
+	Proximity    string // encounters, keyed by unordered pair shard
+	Declarations string // health declarations, keyed by subject shard
+	DeadLetter   string // records a processor could not take, with the reason in a header
 }
 
 // ErrBadTopicPrefix is returned for a prefix Kafka would not accept.
@@ -24,11 +25,13 @@ func TopicsFor(prefix string) (Topics, error) {
 	}) >= 0 {
 		return Topics{}, ErrBadTopicPrefix
 	}
-	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", DeadLetter: prefix + "deadletter"}, nil
+	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", Declarations: prefix + "declarations", DeadLetter: prefix + "deadletter"}, nil
 }
 
 // All lists the topics.
-func (t Topics) All() []string { return []string{t.Checkins, t.Proximity, t.DeadLetter} }
+func (t Topics) All() []string {
+	return []string{t.Checkins, t.Proximity, t.Declarations, t.DeadLetter}
+}
 
 // Shards is the number of virtual shards records are keyed by. A shard is the
 // unit of ownership: one processor at a time owns all of a shard's records, so
