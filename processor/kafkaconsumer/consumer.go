@@ -163,7 +163,7 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		Brokers:               cfg.Brokers,
 		Dialer:                &kafka.Dialer{ClientID: client, Timeout: 10 * time.Second, DualStack: true},
 		GroupID:               cfg.Group,
-		GroupTopics:           []string{topics.Checkins, topics.Proximity},
+		GroupTopics:           []string{topics.Checkins, topics.Proximity, topics.Declarations},
 		MinBytes:              1,
 		MaxBytes:              16 << 20,
 		MaxWait:               250 * time.Millisecond,
@@ -207,7 +207,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go c.watchLag(lagCtx)
-	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity})
+	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity, c.topics.Declarations})
 	var b pending
 	for ctx.Err() == nil {
 		b.reset()
@@ -281,7 +281,7 @@ func (c *Consumer) fill(ctx context.Context, b *pending) error {
 
 // take decodes m into the batch, dead-lettering what cannot be taken.
 func (c *Consumer) take(m *kafka.Message, b *pending) {
-	nv, ne := len(b.recs.Visits), len(b.recs.Encounters)
+	nv, ne, nd := len(b.recs.Visits), len(b.recs.Encounters), len(b.recs.Declarations)
 	if err := event.DecodeWire(m.Value, &b.recs); err != nil {
 		b.dead = append(b.dead, c.deadLetter(m, m.Value, ReasonUndecodable, err))
 		b.reasons[ReasonUndecodable]++
@@ -315,7 +315,20 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 	}
 	deadE := len(b.recs.Encounters) - kept
 	b.recs.Encounters = b.recs.Encounters[:kept]
-	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne, deadV+deadE)
+	kept = nd
+	for i := nd; i < len(b.recs.Declarations); i++ {
+		d := &b.recs.Declarations[i]
+		if err := c.cfg.Limits.ValidateDeclaration(d, time.Time{}); err != nil {
+			b.dead = append(b.dead, c.deadLetter(m, event.AppendDeclarationsWire(nil, b.recs.Declarations[i:i+1]), string(event.ReasonOf(err)), err))
+			b.reasons[string(event.ReasonOf(err))]++
+			continue
+		}
+		b.recs.Declarations[kept] = *d
+		kept++
+	}
+	deadD := len(b.recs.Declarations) - kept
+	b.recs.Declarations = b.recs.Declarations[:kept]
+	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Declarations)-nd, deadV+deadE+deadD)
 }
 
 func (c *Consumer) count(b *pending, topic string, stored, dead int) {
@@ -471,6 +484,8 @@ func (c *Consumer) topicLabel(topic string) string {
 		return "checkins"
 	case c.topics.Proximity:
 		return "proximity"
+	case c.topics.Declarations:
+		return "declarations"
 	default:
 		return "other"
 	}

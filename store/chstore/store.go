@@ -234,6 +234,10 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 		return c, unavailable("count contacts", err)
 	}
 	c.Encounters = int64(n) / 2 // stored once per direction
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".declarations").Scan(&n); err != nil {
+		return c, unavailable("count declarations", err)
+	}
+	c.Declarations = int64(n)
 	days, err := s.Days(ctx)
 	c.Days = days
 	return c, err
@@ -241,7 +245,7 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 
 // Days lists the local days with data, from the tables' partitions.
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps') AND active ORDER BY partition", s.db)
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps', 'declarations', 'declaration_trips') AND active ORDER BY partition", s.db)
 	if err != nil {
 		return nil, unavailable("list partitions", err)
 	}

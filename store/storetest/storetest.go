@@ -55,6 +55,8 @@ func Run(t *testing.T, open Factory) {
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
 	t.Run("DefinitionsAgreeWithReference", func(t *testing.T) { testDefinitions(t, open) })
 	t.Run("DefinitionsAreImmutableVersions", func(t *testing.T) { testDefinitionStore(t, open) })
+	t.Run("DeclarationsOnceByIdentity", func(t *testing.T) { testDeclarations(t, open) })
+	t.Run("DeclarationsDroppedByDay", func(t *testing.T) { testDeclarationRetention(t, open) })
 }
 
 // write builds recs with a processor and writes them to s.
