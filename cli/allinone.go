@@ -155,7 +155,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store), api.WithDeclarations(store)).Register(n.mux)
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()

@@ -412,7 +412,7 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 // definitions' venue kinds come from it (without, every venue is "other").
 func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry) {
 	var eopts []graph.Option
-	var opts []api.Option
+	opts := []api.Option{api.WithDeclarations(s)}
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))

@@ -38,6 +38,7 @@ import (
 	"github.com/truyvet/truyvet/cases"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/declapi"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/definition"
@@ -83,7 +84,8 @@ func WithVenues(vs Venues) Option { return func(a *API) { a.venues = vs } }
 
 // API serves queries.
 type API struct {
-	venues  Venues // nil: sites by id only
+	venues  Venues        // nil: sites by id only
+	decls   declapi.Store // nil: no declarations joined or served
 	cfg     Config
 	engine  *graph.Engine
 	auditor audit.Log
@@ -124,6 +126,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/definitions", a.listDefinitions)
 	mux.HandleFunc("POST /v1/definitions", a.addDefinition)
 	mux.HandleFunc("GET /v1/audit", a.recentAudit)
+	if a.decls != nil {
+		mux.HandleFunc("GET /v1/declarations", a.listDeclarations)
+		mux.HandleFunc("GET /v1/declarations/summary", a.declarationSummary)
+	}
 }
 
 // Errors for bad requests; each names the parameter at fault.
@@ -293,19 +299,35 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 		format = "csv"
 		q.ContactsOnly = true // the list names people and venues, not episodes
 	}
+	priority, err := parseOrder(r)
+	if err != nil {
+		code = writeError(w, err)
+		return
+	}
 	res, err := a.lookup(r, q, minutes, def.Ref(), format, t0)
 	if err != nil {
 		code = writeError(w, err)
 		return
 	}
+	decls, err := a.nodeDeclarations(r.Context(), res)
+	if err != nil {
+		code = writeError(w, err)
+		return
+	}
+	if priority {
+		priorityOrder(res, decls)
+	}
 	elapsed := time.Since(start)
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="contacts-%d.csv"`, q.Case))
-		_ = WriteCSV(w, res)
+		_ = WriteCSV(w, res, decls)
 		return
 	}
 	g := NewGraphJSON(res, minutes, def.Ref(), elapsed)
+	for i := range g.Nodes {
+		g.Nodes[i].Declaration = decls[g.Nodes[i].UserID]
+	}
 	a.nameSites(r.Context(), g)
 	writeJSON(w, http.StatusOK, g)
 }
