@@ -102,9 +102,11 @@ type EdgeJSON struct {
 	To      uint32  `json:"to"`
 	Channel string  `json:"channel"`
 	VenueID *uint32 `json:"venue_id"`
-	Start   Time    `json:"start"`
-	End     Time    `json:"end"`
-	Seconds int64   `json:"seconds"`
+	// Vehicle names the shared vehicle of a vehicle edge (co-travel).
+	Vehicle string `json:"vehicle,omitempty"`
+	Start   Time   `json:"start"`
+	End     Time   `json:"end"`
+	Seconds int64  `json:"seconds"`
 }
 
 // SiteJSON is an exposure site.
@@ -241,7 +243,7 @@ func NewGraphJSON(res *graph.Result, minutes float64, definition string, elapsed
 		g.Nodes = append(g.Nodes, nj)
 	}
 	for _, e := range res.Edges {
-		ej := EdgeJSON{From: e.From, To: e.To, Channel: e.Channel.String(), Start: Time(e.Start), End: Time(e.End), Seconds: e.Len()}
+		ej := EdgeJSON{From: e.From, To: e.To, Channel: e.Channel.String(), Vehicle: e.Vehicle, Start: Time(e.Start), End: Time(e.End), Seconds: e.Len()}
 		if e.Channel == graph.ChannelVenue {
 			v := e.VenueID
 			ej.VenueID = &v

@@ -10,6 +10,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/declapi"
+	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -145,5 +146,101 @@ func (s *Store) DeclarationCounts(ctx context.Context, provinces []string, from,
 		out = append(out, c)
 	}
 	s.m.query.WithLabelValues("declaration_counts").Observe(time.Since(start).Seconds())
+	return out, rows.Err()
+}
+
+var _ graph.TripStore = (*Store)(nil)
+
+// dayRangeList is the SQL list of the local days from a to b.
+func dayRangeList(a, b bucket.Day) string {
+	var sb strings.Builder
+	for d := a; d <= b; d++ {
+		if sb.Len() > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.FormatUint(uint64(d), 10))
+	}
+	return sb.String()
+}
+
+// UserTrips implements graph.TripStore: the trips of users in the day
+// partitions that may hold trips overlapping w.
+func (s *Store) UserTrips(ctx context.Context, users []uint32, w graph.Window) ([]graph.Trip, error) {
+	days := dayRangeList(bucket.DayOf(w.From-int64(event.MaxTrip/time.Second)), bucket.DayOf(w.To))
+	var out []graph.Trip
+	for chunk := range slices.Chunk(users, usersPerQuery) {
+		got, err := s.trips(ctx, "SELECT DISTINCT day, vehicle, depart, arrive, subject FROM "+s.db+".declaration_trips WHERE day IN ("+days+
+			") AND subject IN ("+idList(chunk)+") AND arrive > "+strconv.FormatInt(w.From, 10)+" AND depart < "+strconv.FormatInt(w.To, 10))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// VehicleTrips implements graph.TripStore: one read of the vehicles' rows
+// in their days' partitions.
+func (s *Store) VehicleTrips(ctx context.Context, vehicles []graph.VehicleDay) ([]graph.Trip, error) {
+	want := map[graph.VehicleDay]bool{}
+	var days []bucket.Day
+	var names []string
+	for _, vd := range vehicles {
+		if !plainVehicle(vd.Vehicle) {
+			continue // not a normalised vehicle: no trip has it
+		}
+		want[vd] = true
+		days = append(days, vd.Day)
+		names = append(names, "'"+vd.Vehicle+"'")
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	var dl []string
+	for _, d := range sortDays(days) {
+		dl = append(dl, strconv.FormatUint(uint64(d), 10))
+	}
+	slices.Sort(names)
+	got, err := s.trips(ctx, "SELECT DISTINCT day, vehicle, depart, arrive, subject FROM "+s.db+".declaration_trips WHERE day IN ("+
+		strings.Join(dl, ",")+") AND vehicle IN ("+strings.Join(slices.Compact(names), ",")+")")
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(got, func(t graph.Trip) bool { return !want[graph.VehicleDay{Vehicle: t.Vehicle, Day: t.Day}] }), nil
+}
+
+// plainVehicle reports whether v is a normalised vehicle, safe to quote.
+func plainVehicle(v string) bool {
+	if v == "" || len(v) > event.MaxVehicleBytes {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '/') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) trips(ctx context.Context, q string) ([]graph.Trip, error) {
+	start := time.Now()
+	rows, err := s.conn.Query(ctx, q)
+	if err != nil {
+		s.m.errors.WithLabelValues("declaration_trips").Inc()
+		return nil, unavailable("read trips", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []graph.Trip
+	for rows.Next() {
+		var t graph.Trip
+		var day uint32
+		if err := rows.Scan(&day, &t.Vehicle, &t.Start, &t.End, &t.Subject); err != nil {
+			return nil, fmt.Errorf("scan trip: %w", err)
+		}
+		t.Day = bucket.Day(day)
+		out = append(out, t)
+	}
+	s.m.query.WithLabelValues("declaration_trips").Observe(time.Since(start).Seconds())
 	return out, rows.Err()
 }

@@ -1,16 +1,19 @@
 package pebblestore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/declapi"
+	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -18,17 +21,22 @@ import (
 //
 //	declarations 'h' day:4 0x01 subject:4 declared_at:8 idlen:1 declaration_id → the record (wire format)
 //	trips        'h' day:4 0x02 vlen:1 vehicle subject:4 depart:8 arrive:8       → (empty)
+//	own trips    'h' day:4 0x03 subject:4 vlen:1 vehicle depart:8 arrive:8       → (empty)
 //	counts       'H' day:4 province:2 kind:1 symptomatic:1                      → int64 (merge: add)
 //
 // A declaration's day is that of declared_at, a trip's that of depart. A
 // count is added only for a declaration key the store did not hold, so a
 // resend counts once.
 const (
-	declRecord = 0x01
-	declTrip   = 0x02
+	declRecord  = 0x01
+	declTrip    = 0x02
+	declOwnTrip = 0x03
 )
 
-var _ declapi.Store = (*Store)(nil)
+var (
+	_ declapi.Store   = (*Store)(nil)
+	_ graph.TripStore = (*Store)(nil)
+)
 
 func appendDeclKey(dst []byte, d *event.Declaration) []byte {
 	dst = append(dst[:0], spaceDecl)
@@ -47,6 +55,18 @@ func appendTripKey(dst []byte, d *event.Declaration) []byte {
 	dst = append(dst, declTrip, byte(len(t.Vehicle)))
 	dst = append(dst, t.Vehicle...)
 	dst = binary.BigEndian.AppendUint32(dst, d.SubjectID)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Depart))
+	return binary.BigEndian.AppendUint64(dst, uint64(t.Arrive))
+}
+
+func appendOwnTripKey(dst []byte, d *event.Declaration) []byte {
+	t := &d.Travel
+	dst = append(dst[:0], spaceDecl)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(bucket.DayOf(t.Depart)))
+	dst = append(dst, declOwnTrip)
+	dst = binary.BigEndian.AppendUint32(dst, d.SubjectID)
+	dst = append(dst, byte(len(t.Vehicle)))
+	dst = append(dst, t.Vehicle...)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(t.Depart))
 	return binary.BigEndian.AppendUint64(dst, uint64(t.Arrive))
 }
@@ -95,6 +115,9 @@ func (s *Store) writeDeclarations(wb *pebble.Batch, ds []event.Declaration, days
 		if d.HasTravel && d.Travel.Vehicle != "" {
 			days[bucket.DayOf(d.Travel.Depart)] = struct{}{}
 			if err := wb.Set(appendTripKey(key, d), nil, nil); err != nil {
+				return err
+			}
+			if err := wb.Set(appendOwnTripKey(key, d), nil, nil); err != nil {
 				return err
 			}
 		}
@@ -192,4 +215,68 @@ func (s *Store) DeclarationCounts(ctx context.Context, provinces []string, from,
 			Kind: event.DeclKind(k[7]), Symptomatic: k[8] == 1, N: int64(binary.LittleEndian.Uint64(v))})
 	}
 	return out, it.Error()
+}
+
+// UserTrips implements graph.TripStore from the trips by subject.
+func (s *Store) UserTrips(ctx context.Context, users []uint32, w graph.Window) ([]graph.Trip, error) {
+	var out []graph.Trip
+	maxTrip := int64(event.MaxTrip / time.Second)
+	for d := bucket.DayOf(w.From - maxTrip); d <= bucket.DayOf(w.To); d++ {
+		lo := append(dayPrefix(spaceDecl, d), declOwnTrip)
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: append(dayPrefix(spaceDecl, d), declOwnTrip+1)})
+		if err != nil {
+			return nil, err
+		}
+		var prefix []byte
+		for _, u := range users {
+			prefix = binary.BigEndian.AppendUint32(append(prefix[:0], lo...), u)
+			for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+				k := it.Key()[len(prefix):]
+				if len(k) < 1 || len(k) != 1+int(k[0])+16 {
+					_ = it.Close()
+					return nil, fmt.Errorf("trip key of %d bytes: %w", len(it.Key()), errKey)
+				}
+				vl := int(k[0])
+				t := graph.Trip{Subject: u, Vehicle: string(k[1 : 1+vl]), Day: d, Interval: graph.Interval{
+					Start: int64(binary.BigEndian.Uint64(k[1+vl:])), End: int64(binary.BigEndian.Uint64(k[9+vl:]))}}
+				if t.End > w.From && t.Start < w.To {
+					out = append(out, t)
+				}
+			}
+		}
+		if err := it.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// VehicleTrips implements graph.TripStore from the trips by vehicle.
+func (s *Store) VehicleTrips(ctx context.Context, vehicles []graph.VehicleDay) ([]graph.Trip, error) {
+	var out []graph.Trip
+	for _, vd := range vehicles {
+		if len(vd.Vehicle) > 255 {
+			continue
+		}
+		prefix := append(dayPrefix(spaceDecl, vd.Day), declTrip, byte(len(vd.Vehicle)))
+		prefix = append(prefix, vd.Vehicle...)
+		upper := append(slices.Clone(prefix), 0xff, 0xff, 0xff, 0xff, 0xff)
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+		if err != nil {
+			return nil, err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()[len(prefix):]
+			if len(k) != 20 {
+				_ = it.Close()
+				return nil, fmt.Errorf("vehicle trip key of %d bytes: %w", len(it.Key()), errKey)
+			}
+			out = append(out, graph.Trip{Subject: binary.BigEndian.Uint32(k), Vehicle: vd.Vehicle, Day: vd.Day, Interval: graph.Interval{
+				Start: int64(binary.BigEndian.Uint64(k[4:])), End: int64(binary.BigEndian.Uint64(k[12:]))}})
+		}
+		if err := it.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/declapi"
+	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -114,4 +115,64 @@ func testDeclarationRetention(t *testing.T, open Factory) {
 	c, err := s.Counts(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []bucket.Day{bucket.DayOf(t0) + 1}, c.Days)
+}
+
+func trip(id string, subject uint32, vehicle string, depart, arrive int64) event.Declaration {
+	d := Declaration(id, subject, subject, event.DeclEntry, arrive, "79", 0)
+	d.HasTravel = true
+	d.Travel = event.Travel{Vehicle: vehicle, Depart: depart, Arrive: arrive}
+	return d
+}
+
+// testCoTravel: trips on one vehicle on one local day are contact over
+// their overlap, counted with the other channels by the union rule.
+func testCoTravel(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	t0 := Base + 10*hour
+	write(t, s, event.Batch{
+		Declarations: []event.Declaration{
+			trip("a", 1, "VN1", t0, t0+2*hour),
+			trip("b", 2, "VN1", t0+hour, t0+3*hour),           // 1 h with 1
+			trip("c", 3, "VN1", t0+24*hour, t0+26*hour),       // the next day
+			trip("d", 4, "SE1", t0, t0+2*hour),                // another vehicle
+			trip("e", 5, "VN1", t0+90*min_, t0+100*min_),      // 10 minutes with 1
+			trip("f", 6, "VN1", t0+100*min_, t0+101*min_),     // 1 minute with 1, and with 2 after 2's exposure
+			trip("g", 7, "VN1", t0+2*hour+30*min_, t0+5*hour), // 30 minutes with 2 only
+		},
+		Visits: []event.Visit{
+			visit("v1", 1, 40, t0+3*hour, t0+3*hour+10*min_),
+			visit("v5", 5, 40, t0+3*hour+5*min_, t0+4*hour), // 5 minutes with 1 at the venue
+		},
+	})
+	eng := graph.NewEngine(s)
+	q := graph.Query{Case: 1, Window: graph.Window{From: Base, To: Base + 48*hour}, Depth: 2, MinSeconds: 900}
+	res, err := eng.Exposures(context.Background(), q)
+	require.NoError(t, err)
+	nodes := map[uint32]graph.Node{}
+	for _, n := range res.Nodes {
+		nodes[n.UserID] = n
+	}
+	require.Equal(t, int64(hour), nodes[2].ExposureSeconds)
+	require.Equal(t, 1, nodes[2].Tier)
+	require.Equal(t, []graph.Channel{graph.ChannelVehicle}, nodes[2].Channels)
+	require.Equal(t, int64(15*min_), nodes[5].ExposureSeconds, "10 minutes of travel and 5 at a venue: 15")
+	require.Equal(t, []graph.Channel{graph.ChannelVenue, graph.ChannelVehicle}, nodes[5].Channels)
+	require.Equal(t, 2, nodes[7].Tier, "30 minutes with the F1 member after they were exposed")
+	for _, u := range []uint32{3, 4, 6} {
+		require.NotContains(t, nodes, u)
+	}
+	require.Contains(t, res.Edges, graph.Edge{From: 1, To: 2, Channel: graph.ChannelVehicle, Vehicle: "VN1", Interval: graph.Interval{Start: t0 + hour, End: t0 + 2*hour}})
+
+	// Under a rule with a vehicle threshold, the 10 minutes no longer count.
+	q.Rule = &graph.Rule{Proximity: &graph.ProximityRule{}, Venue: &graph.VenueRule{}, Vehicle: &graph.ChannelRule{MinSeconds: 15 * min_}}
+	res, err = eng.Exposures(context.Background(), q)
+	require.NoError(t, err)
+	for _, n := range res.Nodes {
+		require.NotEqual(t, uint32(5), n.UserID)
+	}
+	// A rule without the channel ignores co-travel.
+	q.Rule = &graph.Rule{Proximity: &graph.ProximityRule{}, Venue: &graph.VenueRule{}}
+	res, err = eng.Exposures(context.Background(), q)
+	require.NoError(t, err)
+	require.Len(t, res.Nodes, 1)
 }
