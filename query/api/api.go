@@ -5,6 +5,8 @@
 //	GET  /v1/definitions, POST /v1/definitions  contact definitions (a POST adds a version)
 //	POST /v1/cases, GET /v1/cases/{id}          the registry of confirmed cases
 //	GET  /v1/audit?limit=&case=&account=&requester=&since=
+//	GET  /v1/declarations?subject_id=&purpose=&from=&to=  a person's health declarations (audited)
+//	GET  /v1/declarations/summary?province=&from=&to=     declarations per local day, by kind and symptomatic
 //
 // Exposures answer JSON (nodes, edges, venues, stats) or, with
 // Accept: text/csv (or format=csv), the contact list for field teams. Every
@@ -19,6 +21,7 @@
 //	truyvet_query_stage_duration_seconds{stage}      time per engine stage
 //	truyvet_query_candidates{tier}                   candidates refined per query (histogram)
 //	truyvet_query_result_nodes{tier}                 people found per query (histogram; tier 1, 2, casual)
+//	truyvet_query_declaration_summary_duration_seconds  time to answer GET /v1/declarations/summary
 package api
 
 import (

@@ -94,13 +94,11 @@ func (s *Store) writeDeclarations(wb *pebble.Batch, ds []event.Declaration, days
 		d := &ds[i]
 		key = appendDeclKey(key, d)
 		days[bucket.DayOf(d.DeclaredAt)] = struct{}{}
-		_, inBatch := fresh[string(key)]
-		if !inBatch {
+		if _, inBatch := fresh[string(key)]; !inBatch {
 			_, closer, err := s.db.Get(key)
 			switch {
 			case err == nil:
-				_ = closer.Close()
-				inBatch = true // held already: not counted again
+				_ = closer.Close() // held already: not counted again
 			case !errors.Is(err, pebble.ErrNotFound):
 				return fmt.Errorf("read declaration: %w", err)
 			default:
