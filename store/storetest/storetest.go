@@ -61,7 +61,7 @@ func Run(t *testing.T, open Factory) {
 }
 
 // write builds recs with a processor and writes them to s.
-func write(t *testing.T, s store.Backend, recs event.Batch) {
+func write(t testing.TB, s store.Backend, recs event.Batch) {
 	t.Helper()
 	p, err := processor.New(s.Layout(), s, nil)
 	require.NoError(t, err)
