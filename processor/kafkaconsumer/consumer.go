@@ -289,46 +289,30 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 		return
 	}
 	// Keep the valid records in place; dead-letter the others one by one.
-	kept := nv
-	for i := nv; i < len(b.recs.Visits); i++ {
-		v := &b.recs.Visits[i]
-		if err := c.cfg.Limits.ValidateVisit(v, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendVisitsWire(nil, b.recs.Visits[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Visits[kept] = *v
-		kept++
-	}
-	deadV := len(b.recs.Visits) - kept
-	b.recs.Visits = b.recs.Visits[:kept]
-	kept = ne
-	for i := ne; i < len(b.recs.Encounters); i++ {
-		e := &b.recs.Encounters[i]
-		if err := c.cfg.Limits.ValidateEncounter(e, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendEncountersWire(nil, b.recs.Encounters[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Encounters[kept] = *e
-		kept++
-	}
-	deadE := len(b.recs.Encounters) - kept
-	b.recs.Encounters = b.recs.Encounters[:kept]
-	kept = nd
-	for i := nd; i < len(b.recs.Declarations); i++ {
-		d := &b.recs.Declarations[i]
-		if err := c.cfg.Limits.ValidateDeclaration(d, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendDeclarationsWire(nil, b.recs.Declarations[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Declarations[kept] = *d
-		kept++
-	}
-	deadD := len(b.recs.Declarations) - kept
-	b.recs.Declarations = b.recs.Declarations[:kept]
+	var deadV, deadE, deadD int
+	l := &c.cfg.Limits
+	b.recs.Visits, deadV = keepValid(c, m, b, b.recs.Visits, nv, l.ValidateVisit, event.AppendVisitsWire)
+	b.recs.Encounters, deadE = keepValid(c, m, b, b.recs.Encounters, ne, l.ValidateEncounter, event.AppendEncountersWire)
+	b.recs.Declarations, deadD = keepValid(c, m, b, b.recs.Declarations, nd, l.ValidateDeclaration, event.AppendDeclarationsWire)
 	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Declarations)-nd, deadV+deadE+deadD)
+}
+
+// keepValid compacts recs[from:] to its valid records (checked without the
+// clock: ingest checked that) and dead-letters the others one by one,
+// encoded alone; it returns the records kept and how many were not.
+func keepValid[T any](c *Consumer, m *kafka.Message, b *pending, recs []T, from int,
+	validate func(*T, time.Time) error, encode func([]byte, []T) []byte) ([]T, int) {
+	kept := from
+	for i := from; i < len(recs); i++ {
+		if err := validate(&recs[i], time.Time{}); err != nil {
+			b.dead = append(b.dead, c.deadLetter(m, encode(nil, recs[i:i+1]), string(event.ReasonOf(err)), err))
+			b.reasons[string(event.ReasonOf(err))]++
+			continue
+		}
+		recs[kept] = recs[i]
+		kept++
+	}
+	return recs[:kept], len(recs) - kept
 }
 
 func (c *Consumer) count(b *pending, topic string, stored, dead int) {

@@ -131,11 +131,15 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 		from, to, err = a.window(r, t0, 28*24*time.Hour)
 	}
 	entry.Case = uint32(subject)
-	if err != nil {
+	// refuse answers err, audited: a refused or failed lookup is audited too.
+	refuse := func(err error) {
 		code = statusOf(err)
 		entry.Status, entry.Reason = code, err.Error()
 		_ = a.record(r.Context(), entry)
 		writeError(w, err)
+	}
+	if err != nil {
+		refuse(err)
 		return
 	}
 	entry.From, entry.To, entry.Format = from.In(Local), to.In(Local), "json"
@@ -143,10 +147,7 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ds, err := a.decls.Declarations(ctx, []uint32{uint32(subject)}, from.Unix(), to.Unix())
 	if err != nil {
-		code = statusOf(err)
-		entry.Status, entry.Reason = code, err.Error()
-		_ = a.record(r.Context(), entry)
-		writeError(w, err)
+		refuse(err)
 		return
 	}
 	entry.Status, entry.Rows = http.StatusOK, len(ds)
