@@ -125,6 +125,8 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 	var from, to time.Time
 	if subject, err = strconv.ParseUint(v.Get("subject_id"), 10, 32); err != nil || subject == 0 {
 		err = badParam("subject_id", "required: an integer between 1 and %d", uint32(math.MaxUint32))
+	} else if p := v.Get("province"); p != "" && !a.knownProvince(p) {
+		err = badParam("province", "not a province code of the %s list", a.pl.Version)
 	} else if n := len([]rune(strings.TrimSpace(v.Get("purpose")))); n < MinPurpose || n > MaxPurpose {
 		err = badParam("purpose", "required: why you look, %d to %d characters", MinPurpose, MaxPurpose)
 	} else {
@@ -149,6 +151,11 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		refuse(err)
 		return
+	}
+	if p := v.Get("province"); p != "" {
+		// A provincial account asks with its province: the declarations
+		// filed there (the access guard checked the account may).
+		ds = slices.DeleteFunc(ds, func(d event.Declaration) bool { return d.Province != p })
 	}
 	entry.Status, entry.Rows = http.StatusOK, len(ds)
 	if err := a.record(r.Context(), entry); err != nil {
@@ -232,7 +239,7 @@ func (a *API) declarationSummary(w http.ResponseWriter, r *http.Request) {
 	out := SummaryJSON{}
 	var provinces []string
 	if p := v.Get("province"); p != "" {
-		if _, err := a.pl.Lookup(p); err != nil {
+		if !a.knownProvince(p) {
 			code = writeError(w, badParam("province", "not a province code of the %s list", a.pl.Version))
 			return
 		}
@@ -291,6 +298,11 @@ func (a *API) declarationSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) knownProvince(p string) bool {
+	_, err := a.pl.Lookup(p)
+	return err == nil
 }
 
 func dayString(d bucket.Day) string { return time.Unix(d.Start(), 0).In(Local).Format(time.DateOnly) }

@@ -121,16 +121,34 @@ func TestDeclarationsBySubject(t *testing.T) {
 	require.Equal(t, "d", out.Declarations[0]["declaration_id"])
 	require.Equal(t, []any{"fever"}, out.Declarations[0]["symptoms"])
 
+	// With a province, the declarations filed there.
+	rec = do(mux, "/v1/declarations?subject_id=3&province=01&purpose=household%20follow-up")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.JSONEq(t, `{"subject_id":3,"declaration":null,"declarations":[]}`, stripWindow(t, rec.Body.Bytes()))
+	require.Equal(t, http.StatusBadRequest, do(mux, "/v1/declarations?subject_id=3&province=00&purpose=check").Code)
+
 	// Purpose and subject are required; refusals are audited too.
 	require.Equal(t, http.StatusBadRequest, do(mux, "/v1/declarations?subject_id=3").Code)
 	require.Equal(t, http.StatusBadRequest, do(mux, "/v1/declarations?subject_id=0&purpose=check").Code)
 	es := tr.Snapshot()
-	require.Len(t, es, 3)
+	require.Len(t, es, 5)
 	require.Equal(t, audit.ActionDeclarations, es[0].Action)
 	require.Equal(t, uint32(3), es[0].Case)
 	require.Equal(t, 1, es[0].Rows)
 	require.Equal(t, "household follow-up", es[0].Purpose)
-	require.Equal(t, http.StatusBadRequest, es[1].Status)
+	require.Equal(t, http.StatusBadRequest, es[2].Status)
+}
+
+// stripWindow drops from and to from a JSON object.
+func stripWindow(t *testing.T, b []byte) string {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	delete(m, "from")
+	delete(m, "to")
+	out, err := json.Marshal(m)
+	require.NoError(t, err)
+	return string(out)
 }
 
 func TestDeclarationSummary(t *testing.T) {
