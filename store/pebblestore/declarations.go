@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -146,19 +147,33 @@ func (s *Store) Declarations(ctx context.Context, subjects []uint32, from, to in
 		if err != nil {
 			return nil, err
 		}
-		for _, subj := range subjects {
-			prefix = binary.BigEndian.AppendUint32(append(prefix[:0], lo...), subj)
-			for ok := it.SeekGE(prefix); ok && len(it.Key()) >= len(prefix)+9 && string(it.Key()[:len(prefix)]) == string(prefix); ok = it.Next() {
-				at := int64(binary.BigEndian.Uint64(it.Key()[len(prefix):]))
-				if at < from || at > to {
-					continue
+		// A merge of the day's keys with the sorted subjects: the next
+		// key while it is close, a seek past a gap.
+		ok, si, skipped := it.First(), 0, 0
+		for ok && si < len(subjects) {
+			k := it.Key()
+			if len(k) < len(lo)+4+8+1 {
+				_ = it.Close()
+				return nil, fmt.Errorf("declaration key of %d bytes: %w", len(k), errKey)
+			}
+			switch subj := binary.BigEndian.Uint32(k[len(lo):]); {
+			case subj < subjects[si] && skipped < 8:
+				ok, skipped = it.Next(), skipped+1
+			case subj < subjects[si]:
+				prefix = binary.BigEndian.AppendUint32(append(prefix[:0], lo...), subjects[si])
+				ok, skipped = it.SeekGE(prefix), 0
+			case subj > subjects[si]:
+				si += sort.Search(len(subjects)-si, func(j int) bool { return subjects[si+j] >= subj })
+			default:
+				if at := int64(binary.BigEndian.Uint64(k[len(lo)+4:])); at >= from && at <= to {
+					batch.Declarations = batch.Declarations[:0]
+					if err := event.DecodeWire(it.Value(), &batch); err != nil || len(batch.Declarations) != 1 {
+						_ = it.Close()
+						return nil, fmt.Errorf("declaration of subject %d: %w", subj, errors.Join(err, errKey))
+					}
+					out = append(out, batch.Declarations[0])
 				}
-				batch.Declarations = batch.Declarations[:0]
-				if err := event.DecodeWire(it.Value(), &batch); err != nil || len(batch.Declarations) != 1 {
-					_ = it.Close()
-					return nil, fmt.Errorf("declaration of subject %d: %w", subj, errors.Join(err, errKey))
-				}
-				out = append(out, batch.Declarations[0])
+				ok, skipped = it.Next(), 0
 			}
 		}
 		if err := it.Close(); err != nil {

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -64,6 +67,39 @@ func testDeclarations(t *testing.T, open Factory) {
 	require.Equal(t, want[:1], counts(t, s, []string{"01"}, day, day))
 	require.Empty(t, counts(t, s, []string{}, day, day+1))
 	require.Empty(t, counts(t, s, nil, day+2, day+9))
+}
+
+// testDeclarationsBySubject asks random sets of subjects, dense and
+// sparse, over random windows, against a plain filter of what was written.
+func testDeclarationsBySubject(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	rng := rand.New(rand.NewPCG(8, 9))
+	var all []event.Declaration
+	for i := range 2000 {
+		subject := uint32(rng.IntN(400) + 1)
+		all = append(all, Declaration(fmt.Sprint("r", i), subject, subject, event.DeclVoluntary, Base+rng.Int64N(4*24*hour), "01", 0))
+	}
+	write(t, s, event.Batch{Declarations: all})
+	for range 20 {
+		var subjects []uint32
+		for range []int{1, 5, 50, 400}[rng.IntN(4)] {
+			subjects = append(subjects, uint32(rng.IntN(420)+1))
+		}
+		from := Base + rng.Int64N(3*24*hour)
+		to := from + rng.Int64N(2*24*hour)
+		var want []event.Declaration
+		for _, d := range all {
+			if slices.Contains(subjects, d.SubjectID) && d.DeclaredAt >= from && d.DeclaredAt <= to {
+				want = append(want, d)
+			}
+		}
+		slices.SortFunc(want, func(a, b event.Declaration) int {
+			return cmp.Or(cmp.Compare(a.SubjectID, b.SubjectID), cmp.Compare(a.DeclaredAt, b.DeclaredAt), cmp.Compare(a.DeclarationID, b.DeclarationID))
+		})
+		got, err := s.Declarations(context.Background(), subjects, from, to)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "%d subjects over [%d, %d]", len(subjects), from-Base, to-Base)
+	}
 }
 
 func counts(t *testing.T, s declapi.Store, provinces []string, from, to bucket.Day) []declapi.Count {

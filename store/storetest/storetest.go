@@ -57,6 +57,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("DefinitionsAreImmutableVersions", func(t *testing.T) { testDefinitionStore(t, open) })
 	t.Run("DeclarationsOnceByIdentity", func(t *testing.T) { testDeclarations(t, open) })
 	t.Run("DeclarationsDroppedByDay", func(t *testing.T) { testDeclarationRetention(t, open) })
+	t.Run("DeclarationsBySubject", func(t *testing.T) { testDeclarationsBySubject(t, open) })
 	t.Run("CoTravelIsContact", func(t *testing.T) { testCoTravel(t, open) })
 }
 
