@@ -54,10 +54,16 @@ const minWireRecord = 6
 
 // AppendVisitsWire appends one message holding vs.
 func AppendVisitsWire(dst []byte, vs []Visit) []byte {
-	dst = append(dst, WireMagic, WireVersion, byte(KindVisit))
-	dst = binary.AppendUvarint(dst, uint64(len(vs)))
-	for i := range vs {
-		dst = appendVisitWire(dst, &vs[i])
+	return appendMessage(dst, KindVisit, vs, appendVisitWire)
+}
+
+// appendMessage appends the message of recs, of kind, each record written
+// by rec.
+func appendMessage[T any](dst []byte, kind Kind, recs []T, rec func([]byte, *T) []byte) []byte {
+	dst = append(dst, WireMagic, WireVersion, byte(kind))
+	dst = binary.AppendUvarint(dst, uint64(len(recs)))
+	for i := range recs {
+		dst = rec(dst, &recs[i])
 	}
 	return dst
 }
@@ -77,12 +83,7 @@ func appendVisitWire(dst []byte, v *Visit) []byte {
 
 // AppendEncountersWire appends one message holding es.
 func AppendEncountersWire(dst []byte, es []Encounter) []byte {
-	dst = append(dst, WireMagic, WireVersion, byte(KindEncounter))
-	dst = binary.AppendUvarint(dst, uint64(len(es)))
-	for i := range es {
-		dst = appendEncounterWire(dst, &es[i])
-	}
-	return dst
+	return appendMessage(dst, KindEncounter, es, appendEncounterWire)
 }
 
 func appendEncounterWire(dst []byte, e *Encounter) []byte {
@@ -101,12 +102,7 @@ func appendEncounterWire(dst []byte, e *Encounter) []byte {
 
 // AppendDeclarationsWire appends one message holding ds.
 func AppendDeclarationsWire(dst []byte, ds []Declaration) []byte {
-	dst = append(dst, WireMagic, WireVersion, byte(KindDeclaration))
-	dst = binary.AppendUvarint(dst, uint64(len(ds)))
-	for i := range ds {
-		dst = appendDeclarationWire(dst, &ds[i])
-	}
-	return dst
+	return appendMessage(dst, KindDeclaration, ds, appendDeclarationWire)
 }
 
 func appendDeclarationWire(dst []byte, d *Declaration) []byte {
