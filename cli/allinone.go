@@ -46,6 +46,7 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.CacheBytes, "cache-bytes", 256<<20, "block cache of the embedded store, in bytes")
 	registerIngest(fs, &c.Ingest)
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
+	durationFlag(fs, &c.Query.SummaryCache, "summary-cache", c.Query.SummaryCache, "how long the declarations summary reuses counts it read (0: never)")
 	c.Access.register(fs, false, true)
 	c.Venues.register(fs, "")
 	fs.Lookup("venue-secret-file").Usage += "; default DATA_DIR/venue.secret"

@@ -337,6 +337,7 @@ func runQuery(ctx context.Context, env Env) error {
 	var vf venueFlags
 	vf.register(srv.fs, "")
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
+	durationFlag(srv.fs, &qcfg.SummaryCache, "summary-cache", qcfg.SummaryCache, "how long the declarations summary reuses counts it read (0: never)")
 	var start startup
 	start.register(srv.fs)
 	d, err := srv.setup(env, func() error {

@@ -60,6 +60,9 @@ type Config struct {
 	// case's confirmation, or the end of a lookup's window (the allowance
 	// ingest grants records: no record can lie later).
 	ClockSkew time.Duration
+	// SummaryCache is how long GET /v1/declarations/summary reuses the
+	// counts it read for the same province and days (0: never).
+	SummaryCache time.Duration
 }
 
 // DefaultConfig returns a 30 s timeout, a 14-day default window and a 60-day maximum.
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		DefaultDepth:    1,
 		DefaultMinutes:  15,
 		ClockSkew:       5 * time.Minute,
+		SummaryCache:    5 * time.Second,
 	}
 }
 
@@ -87,17 +91,18 @@ func WithVenues(vs Venues) Option { return func(a *API) { a.venues = vs } }
 
 // API serves queries.
 type API struct {
-	venues  Venues        // nil: sites by id only
-	decls   declapi.Store // nil: no declarations joined or served
-	cfg     Config
-	engine  *graph.Engine
-	auditor audit.Log
-	cases   cases.Registry
-	defs    *definitions.Catalog
-	pl      *province.List
-	now     func() time.Time
-	m       *Metrics
-	log     *slog.Logger
+	venues    Venues        // nil: sites by id only
+	decls     declapi.Store // nil: no declarations joined or served
+	summaries summaryCache
+	cfg       Config
+	engine    *graph.Engine
+	auditor   audit.Log
+	cases     cases.Registry
+	defs      *definitions.Catalog
+	pl        *province.List
+	now       func() time.Time
+	m         *Metrics
+	log       *slog.Logger
 }
 
 // New returns the query API over engine, auditing to auditor, with the

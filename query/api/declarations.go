@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/truyvet/truyvet/index/bucket"
@@ -134,14 +135,14 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 	}
 	entry.Case = uint32(subject)
 	// refuse answers err, audited: a refused or failed lookup is audited too.
-	refuse := func(err error) {
+	refuse := func(ctx context.Context, err error) {
 		code = statusOf(err)
 		entry.Status, entry.Reason = code, err.Error()
-		_ = a.record(r.Context(), entry)
+		_ = a.record(ctx, entry)
 		writeError(w, err)
 	}
 	if err != nil {
-		refuse(err)
+		refuse(r.Context(), err)
 		return
 	}
 	entry.From, entry.To, entry.Format = from.In(Local), to.In(Local), "json"
@@ -149,7 +150,7 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ds, err := a.decls.Declarations(ctx, []uint32{uint32(subject)}, from.Unix(), to.Unix())
 	if err != nil {
-		refuse(err)
+		refuse(r.Context(), err)
 		return
 	}
 	if p := v.Get("province"); p != "" {
@@ -270,7 +271,7 @@ func (a *API) declarationSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	cs, err := a.decls.DeclarationCounts(ctx, provinces, from, to)
+	cs, err := a.summaries.counts(ctx, a.decls, a.cfg.SummaryCache, provinces, from, to)
 	if err != nil {
 		code = writeError(w, err)
 		return
@@ -306,3 +307,48 @@ func (a *API) knownProvince(p string) bool {
 }
 
 func dayString(d bucket.Day) string { return time.Unix(d.Start(), 0).In(Local).Format(time.DateOnly) }
+
+// summaryCache keeps recent declaration counts for Config.SummaryCache, so
+// that many dashboards polling one summary cost one read of the store.
+type summaryCache struct {
+	mu      sync.Mutex
+	entries map[summaryKey]summaryEntry
+}
+
+type summaryKey struct {
+	province string
+	from, to bucket.Day
+}
+
+type summaryEntry struct {
+	at     time.Time
+	counts []declapi.Count
+}
+
+// maxSummaryEntries bounds the cache: past it, it starts again empty.
+const maxSummaryEntries = 256
+
+func (c *summaryCache) counts(ctx context.Context, s declapi.Store, ttl time.Duration, provinces []string, from, to bucket.Day) ([]declapi.Count, error) {
+	if ttl <= 0 {
+		return s.DeclarationCounts(ctx, provinces, from, to)
+	}
+	k := summaryKey{province: strings.Join(provinces, ","), from: from, to: to}
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < ttl {
+		return e.counts, nil
+	}
+	start := time.Now()
+	cs, err := s.DeclarationCounts(ctx, provinces, from, to)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.entries == nil || len(c.entries) >= maxSummaryEntries {
+		c.entries = map[summaryKey]summaryEntry{}
+	}
+	c.entries[k] = summaryEntry{at: start, counts: cs}
+	c.mu.Unlock()
+	return cs, nil
+}

@@ -184,3 +184,25 @@ func TestDeclarationSummary(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, do(mux, "/v1/declarations/summary?"+bad).Code, bad)
 	}
 }
+
+// TestDeclarationSummaryCache: within Config.SummaryCache, one province and
+// days are read once; other days are read afresh.
+func TestDeclarationSummaryCache(t *testing.T) {
+	d := bucket.DayOf(t0)
+	s := &declStore{counts: []declapi.Count{{Day: d, Province: "79", Kind: event.DeclEntry, N: 3}}}
+	mux, _ := declServer(t, s)
+	day := time.Unix(d.Start(), 0).In(api.Local).Format(time.DateOnly)
+	total := func(q string) int64 {
+		var out api.SummaryJSON
+		require.NoError(t, json.Unmarshal(do(mux, "/v1/declarations/summary?"+q).Body.Bytes(), &out))
+		n := int64(0)
+		for _, x := range out.Days {
+			n += x.Total
+		}
+		return n
+	}
+	require.Equal(t, int64(3), total("province=79&from="+day+"&to="+day))
+	s.counts[0].N = 5
+	require.Equal(t, int64(3), total("province=79&from="+day+"&to="+day), "read once within the cache's time")
+	require.Equal(t, int64(5), total("province=79&to="+day), "other days are another read")
+}
