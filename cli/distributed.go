@@ -22,8 +22,10 @@ import (
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/store/pgsites"
 	"github.com/truyvet/truyvet/store/pgstore"
 	"github.com/truyvet/truyvet/venue"
 )
@@ -182,8 +184,10 @@ func runProcess(ctx context.Context, env Env) error {
 		retention, retInterval time.Duration
 		kcfg                   kafkaproducer.Config
 		af                     accessFlags
+		sfl                    siteFlags
 	)
 	kf.register(srv.fs)
+	sfl.register(srv.fs)
 	sf.register(srv.fs, true)
 	af.register(srv.fs, true, true)
 	srv.fs.StringVar(&ccfg.Group, "kafka-group", ccfg.Group, "consumer group shared by the processor replicas")
@@ -212,7 +216,7 @@ func runProcess(ctx context.Context, env Env) error {
 		if retention <= 0 || retInterval <= 0 {
 			return errors.New("--retention and --retention-interval must be positive")
 		}
-		return nil
+		return sfl.validate()
 	})
 	if d == nil {
 		return err
@@ -255,7 +259,23 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	proc, err := processor.New(sf.layout(), st, processor.NewMetrics(d.reg))
+	siteStore, closeSites, err := openSiteStore(runCtx, st, af)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeSites()
+	siteMetrics := sites.NewMetrics(d.reg)
+	var sink processor.Sink = st
+	var match *sites.Matcher
+	if siteStore != nil {
+		// The copy of the published sites must be there before the first batch.
+		match = sites.NewMatcher(st, siteStore, st, nil, siteMetrics, d.log, env.Now)
+		if err := match.Refresh(runCtx); err != nil {
+			return fail(err)
+		}
+		sink = match
+	}
+	proc, err := processor.New(sf.layout(), sink, processor.NewMetrics(d.reg))
 	if err != nil {
 		return fail(err)
 	}
@@ -275,8 +295,13 @@ func runProcess(ctx context.Context, env Env) error {
 	if err := guard.set(g.guard(!st.Shared())); err != nil {
 		return fail(err)
 	}
+	var side *siteSide
 	if !st.Shared() {
 		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
+		if pb, ok := st.(*pebblestore.Store); ok {
+			side = newSiteSide(sfl, sfl.grace(), siteStore, st, siteMetrics, d, env.Now)
+			side.routes(e.mux, pb, st, graph.NewEngine(st), g.trail, func(ctx context.Context) { _ = match.Refresh(ctx) }, d, env.Now)
+		}
 	} else {
 		g.accounts().Register(e.mux)
 	}
@@ -290,6 +315,12 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
+	if match != nil {
+		wg.Go(func() { match.Run(runCtx, sfl.refresh) })
+	}
+	if side != nil {
+		side.run(runCtx, &wg)
+	}
 	start.started()
 	err = e.served()
 	cancel()
@@ -336,12 +367,17 @@ func runQuery(ctx context.Context, env Env) error {
 	af.register(srv.fs, true, false)
 	var vf venueFlags
 	vf.register(srv.fs, "")
+	var sfl siteFlags
+	sfl.register(srv.fs)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
 	var start startup
 	start.register(srv.fs)
 	d, err := srv.setup(env, func() error {
 		if af.pgURL == "" {
 			return pgstore.ErrNoURL
+		}
+		if err := sfl.validate(); err != nil {
+			return err
 		}
 		return sf.validate()
 	})
@@ -376,6 +412,18 @@ func runQuery(ctx context.Context, env Env) error {
 	} else {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
+	}
+	if venues != nil {
+		// Sites name registered venues: without a registry there are none.
+		ss, err := pgsites.Open(runCtx, pgsites.Options{URL: af.pgURL, Schema: af.pgSchema})
+		if err != nil {
+			return e.fail(err)
+		}
+		var wg sync.WaitGroup
+		defer func() { cancel(); wg.Wait(); _ = ss.Close() }()
+		side := newSiteSide(sfl, sfl.grace(), ss, st, sites.NewMetrics(d.reg), d, env.Now)
+		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
+		side.run(runCtx, &wg)
 	}
 	start.started()
 	return e.served()

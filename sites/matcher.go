@@ -40,6 +40,8 @@ type Matcher struct {
 
 	mu      sync.RWMutex
 	byVenue map[uint32][]Site
+	loaded  time.Time     // wall clock of the last reload
+	maxAge  time.Duration // Run's: a copy older than this is reloaded before matching
 }
 
 var _ processor.Sink = (*Matcher)(nil)
@@ -69,14 +71,20 @@ func (mt *Matcher) Refresh(ctx context.Context) error {
 		n++
 	}
 	mt.mu.Lock()
-	mt.byVenue = byVenue
+	mt.byVenue, mt.loaded = byVenue, time.Now()
 	mt.mu.Unlock()
 	mt.m.active.Set(float64(n))
 	return nil
 }
 
-// Run refreshes every interval until ctx ends.
+// Run refreshes every interval until ctx ends. While it runs, a batch
+// finding the copy older than two intervals reloads it first, and fails
+// (to be retried) when it cannot: the pipeline stalls rather than match
+// against a copy older than the sweeps' grace allows for.
 func (mt *Matcher) Run(ctx context.Context, interval time.Duration) {
+	mt.mu.Lock()
+	mt.maxAge = 2 * interval
+	mt.mu.Unlock()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -96,6 +104,14 @@ func (mt *Matcher) Write(ctx context.Context, b *processor.Batch) error {
 	t0 := time.Now()
 	if err := mt.next.Write(ctx, b); err != nil {
 		return err
+	}
+	mt.mu.RLock()
+	stale := mt.maxAge > 0 && time.Since(mt.loaded) > mt.maxAge
+	mt.mu.RUnlock()
+	if stale {
+		if err := mt.Refresh(ctx); err != nil {
+			return fmt.Errorf("match new stays against the published sites: %w", err)
+		}
 	}
 	cands := mt.candidates(b)
 	if len(cands) == 0 {

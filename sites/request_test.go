@@ -37,7 +37,7 @@ func TestDecodeRequest(t *testing.T) {
 	} {
 		_, err := sites.DecodeRequest([]byte(c.body))
 		var fe *sites.FieldError
-		require.True(t, errors.As(err, &fe), c.body)
+		require.ErrorAs(t, err, &fe, c.body)
 		require.Equal(t, c.field, fe.Field, c.body)
 		require.Equal(t, c.reason, fe.Reason, c.body)
 	}
@@ -55,7 +55,7 @@ func TestDecodeRequest(t *testing.T) {
 		require.NoError(t, err, c.body)
 		err = s.Validate(now)
 		var fe *sites.FieldError
-		require.True(t, errors.As(err, &fe), c.body)
+		require.ErrorAs(t, err, &fe, c.body)
 		require.Equal(t, c.field, fe.Field, c.body)
 		require.Equal(t, c.reason, fe.Reason, c.body)
 	}
