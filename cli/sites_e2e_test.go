@@ -64,7 +64,7 @@ func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) {
 	}, time.Minute, 200*time.Millisecond, "the preview reaches everyone there once the stays are stored")
 	id := int(site["site_id"].(float64))
 	code, out, _ = call(t, http.MethodPost, query.url(fmt.Sprintf("/v1/exposure-sites/%d/approve", id)), epi, "")
-	require.Equal(t, http.StatusForbidden, code, out, "an epidemiologist is no approver")
+	require.Equal(t, http.StatusForbidden, code, out) // an epidemiologist is no approver
 	code, out, _ = call(t, http.MethodPost, query.url(fmt.Sprintf("/v1/exposure-sites/%d/approve", id)), approver, "")
 	require.Equal(t, http.StatusOK, code, out)
 	require.Equal(t, "published", out["status"])
@@ -89,13 +89,13 @@ func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) {
 		require.Len(t, got, n)
 		return got
 	}
-	alerts := feed(want)
+	feed(want)
 	// A late check-in (a phone offline since) is alerted as it streams in.
 	late := fmt.Sprintf(`{"visit_id":"late","user_id":999,"venue_id":%d,"enter":%q,"source":"qr"}`, venueID, to.Add(-time.Minute).Format(time.RFC3339))
 	t0 := time.Now()
 	code, out, _ = call(t, http.MethodPost, ingest.url("/v1/checkins"), epi, late)
 	require.Equal(t, http.StatusAccepted, code, out)
-	alerts = feed(want + 1)
+	alerts := feed(want + 1)
 	t.Logf("late check-in alerted within %s", time.Since(t0).Round(time.Millisecond))
 	last := alerts[want].(map[string]any)
 	require.Equal(t, fmt.Sprintf("e-%d-999", id), last["alert_id"])
