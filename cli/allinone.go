@@ -150,7 +150,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		_ = store.Close()
 		return nil, err
 	}
-	n.sites = newSiteSide(cfg.Sites, time.Second, store, store, siteMetrics, d, now)
+	n.sites = newSiteSide(cfg.Sites, time.Second, store, store, nil, siteMetrics, d, now)
 	n.proc, err = processor.New(cfg.layout(), n.match, processor.NewMetrics(d.reg))
 	if err != nil {
 		_ = store.Close()

@@ -23,6 +23,7 @@ import (
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/sites"
+	"github.com/truyvet/truyvet/sites/alertkafka"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/store/pgsites"
@@ -267,9 +268,16 @@ func runProcess(ctx context.Context, env Env) error {
 	siteMetrics := sites.NewMetrics(d.reg)
 	var sink processor.Sink = st
 	var match *sites.Matcher
+	var side *siteSide
 	if siteStore != nil {
+		// Processors send every alert: those of late stays (the matcher)
+		// and the sweeps of published and retracted sites, to the store of
+		// sent alerts and to <prefix>alerts.
+		pub := alertkafka.New(kcfg.Brokers, topics.Alerts, d.log)
+		defer func() { _ = pub.Close() }()
+		side = newSiteSide(sfl, sfl.grace(), siteStore, st, pub, siteMetrics, d, env.Now)
 		// The copy of the published sites must be there before the first batch.
-		match = sites.NewMatcher(st, siteStore, st, nil, siteMetrics, d.log, env.Now)
+		match = sites.NewMatcher(st, siteStore, st, pub, siteMetrics, d.log, env.Now)
 		if err := match.Refresh(runCtx); err != nil {
 			return fail(err)
 		}
@@ -295,11 +303,9 @@ func runProcess(ctx context.Context, env Env) error {
 	if err := guard.set(g.guard(!st.Shared())); err != nil {
 		return fail(err)
 	}
-	var side *siteSide
 	if !st.Shared() {
 		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
 		if pb, ok := st.(*pebblestore.Store); ok {
-			side = newSiteSide(sfl, sfl.grace(), siteStore, st, siteMetrics, d, env.Now)
 			side.routes(e.mux, pb, st, graph.NewEngine(st), g.trail, func(ctx context.Context) { _ = match.Refresh(ctx) }, d, env.Now)
 		}
 	} else {
@@ -419,11 +425,11 @@ func runQuery(ctx context.Context, env Env) error {
 		if err != nil {
 			return e.fail(err)
 		}
-		var wg sync.WaitGroup
-		defer func() { cancel(); wg.Wait(); _ = ss.Close() }()
-		side := newSiteSide(sfl, sfl.grace(), ss, st, sites.NewMetrics(d.reg), d, env.Now)
+		defer func() { _ = ss.Close() }()
+		// The processors sweep published sites (they write <prefix>alerts);
+		// this server only records the transitions and serves the feed.
+		side := &siteSide{st: ss, m: sites.NewMetrics(d.reg)}
 		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
-		side.run(runCtx, &wg)
 	}
 	start.started()
 	return e.served()

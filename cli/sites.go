@@ -67,15 +67,16 @@ func contactsOf(e *graph.Engine) siteapi.Contacts {
 }
 
 // siteSide is a server's exposure-site machinery: the routes and the
-// fan-out that sends their alerts.
+// fan-out that sends their alerts (nil on a query server of the
+// distributed mode: the processors send them).
 type siteSide struct {
 	st  sites.Store
 	fan *sites.Fanout
 	m   *sites.Metrics
 }
 
-func newSiteSide(f siteFlags, grace time.Duration, st sites.Store, stays graph.VenueStore, m *sites.Metrics, d *deps, now func() time.Time) *siteSide {
-	return &siteSide{st: st, m: m, fan: sites.NewFanout(f.fanout(grace), st, stays, nil, m, d.log, now)}
+func newSiteSide(f siteFlags, grace time.Duration, st sites.Store, stays graph.VenueStore, pub sites.Publisher, m *sites.Metrics, d *deps, now func() time.Time) *siteSide {
+	return &siteSide{st: st, m: m, fan: sites.NewFanout(f.fanout(grace), st, stays, pub, m, d.log, now)}
 }
 
 // routes adds the exposure-site routes, auditing to trail. changed (may be

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/cli"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store/chstore/chtest"
 )
 
@@ -37,7 +40,7 @@ func accountWith(t *testing.T, bin, name, roles string, where ...string) (id, to
 // sitesScenario drafts, approves and retracts an exposure site through
 // ingest (check-ins) and query (sites, alerts), and checks that everyone
 // there is alerted once, a late check-in too.
-func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) {
+func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) int {
 	now := time.Now().Truncate(time.Second)
 	code, out, _ := call(t, http.MethodPost, ingest.url("/v1/venues"), epi,
 		`{"name":"Chợ Bình Tây","kind":"market","province":"79","district":"Quận 6","commune":"Phường 2","address":"57A Tháp Mười","lat":10.7495,"lon":106.6510}`)
@@ -116,8 +119,7 @@ func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) {
 	code, out, _ = call(t, http.MethodGet, query.url(fmt.Sprintf("/v1/exposure-sites/%d", id)), "", "")
 	require.Equal(t, http.StatusOK, code, out)
 	require.Equal(t, map[string]any{"exposure": float64(want + 1), "retraction": float64(want + 1)}, out["alerts_sent"])
-	_, metrics := get(t, "", query.url("/metrics"), "")
-	require.Contains(t, string(metrics), `truyvet_sites_alerts_produced_total{type="retraction"} 17`)
+	return 2 * (want + 1)
 }
 
 func TestSitesAllInOne(t *testing.T) {
@@ -130,6 +132,11 @@ func TestSitesAllInOne(t *testing.T) {
 	_, appr := accountWith(t, bin, "approver", "approver", "--data-dir", dir)
 	p := start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
 	sitesScenario(t, p, p, epi, appr)
+	require.Eventually(t, func() bool { // counted just after the alerts are stored
+		_, metrics := get(t, "", p.url("/metrics"), "")
+		return strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="retraction"} 17`) &&
+			strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="exposure"} 17`)
+	}, 10*time.Second, 50*time.Millisecond, "truyvet_sites_alerts_produced_total")
 }
 
 // TestSitesDistributedReal runs ingest, two processors and query on the
@@ -147,13 +154,35 @@ func TestSitesDistributedReal(t *testing.T) {
 		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}))
 	_, epi := accountWith(t, bin, "epi", "app,epidemiologist", pg...)
 	_, appr := accountWith(t, bin, "approver", "approver", pg...)
-	kafka := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "2"}
+	kafkaArgs := []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", prefix, "--kafka-partitions", "2"}
 	ch := []string{"--clickhouse-addr", strings.Join(chAddr, ","), "--clickhouse-database", chtest.Database(t, chAddr)}
-	ing := start(t, bin, append(append(append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafka...), pg...), secret...)...)
+	ing := start(t, bin, append(append(append([]string{"ingest", "--listen", "127.0.0.1:0"}, kafkaArgs...), pg...), secret...)...)
 	procArgs := append(append(append([]string{"process", "--listen", "127.0.0.1:0", "--flush-interval", "100ms", "--sites-refresh", "500ms",
-		"--kafka-group", prefix + "processor"}, kafka...), ch...), pg...)
+		"--kafka-group", prefix + "processor"}, kafkaArgs...), ch...), pg...)
 	start(t, bin, procArgs...)
 	start(t, bin, procArgs...)
 	q := start(t, bin, append(append(append([]string{"query", "--listen", "127.0.0.1:0", "--sites-refresh", "500ms", "--sites-sweep-interval", "1s"}, ch...), pg...), secret...)...)
-	sitesScenario(t, ing, q, epi, appr)
+	n := sitesScenario(t, ing, q, epi, appr)
+
+	// <prefix>alerts carries every alert, keyed by user.
+	got := map[string]string{}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for part := range 2 {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: prefix + "alerts", Partition: part, MaxWait: 100 * time.Millisecond})
+		for {
+			lctx, lcancel := context.WithTimeout(ctx, 2*time.Second)
+			m, err := r.ReadMessage(lctx)
+			lcancel()
+			if err != nil {
+				break
+			}
+			var a sites.Message
+			require.NoError(t, json.Unmarshal(m.Value, &a))
+			require.Equal(t, fmt.Sprint(a.UserID), string(m.Key))
+			got[a.AlertID] = a.Type
+		}
+		require.NoError(t, r.Close())
+	}
+	require.Len(t, got, n)
 }

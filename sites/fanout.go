@@ -13,8 +13,11 @@ import (
 	"github.com/truyvet/truyvet/query/graph"
 )
 
-// Publisher hands stored alerts on (distributed mode: the Kafka topic
+// Publisher hands alerts on (distributed mode: the Kafka topic
 // <prefix>alerts, keyed by user). Nil only once they are durable there.
+// Alerts are handed on before they are stored, so one whose store write
+// fails is handed on again when retried: the topic carries each alert at
+// least once, always under its one alert_id, and consumers keep the first.
 type Publisher interface {
 	PublishAlerts(ctx context.Context, as []Alert) error
 }
@@ -157,7 +160,7 @@ func (f *Fanout) exposures(ctx context.Context, s Site, at time.Time) ([]Alert, 
 // ExposureAlert is the alert of e about s, created at.
 func ExposureAlert(s Site, e Exposed, at time.Time) Alert {
 	return Alert{ID: AlertID(TypeExposure, s.ID, e.User), Type: TypeExposure, UserID: e.User, SiteID: s.ID, VenueID: s.VenueID,
-		OverlapFrom: time.Unix(e.From, 0).UTC(), OverlapTo: time.Unix(e.To, 0).UTC(), Severity: s.Severity, Advice: s.Advice, CreatedAt: at.UTC()}
+		OverlapFrom: time.Unix(e.From, 0).UTC(), OverlapTo: time.Unix(e.To, 0).UTC(), Severity: s.Severity, Advice: s.Advice, CreatedAt: at.UTC().Truncate(time.Second)}
 }
 
 // retractions are the retractions of every exposure alert sent about s.
@@ -168,7 +171,7 @@ func (f *Fanout) retractions(ctx context.Context, s Site, at time.Time) ([]Alert
 	}
 	as := make([]Alert, len(sent))
 	for i, a := range sent {
-		a.ID, a.Type, a.CreatedAt, a.Seq = AlertID(TypeRetraction, s.ID, a.UserID), TypeRetraction, at.UTC(), 0
+		a.ID, a.Type, a.CreatedAt, a.Seq = AlertID(TypeRetraction, s.ID, a.UserID), TypeRetraction, at.UTC().Truncate(time.Second), 0
 		a.Advice = s.RetractReason
 		as[i] = a
 	}
@@ -206,17 +209,37 @@ func storeAlerts(ctx context.Context, st Alerts, pub Publisher, m *Metrics, as [
 	if len(as) == 0 {
 		return nil, nil
 	}
+	if pub != nil {
+		// Hand on what is not stored yet, before storing it: a crash in
+		// between hands it on again, never not at all.
+		ids := make([]string, len(as))
+		for i, a := range as {
+			ids[i] = a.ID
+		}
+		has, err := st.Has(ctx, ids)
+		if err != nil {
+			return nil, fmt.Errorf("look up %d alerts: %w", len(as), err)
+		}
+		var fresh []Alert
+		for _, a := range as {
+			if !has[a.ID] {
+				fresh = append(fresh, a)
+			}
+		}
+		if len(fresh) == 0 {
+			return nil, nil
+		}
+		if err := pub.PublishAlerts(ctx, fresh); err != nil {
+			return nil, fmt.Errorf("publish %d alerts: %w", len(fresh), err)
+		}
+		as = fresh
+	}
 	stored, err := st.Put(ctx, as)
 	if err != nil {
 		return nil, fmt.Errorf("store %d alerts: %w", len(as), err)
 	}
 	for _, a := range stored {
 		m.produced.WithLabelValues(string(a.Type)).Inc()
-	}
-	if pub != nil && len(stored) > 0 {
-		if err := pub.PublishAlerts(ctx, stored); err != nil {
-			return stored, fmt.Errorf("publish %d alerts: %w", len(stored), err)
-		}
 	}
 	return stored, nil
 }

@@ -263,6 +263,9 @@ type Alerts interface {
 
 	// Of returns the alerts of type t about site, in Seq order.
 	Of(ctx context.Context, site uint64, t Type) ([]Alert, error)
+
+	// Has returns the ids among ids that are stored.
+	Has(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
 // Store is both halves of the state, as the command line opens it.

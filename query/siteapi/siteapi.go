@@ -487,27 +487,6 @@ func (h *Handler) geoJSON(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// alertJSON is an alert as the feed serves it.
-type alertJSON struct {
-	AlertID     string `json:"alert_id"`
-	Type        string `json:"type"`
-	UserID      uint32 `json:"user_id"`
-	SiteID      uint64 `json:"site_id"`
-	VenueID     uint32 `json:"venue_id"`
-	OverlapFrom string `json:"overlap_from"`
-	OverlapTo   string `json:"overlap_to"`
-	Severity    string `json:"severity"`
-	Advice      string `json:"advice"`
-	CreatedAt   string `json:"created_at"`
-}
-
-// AlertJSON is a as the feed and the Kafka topic carry it.
-func AlertJSON(a sites.Alert) any {
-	return alertJSON{AlertID: a.ID, Type: string(a.Type), UserID: a.UserID, SiteID: a.SiteID, VenueID: a.VenueID,
-		OverlapFrom: formatTime(a.OverlapFrom), OverlapTo: formatTime(a.OverlapTo), Severity: string(a.Severity), Advice: a.Advice,
-		CreatedAt: formatTime(a.CreatedAt)}
-}
-
 // alerts serves the feed: the alerts after the cursor, in delivery order,
 // and the cursor to resume from. The cursor is the last alert's place in
 // delivery order, which only grows as alerts are stored (sites.Alerts), so
@@ -537,10 +516,10 @@ func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out := make([]any, len(as))
+	out := make([]sites.Message, len(as))
 	next := after
 	for i, a := range as {
-		out[i] = AlertJSON(a)
+		out[i] = sites.ToMessage(a)
 		next = a.Seq
 	}
 	h.d.Metrics.Delivered.Add(float64(len(as)))

@@ -151,6 +151,9 @@ func Run(t *testing.T, open func(t *testing.T) sites.Store) {
 		of, err = st.Of(ctx, 3, sites.TypeExposure)
 		require.NoError(t, err)
 		require.Empty(t, of)
+		has, err := st.Has(ctx, []string{"e-1-10", "e-9-9", "r-1-10"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]bool{"e-1-10": true, "r-1-10": true}, has)
 	})
 	t.Run("concurrent writers: each id once, no seq skipped", func(t *testing.T) {
 		st := open(t)

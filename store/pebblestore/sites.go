@@ -266,3 +266,19 @@ func (s *Store) Of(ctx context.Context, site uint64, t sites.Type) ([]sites.Aler
 	slices.SortFunc(out, func(a, b sites.Alert) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
 }
+
+// Has implements sites.Alerts.
+func (s *Store) Has(_ context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, id := range ids {
+		_, closer, err := s.db.Get(alertIDKey(id))
+		switch {
+		case err == nil:
+			_ = closer.Close()
+			out[id] = true
+		case !errors.Is(err, pebble.ErrNotFound):
+			return nil, fmt.Errorf("look up alert %s: %w", id, err)
+		}
+	}
+	return out, nil
+}

@@ -364,3 +364,24 @@ func (s *Store) Of(ctx context.Context, site uint64, t sites.Type) ([]sites.Aler
 	}
 	return s.alerts(ctx, `SELECT seq, doc FROM `+s.table("alerts")+` WHERE site_id = $1 AND type = $2 ORDER BY seq`, int64(site), string(t))
 }
+
+// Has implements sites.Alerts.
+func (s *Store) Has(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT alert_id FROM `+s.table("alerts")+` WHERE alert_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
