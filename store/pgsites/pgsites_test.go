@@ -51,3 +51,39 @@ func TestOpenNeedsURL(t *testing.T) {
 	_, err := pgsites.Open(t.Context(), pgsites.Options{})
 	require.ErrorIs(t, err, pgsites.ErrNoURL)
 }
+
+// BenchmarkPut stores the alerts of a site reaching 16 000 people in waves
+// of 1 000, as a fan-out does.
+func BenchmarkPut(b *testing.B) {
+	url := itenv.Require(b, EnvURL, "PostgreSQL server")
+	schema := fmt.Sprintf("sitesbench_%d_%d", os.Getpid(), time.Now().UnixNano())
+	s, err := pgsites.Open(b.Context(), pgsites.Options{URL: url, Schema: schema})
+	require.NoError(b, err)
+	b.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		require.NoError(b, err)
+		_, err = conn.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+		require.NoError(b, err)
+		require.NoError(b, conn.Close(ctx))
+		require.NoError(b, s.Close())
+	})
+	site := uint64(0)
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		site++
+		for w := range 16 {
+			as := make([]sites.Alert, 1000)
+			for i := range as {
+				u := uint32(w*1000 + i + 1)
+				as[i] = sites.Alert{ID: sites.AlertID(sites.TypeExposure, site, u), Type: sites.TypeExposure, UserID: u, SiteID: site, VenueID: 1,
+					OverlapFrom: sitestest.T0, OverlapTo: sitestest.T0.Add(time.Hour), Severity: sites.SeverityClose, Advice: "x", CreatedAt: sitestest.T0}
+			}
+			stored, err := s.Put(b.Context(), as)
+			require.NoError(b, err)
+			n += len(stored)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "alerts/s")
+}

@@ -1,0 +1,85 @@
+package sites_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/sites"
+	"github.com/truyvet/truyvet/store/pebblestore"
+)
+
+// market is a tier-S market day: visitors people at venue 1 over 12 hours
+// (a third without check-out), plus the same again at 50 other venues.
+func market(b *testing.B, visitors int) *pebblestore.Store {
+	b.Helper()
+	st, err := pebblestore.Open(b.Context(), pebblestore.Options{Dir: b.TempDir(), Layout: bucket.DefaultLayout(), NoSync: true})
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, st.Close()) })
+	p, err := processor.New(bucket.DefaultLayout(), st, nil)
+	require.NoError(b, err)
+	r := rand.New(rand.NewPCG(1, 2))
+	var batch event.Batch
+	for i := range 2 * visitors {
+		venue := uint32(1)
+		if i >= visitors {
+			venue = uint32(2 + r.IntN(50))
+		}
+		enter := t0 + r.Int64N(12*3600)
+		v := event.Visit{VisitID: fmt.Sprint("m", i), UserID: uint32(1 + i), VenueID: venue, Enter: enter, Source: "qr"}
+		if r.IntN(3) > 0 {
+			v.Exit = enter + 300 + r.Int64N(2*3600)
+		}
+		batch.Visits = append(batch.Visits, v)
+		if len(batch.Visits) == 5000 {
+			require.NoError(b, p.Process(b.Context(), &batch))
+			batch.Reset()
+		}
+	}
+	require.NoError(b, p.Process(b.Context(), &batch))
+	return st
+}
+
+// BenchmarkSitePreview is a draft's preview at a market of 40 000 visitors a
+// day: the reach of a 4-hour window, exact from the stays.
+func BenchmarkSitePreview(b *testing.B) {
+	st := market(b, 40_000)
+	from, to := t0+4*3600, t0+8*3600
+	people := 0
+	for b.Loop() {
+		es, err := sites.Reach(b.Context(), st, 1, from, to)
+		require.NoError(b, err)
+		people = len(es)
+		_ = sites.ByHour(es, from, to)
+	}
+	b.ReportMetric(float64(people), "people")
+}
+
+// BenchmarkSitePublish is the fan-out of a published site at that market:
+// every person reached gets an alert, stored in waves of 1 000, no rate bound.
+func BenchmarkSitePublish(b *testing.B) {
+	st := market(b, 40_000)
+	from, to := time.Unix(t0+4*3600, 0), time.Unix(t0+8*3600, 0)
+	now := func() time.Time { return time.Unix(t0+86400, 0) }
+	fan := sites.NewFanout(sites.FanoutConfig{Wave: 1000}, st, st, nil, nil, nil, now)
+	alerts := 0
+	var elapsed time.Duration
+	for b.Loop() {
+		s, err := st.Create(b.Context(), sites.Site{Spec: sites.Spec{VenueID: 1, From: from, To: to, Severity: sites.SeverityClose, Advice: "x"}, CreatedBy: "a", CreatedAt: now()})
+		require.NoError(b, err)
+		s, err = st.Approve(b.Context(), s.ID, "b", now())
+		require.NoError(b, err)
+		t1 := time.Now()
+		n, err := fan.Sweep(b.Context(), s)
+		elapsed += time.Since(t1)
+		require.NoError(b, err)
+		alerts += n
+	}
+	b.ReportMetric(float64(alerts)/elapsed.Seconds(), "alerts/s")
+}
