@@ -108,7 +108,7 @@ func TestLifecycle(t *testing.T) {
 	f := setup(t)
 	f.visits(t,
 		event.Visit{VisitID: "a", UserID: 10, VenueID: 1, Enter: ts(8, 0), Exit: ts(9, 0)},
-		event.Visit{VisitID: "b", UserID: 11, VenueID: 1, Enter: ts(9, 30)},                // default dwell: to 10:30
+		event.Visit{VisitID: "b", UserID: 11, VenueID: 1, Enter: ts(9, 30)},                 // default dwell: to 10:30
 		event.Visit{VisitID: "c", UserID: 12, VenueID: 1, Enter: ts(7, 0), Exit: ts(9, 0)},  // ends at from: 0 s
 		event.Visit{VisitID: "d", UserID: 13, VenueID: 2, Enter: ts(9, 0), Exit: ts(10, 0)}, // other venue
 		event.Visit{VisitID: "e", UserID: 10, VenueID: 1, Enter: ts(9, 40), Exit: ts(9, 50)},
