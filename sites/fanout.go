@@ -282,7 +282,7 @@ func (f *Fanout) pass(ctx context.Context) {
 			return
 		}
 		counts[s.Status]++
-		if f.Due(s) && !f.now().Before(sweepAt(s, f.cfg.Grace)) {
+		if f.Due(s) && (!f.now().Before(sweepAt(s, f.cfg.Grace)) || s.Swept.Before(sweepAt(s, 0))) {
 			due = append(due, s)
 		}
 	}
@@ -294,8 +294,8 @@ func (f *Fanout) pass(ctx context.Context) {
 	}
 }
 
-// sweepAt is when a due site's last sweep may begin. A sweep that starts
-// earlier (at publication, for speed) is repeated once then.
+// sweepAt is when a due site's last sweep may begin. Its first sweep
+// starts at once, for speed, and is repeated once then.
 func sweepAt(s Site, grace time.Duration) time.Time {
 	if s.Status == StatusRetracted {
 		return s.RetractedAt.Add(grace)
