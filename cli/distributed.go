@@ -40,7 +40,7 @@ type kafkaFlags struct {
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	k.cfg = kafkaproducer.DefaultConfig()
 	fs.StringVar(&k.brokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers (required)")
-	fs.StringVar(&k.cfg.TopicPrefix, "kafka-topic-prefix", k.cfg.TopicPrefix, "prefix of the topics <prefix>checkins, <prefix>proximity, <prefix>deadletter")
+	fs.StringVar(&k.cfg.TopicPrefix, "kafka-topic-prefix", k.cfg.TopicPrefix, "prefix of the topics <prefix>checkins, <prefix>proximity, <prefix>deadletter, <prefix>alerts")
 	fs.IntVar(&k.cfg.Partitions, "kafka-partitions", k.cfg.Partitions, "partitions of the topics, when this process creates them")
 	fs.IntVar(&k.cfg.Replication, "kafka-replication", k.cfg.Replication, "replication factor of the topics, when this process creates them")
 	fs.StringVar(&k.cfg.Compression, "kafka-compression", k.cfg.Compression, "compression of produced batches: none, lz4, snappy, gzip or zstd")

@@ -3,6 +3,7 @@ package sites
 import (
 	"context"
 	"fmt"
+	"math"
 	"log/slog"
 	"slices"
 	"sync"
@@ -117,19 +118,9 @@ func (mt *Matcher) Write(ctx context.Context, b *processor.Batch) error {
 	if len(cands) == 0 {
 		return nil
 	}
-	var as []Alert
-	at := mt.now()
-	for _, c := range cands {
-		from, to := c.site.Window()
-		err := StaysAt(ctx, mt.stays, c.users, c.site.VenueID, from, to, func(user uint32, ivs []graph.Interval) {
-			if e, ok := Overlap(ivs, from, to); ok {
-				e.User = user
-				as = append(as, ExposureAlert(c.site, e, at))
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("match against exposure site %d: %w", c.site.ID, err)
-		}
+	as, err := mt.confirm(ctx, cands)
+	if err != nil {
+		return err
 	}
 	stored, err := storeAlerts(ctx, mt.alerts, mt.pub, mt.m, as)
 	if err != nil {
@@ -142,6 +133,49 @@ func (mt *Matcher) Write(ctx context.Context, b *processor.Batch) error {
 		}
 	}
 	return nil
+}
+
+// confirm reads the candidates' stays back from the store, in one read for
+// all of them over the windows' span, and returns the alerts of those whose
+// stays at a site's venue overlap its window.
+func (mt *Matcher) confirm(ctx context.Context, cands []candidate) ([]Alert, error) {
+	var users []uint32
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	wanted := map[uint32][]int{} // user → candidates naming them
+	for i, c := range cands {
+		from, to := c.site.Window()
+		lo, hi = min(lo, from), max(hi, to)
+		for _, u := range c.users {
+			if len(wanted[u]) == 0 {
+				users = append(users, u)
+			}
+			wanted[u] = append(wanted[u], i)
+		}
+	}
+	slices.Sort(users)
+	var as []Alert
+	at := mt.now()
+	var ivs []graph.Interval
+	for us, err := range mt.stays.Stays(ctx, users, graph.Window{From: lo, To: hi}) {
+		if err != nil {
+			return nil, fmt.Errorf("match against the published sites: stays of %d users: %w", len(users), err)
+		}
+		for _, i := range wanted[us.User] {
+			s := cands[i].site
+			ivs = ivs[:0]
+			for _, st := range us.Stays {
+				if st.Venue == s.VenueID {
+					ivs = append(ivs, st.Interval)
+				}
+			}
+			from, to := s.Window()
+			if e, ok := Overlap(ivs, from, to); ok {
+				e.User = us.User
+				as = append(as, ExposureAlert(s, e, at))
+			}
+		}
+	}
+	return as, nil
 }
 
 type candidate struct {

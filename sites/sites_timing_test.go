@@ -83,3 +83,44 @@ func BenchmarkSitePublish(b *testing.B) {
 	}
 	b.ReportMetric(float64(alerts)/elapsed.Seconds(), "alerts/s")
 }
+
+// BenchmarkMatcher is the cost of the standing query on the processor's
+// path: batches of 5 000 check-ins at 1 000 venues, 20 of them with a
+// published site, written through the matcher or straight to the store.
+func BenchmarkMatcher(b *testing.B) {
+	for _, withSites := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sites=%v", withSites), func(b *testing.B) {
+			st, err := pebblestore.Open(b.Context(), pebblestore.Options{Dir: b.TempDir(), Layout: bucket.DefaultLayout(), NoSync: true})
+			require.NoError(b, err)
+			defer func() { require.NoError(b, st.Close()) }()
+			now := func() time.Time { return time.Unix(t0+86400, 0) }
+			var sink processor.Sink = st
+			if withSites {
+				mt := sites.NewMatcher(st, st, st, nil, nil, nil, now)
+				for v := range uint32(20) {
+					s, err := st.Create(b.Context(), sites.Site{Spec: sites.Spec{VenueID: 1 + v*50, From: time.Unix(t0, 0), To: time.Unix(t0+6*3600, 0),
+						Severity: sites.SeverityClose, Advice: "x"}, CreatedBy: "a", CreatedAt: now()})
+					require.NoError(b, err)
+					_, err = st.Approve(b.Context(), s.ID, "b", now())
+					require.NoError(b, err)
+				}
+				require.NoError(b, mt.Refresh(b.Context()))
+				sink = mt
+			}
+			p, err := processor.New(bucket.DefaultLayout(), sink, nil)
+			require.NoError(b, err)
+			r := rand.New(rand.NewPCG(3, 4))
+			n := 0
+			for b.Loop() {
+				batch := event.Batch{Visits: make([]event.Visit, 5000)}
+				for i := range batch.Visits {
+					n++
+					enter := t0 + r.Int64N(12*3600)
+					batch.Visits[i] = event.Visit{VisitID: fmt.Sprint("b", n), UserID: uint32(n), VenueID: uint32(1 + r.IntN(1000)), Enter: enter, Exit: enter + 1800}
+				}
+				require.NoError(b, p.Process(b.Context(), &batch))
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
