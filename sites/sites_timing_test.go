@@ -1,8 +1,12 @@
 package sites_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -123,4 +127,74 @@ func BenchmarkMatcher(b *testing.B) {
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+// BenchmarkLateAlertFreshness replays check-ins at up to 50 000 a second
+// (five clients) through
+// the all-in-one pipe (the processor writing through the matcher, synced
+// writes) and, every
+// 50 ms, a late check-in at a published site: its freshness is the time from
+// handing it to the pipe to its alert being stored (the pipe answers once
+// the batch is durable and matched). It runs 10 s whatever b.N says.
+func BenchmarkLateAlertFreshness(b *testing.B) {
+	st, err := pebblestore.Open(b.Context(), pebblestore.Options{Dir: b.TempDir(), Layout: bucket.DefaultLayout()})
+	require.NoError(b, err)
+	defer func() { require.NoError(b, st.Close()) }()
+	now := time.Now
+	base := time.Now().Add(-6 * time.Hour).Unix()
+	s, err := st.Create(b.Context(), sites.Site{Spec: sites.Spec{VenueID: 7, From: time.Unix(base, 0), To: time.Unix(base+4*3600, 0),
+		Severity: sites.SeverityClose, Advice: "x"}, CreatedBy: "a", CreatedAt: now()})
+	require.NoError(b, err)
+	s, err = st.Approve(b.Context(), s.ID, "b", now())
+	require.NoError(b, err)
+	mt := sites.NewMatcher(st, st, st, nil, nil, nil, now)
+	require.NoError(b, mt.Refresh(b.Context()))
+	p, err := processor.New(bucket.DefaultLayout(), mt, nil)
+	require.NoError(b, err)
+	pipe := processor.NewPipe(p, 0)
+	ctx, cancel := context.WithCancel(b.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = pipe.Run(ctx) })
+	b.ResetTimer()
+	stop := time.Now().Add(10 * time.Second)
+	var sent atomic.Int64
+	for g := range 5 { // five clients, 500 records every 50 ms each: 50 000 a second
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(5, uint64(g)))
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			n := g * 100_000_000
+			for time.Now().Before(stop) {
+				<-tick.C
+				batch := event.Batch{Visits: make([]event.Visit, 500)}
+				for i := range batch.Visits {
+					n++
+					enter := base + r.Int64N(12*3600)
+					batch.Visits[i] = event.Visit{VisitID: fmt.Sprint("l", n), UserID: uint32(1_000_000 + n), VenueID: uint32(8 + r.IntN(5000)), Enter: enter, Exit: enter + 1800}
+				}
+				if err := pipe.Produce(ctx, &batch); err != nil {
+					return
+				}
+				sent.Add(500)
+			}
+		})
+	}
+	var lat []time.Duration
+	for u := uint32(1); time.Now().Before(stop); u++ {
+		late := event.Batch{Visits: []event.Visit{{VisitID: fmt.Sprint("late", u), UserID: u, VenueID: 7, Enter: base + 3600}}}
+		t1 := time.Now()
+		require.NoError(b, pipe.Produce(ctx, &late))
+		lat = append(lat, time.Since(t1))
+		time.Sleep(50 * time.Millisecond)
+	}
+	elapsed := b.Elapsed()
+	cancel()
+	wg.Wait()
+	got, err := st.Of(b.Context(), s.ID, sites.TypeExposure)
+	require.NoError(b, err)
+	require.Len(b, got, len(lat), "every late check-in alerted")
+	slices.Sort(lat)
+	b.ReportMetric(float64(sent.Load())/elapsed.Seconds(), "records/s")
+	b.ReportMetric(lat[len(lat)/2].Seconds()*1000, "p50-ms")
+	b.ReportMetric(lat[len(lat)*99/100].Seconds()*1000, "p99-ms")
 }
