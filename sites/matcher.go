@@ -3,8 +3,8 @@ package sites
 import (
 	"context"
 	"fmt"
-	"math"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
