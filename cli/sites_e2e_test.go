@@ -166,6 +166,7 @@ func TestSitesDistributedReal(t *testing.T) {
 
 	// <prefix>alerts carries every alert, keyed by user.
 	got := map[string]string{}
+	msgs := 0
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	for part := range 2 {
@@ -181,8 +182,10 @@ func TestSitesDistributedReal(t *testing.T) {
 			require.NoError(t, json.Unmarshal(m.Value, &a))
 			require.Equal(t, fmt.Sprint(a.UserID), string(m.Key))
 			got[a.AlertID] = a.Type
+			msgs++
 		}
 		require.NoError(t, r.Close())
 	}
 	require.Len(t, got, n)
+	require.Equal(t, n, msgs, "one sweeper per site: no alert twice on the topic without a crash")
 }

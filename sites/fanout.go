@@ -2,6 +2,8 @@ package sites
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,10 +59,15 @@ type Fanout struct {
 	log    *slog.Logger
 	now    func() time.Time
 
+	holder   string // this fanout's name in sweep leases
 	mu       sync.Mutex
 	inFlight map[uint64]bool
 	kick     chan Site
 }
+
+// LeaseFor is how long a sweep holds its site before another process may
+// take it over (a crashed sweeper's site waits this long).
+const LeaseFor = 2 * time.Minute
 
 // NewFanout returns a fanout reading stays from vs; pub may be nil.
 func NewFanout(cfg FanoutConfig, st Store, vs graph.VenueStore, pub Publisher, m *Metrics, log *slog.Logger, now func() time.Time) *Fanout {
@@ -76,7 +83,7 @@ func NewFanout(cfg FanoutConfig, st Store, vs graph.VenueStore, pub Publisher, m
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Fanout{cfg: cfg, reg: st, alerts: st, stays: vs, pub: pub, m: m, log: log.With("component", "fanout"), now: now, inFlight: map[uint64]bool{}, kick: make(chan Site, 64)}
+	return &Fanout{cfg: cfg, reg: st, alerts: st, stays: vs, pub: pub, m: m, log: log.With("component", "fanout"), now: now, inFlight: map[uint64]bool{}, kick: make(chan Site, 64), holder: holderName()}
 }
 
 // Due reports whether s still needs a sweep: published or retracted, and no
@@ -110,9 +117,15 @@ func (f *Fanout) Sweep(ctx context.Context, s Site) (int, error) {
 		f.mu.Unlock()
 	}()
 	began := f.now()
+	ok, err := f.reg.Lease(ctx, s.ID, f.holder, began, began.Add(LeaseFor))
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, errBusy
+	}
 	t0 := time.Now()
 	var as []Alert
-	var err error
 	switch s.Status {
 	case StatusPublished:
 		as, err = f.exposures(ctx, s, began)
@@ -312,4 +325,12 @@ func (f *Fanout) Start(s Site) {
 	case f.kick <- s:
 	default:
 	}
+}
+
+// holderName names a fanout in leases: random, so every process (and
+// every restart) is another holder.
+func holderName() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -159,6 +159,9 @@ type Site struct {
 	RetractedAt   time.Time
 	UpdatedAt     time.Time
 	Swept         time.Time
+	// LeaseHolder may sweep the site until LeaseUntil (Registry.Lease).
+	LeaseHolder string
+	LeaseUntil  time.Time
 }
 
 // Window is the site's window in Unix seconds, [From, To].
@@ -208,6 +211,12 @@ type Registry interface {
 	// MarkSwept records that a sweep of the site's alerts that began at
 	// began has finished (it keeps the later of the stored and the given time).
 	MarkSwept(ctx context.Context, id uint64, began time.Time) error
+
+	// Lease gives holder the site's sweep until until, unless another
+	// holder's lease runs past now; it reports whether holder has it. One
+	// process at a time sweeps a site, so the Kafka topic does not get
+	// every alert once per processor.
+	Lease(ctx context.Context, id uint64, holder string, now, until time.Time) (bool, error)
 
 	// Sites yields every site with one of statuses (none: all), in id order.
 	Sites(ctx context.Context, statuses ...Status) iter.Seq2[Site, error]
@@ -287,6 +296,14 @@ func ApproveRule(s *Site, by string, at time.Time) error {
 	return nil
 }
 
+// SweptRule is MarkSwept's rule: the later sweep stands, and the lease ends.
+func SweptRule(s *Site, began time.Time) {
+	if began.After(s.Swept) {
+		s.Swept = began
+	}
+	s.LeaseHolder, s.LeaseUntil = "", time.Time{}
+}
+
 // RetractRule is Retract's rule, for Registry implementations.
 func RetractRule(s *Site, by, reason string, at time.Time) error {
 	if s.Status == StatusRetracted {
@@ -295,3 +312,19 @@ func RetractRule(s *Site, by, reason string, at time.Time) error {
 	s.Status, s.RetractedBy, s.RetractReason, s.RetractedAt, s.UpdatedAt = StatusRetracted, by, reason, at, at
 	return nil
 }
+
+// errLeaseHeld: another holder has the site's sweep.
+var errLeaseHeld = errors.New("another process is sweeping the site")
+
+// LeaseRule is Lease's rule, for Registry implementations: it takes the
+// lease for holder or returns an error that LeaseHeld recognises.
+func LeaseRule(s *Site, holder string, now, until time.Time) error {
+	if s.LeaseHolder != "" && s.LeaseHolder != holder && s.LeaseUntil.After(now) {
+		return errLeaseHeld
+	}
+	s.LeaseHolder, s.LeaseUntil = holder, until
+	return nil
+}
+
+// LeaseHeld reports whether err is LeaseRule's refusal.
+func LeaseHeld(err error) bool { return errors.Is(err, errLeaseHeld) }

@@ -122,6 +122,7 @@ func (s *Store) Create(ctx context.Context, site sites.Site) (sites.Site, error)
 	site.UpdatedAt = site.CreatedAt
 	site.PublishedAt, site.RetractedAt, site.Swept = time.Time{}, time.Time{}, time.Time{}
 	site.ApprovedBy, site.RetractedBy, site.RetractReason = "", "", ""
+	site.LeaseHolder, site.LeaseUntil = "", time.Time{}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+s.table("exposure_sites")+` IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock exposure sites: %w", err)
@@ -215,12 +216,19 @@ func (s *Store) Retract(ctx context.Context, id uint64, by, reason string, at ti
 // MarkSwept implements sites.Registry.
 func (s *Store) MarkSwept(ctx context.Context, id uint64, began time.Time) error {
 	_, err := s.transition(ctx, id, func(site *sites.Site) error {
-		if began.After(site.Swept) {
-			site.Swept = began
-		}
+		sites.SweptRule(site, began)
 		return nil
 	})
 	return err
+}
+
+// Lease implements sites.Registry.
+func (s *Store) Lease(ctx context.Context, id uint64, holder string, now, until time.Time) (bool, error) {
+	_, err := s.transition(ctx, id, func(site *sites.Site) error { return sites.LeaseRule(site, holder, now, until) })
+	if sites.LeaseHeld(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // Sites implements sites.Registry.
