@@ -177,6 +177,8 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()
+	siteLoc := locateSites(store, store)
+	n.access.sites.Store(&siteLoc)
 	n.sites.routes(n.mux, store, store, n.engine, n.access.trail, func(ctx context.Context) {
 		if err := n.match.Refresh(ctx); err != nil {
 			n.log.Warn("cannot reload the published exposure sites; the next sweep catches what the matcher misses", "err", err)

@@ -306,6 +306,8 @@ func runProcess(ctx context.Context, env Env) error {
 	if !st.Shared() {
 		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
 		if pb, ok := st.(*pebblestore.Store); ok {
+			siteLoc := locateSites(pb, pb)
+			g.sites.Store(&siteLoc)
 			side.routes(e.mux, pb, st, graph.NewEngine(st), g.trail, func(ctx context.Context) { _ = match.Refresh(ctx) }, d, env.Now)
 		}
 	} else {
@@ -429,6 +431,8 @@ func runQuery(ctx context.Context, env Env) error {
 		// The processors sweep published sites (they write <prefix>alerts);
 		// this server only records the transitions and serves the feed.
 		side := &siteSide{st: ss, m: sites.NewMetrics(d.reg)}
+		siteLoc := locateSites(ss, venues.reg)
+		g.sites.Store(&siteLoc)
 		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
 	}
 	start.started()

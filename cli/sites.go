@@ -8,12 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/truyvet/truyvet/access"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/query/siteapi"
 	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/store/pgsites"
+	"github.com/truyvet/truyvet/venue"
 )
 
 // siteFlags shape the alerts of exposure sites.
@@ -110,4 +112,26 @@ func openSiteStore(ctx context.Context, st any, af accessFlags) (sites.Store, fu
 		return nil, nil, err
 	}
 	return ss, func() { _ = ss.Close() }, nil
+}
+
+// locateSites finds an exposure site's province for the access policy
+// (ScopeSite): its venue's, from venues.
+func locateSites(reg sites.Registry, venues siteapi.Venues) access.Locate {
+	return func(ctx context.Context, id uint32) (string, bool, error) {
+		s, err := reg.Site(ctx, uint64(id))
+		if errors.Is(err, sites.ErrNotFound) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		v, err := venues.Venue(ctx, s.VenueID)
+		if errors.Is(err, venue.ErrNotFound) {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		return v.Province, true, nil
+	}
 }

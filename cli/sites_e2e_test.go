@@ -25,7 +25,13 @@ import (
 // and returns its id and token.
 func accountWith(t *testing.T, bin, name, roles string, where ...string) (id, token string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"accounts", "create", "--name", name, "--roles", roles, "--provinces", "*"}, where...)...)
+	return accountIn(t, bin, name, roles, "*", where...)
+}
+
+// accountIn is accountWith scoped to provinces.
+func accountIn(t *testing.T, bin, name, roles, provinces string, where ...string) (id, token string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"accounts", "create", "--name", name, "--roles", roles, "--provinces", provinces}, where...)...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	require.NoError(t, err)
@@ -130,8 +136,20 @@ func TestSitesAllInOne(t *testing.T) {
 	dir := t.TempDir()
 	_, epi := accountWith(t, bin, "epi", "app,epidemiologist", "--data-dir", dir)
 	_, appr := accountWith(t, bin, "approver", "approver", "--data-dir", dir)
+	_, epi01 := accountIn(t, bin, "epi Hà Nội", "epidemiologist", "01", "--data-dir", dir)
+	_, appr01 := accountIn(t, bin, "approver Hà Nội", "approver", "01", "--data-dir", dir)
 	p := start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
 	sitesScenario(t, p, p, epi, appr)
+
+	// Jurisdiction: the venue (in 79) decides, for drafts and approvals.
+	now := time.Now()
+	body := fmt.Sprintf(`{"venue_id":1,"from":%q,"to":%q,"severity":"casual","advice":"x"}`, now.Add(-2*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339))
+	code, out, hdr := call(t, http.MethodPost, p.url("/v1/exposure-sites"), epi01, body)
+	requireRefused(t, code, out, hdr, http.StatusForbidden, "out_of_jurisdiction")
+	code, out, _ = call(t, http.MethodPost, p.url("/v1/exposure-sites"), epi, body)
+	require.Equal(t, http.StatusCreated, code, out)
+	code, out, hdr = call(t, http.MethodPost, p.url(fmt.Sprintf("/v1/exposure-sites/%v/approve", out["site_id"])), appr01, "")
+	requireRefused(t, code, out, hdr, http.StatusForbidden, "out_of_jurisdiction")
 	require.Eventually(t, func() bool { // counted just after the alerts are stored
 		_, metrics := get(t, "", p.url("/metrics"), "")
 		return strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="retraction"} 17`) &&
