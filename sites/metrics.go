@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics of exposure sites and alerts:
 //
-//	truyvet_sites_sites{status}                  sites by status (draft, published, retracted)
+//	truyvet_sites_exposure_sites{status}         sites by status (draft, published, retracted)
 //	truyvet_sites_active_sites                   published sites a matcher holds
 //	truyvet_sites_alerts_produced_total{type}    alerts stored (exposure, retraction), each once
 //	truyvet_sites_alerts_delivered_total         alerts served on GET /v1/alerts
@@ -22,7 +22,7 @@ type Metrics struct {
 // NewMetrics registers the metrics with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		sites: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "truyvet_sites_sites", Help: "Exposure sites by status."}, []string{"status"}),
+		sites: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "truyvet_sites_exposure_sites", Help: "Exposure sites by status."}, []string{"status"}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "truyvet_sites_active_sites",
 			Help: "Published exposure sites this process matches new stays against."}),
 		produced: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_sites_alerts_produced_total",
