@@ -266,14 +266,16 @@ func (f *Fanout) Run(ctx context.Context) {
 	defer wg.Wait()
 	for {
 		f.pass(ctx)
-	wait:
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case s := <-f.kick:
-			wg.Go(func() { f.sweepLogged(ctx, s) })
-			goto wait
+		// Until the next pass, sweep what the routes ask for at once.
+		for next := false; !next; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				next = true
+			case s := <-f.kick:
+				wg.Go(func() { f.sweepLogged(ctx, s) })
+			}
 		}
 	}
 }
