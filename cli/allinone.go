@@ -20,6 +20,7 @@ import (
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/venue"
 )
@@ -35,6 +36,7 @@ type allInOneConfig struct {
 	Query             api.Config
 	Access            accessFlags
 	Venues            venueFlags
+	Sites             siteFlags
 }
 
 func (c *allInOneConfig) register(fs *flag.FlagSet) {
@@ -48,6 +50,7 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
 	c.Access.register(fs, false, true)
 	c.Venues.register(fs, "")
+	c.Sites.register(fs)
 	fs.Lookup("venue-secret-file").Usage += "; default DATA_DIR/venue.secret"
 }
 
@@ -68,6 +71,9 @@ func (c *allInOneConfig) validate() error {
 	}
 	v := c.venueFlags()
 	if err := v.validate(); err != nil {
+		return err
+	}
+	if err := c.Sites.validate(); err != nil {
 		return err
 	}
 	return validateIngest(c.Ingest)
@@ -119,6 +125,8 @@ type node struct {
 	pipe   *processor.Pipe
 	ingest *ingest.Handler
 	venues *venueSide
+	sites  *siteSide
+	match  *sites.Matcher
 	engine *graph.Engine
 	mux    *http.ServeMux
 	access *guarded
@@ -133,7 +141,17 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.store = store
-	n.proc, err = processor.New(cfg.layout(), store, processor.NewMetrics(d.reg))
+	// The processor writes through the matcher of published sites, which
+	// the registry tells at once of a change (Changed below): a grace of a
+	// second covers a batch matched against the copy before the change.
+	siteMetrics := sites.NewMetrics(d.reg)
+	n.match = sites.NewMatcher(store, store, store, nil, siteMetrics, d.log, now)
+	if err := n.match.Refresh(ctx); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	n.sites = newSiteSide(cfg.Sites, time.Second, store, store, nil, siteMetrics, d, now)
+	n.proc, err = processor.New(cfg.layout(), n.match, processor.NewMetrics(d.reg))
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -159,6 +177,13 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()
+	siteLoc := locateSites(store, store)
+	n.access.sites.Store(&siteLoc)
+	n.sites.routes(n.mux, store, store, n.engine, n.access.trail, func(ctx context.Context) {
+		if err := n.match.Refresh(ctx); err != nil {
+			n.log.Warn("cannot reload the published exposure sites; the next sweep catches what the matcher misses", "err", err)
+		}
+	}, d, now)
 	n.mux.Handle("/", ui.Handler())
 	return n, nil
 }
@@ -181,6 +206,8 @@ func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string
 	wg.Go(func() {
 		n.store.RunRetention(pipeCtx, n.cfg.Ingest.Limits.Retention, n.cfg.RetentionInterval, n.now)
 	})
+	wg.Go(func() { n.match.Run(pipeCtx, n.cfg.Sites.refresh) })
+	n.sites.run(pipeCtx, &wg)
 	n.log.Info("truyvet all-in-one starting", "data_dir", n.cfg.DataDir, "bucket", n.cfg.Bucket.String(),
 		"dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
 	err := srv.serve(ctx, n.d, n.mux, ops{status: n.status, guard: n.access.guard(true)}, onListen)

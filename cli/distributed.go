@@ -22,8 +22,11 @@ import (
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/sites"
+	"github.com/truyvet/truyvet/sites/alertkafka"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/store/pgsites"
 	"github.com/truyvet/truyvet/store/pgstore"
 	"github.com/truyvet/truyvet/venue"
 )
@@ -37,7 +40,7 @@ type kafkaFlags struct {
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	k.cfg = kafkaproducer.DefaultConfig()
 	fs.StringVar(&k.brokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers (required)")
-	fs.StringVar(&k.cfg.TopicPrefix, "kafka-topic-prefix", k.cfg.TopicPrefix, "prefix of the topics <prefix>checkins, <prefix>proximity, <prefix>deadletter")
+	fs.StringVar(&k.cfg.TopicPrefix, "kafka-topic-prefix", k.cfg.TopicPrefix, "prefix of the topics <prefix>checkins, <prefix>proximity, <prefix>deadletter, <prefix>alerts")
 	fs.IntVar(&k.cfg.Partitions, "kafka-partitions", k.cfg.Partitions, "partitions of the topics, when this process creates them")
 	fs.IntVar(&k.cfg.Replication, "kafka-replication", k.cfg.Replication, "replication factor of the topics, when this process creates them")
 	fs.StringVar(&k.cfg.Compression, "kafka-compression", k.cfg.Compression, "compression of produced batches: none, lz4, snappy, gzip or zstd")
@@ -182,8 +185,10 @@ func runProcess(ctx context.Context, env Env) error {
 		retention, retInterval time.Duration
 		kcfg                   kafkaproducer.Config
 		af                     accessFlags
+		sfl                    siteFlags
 	)
 	kf.register(srv.fs)
+	sfl.register(srv.fs)
 	sf.register(srv.fs, true)
 	af.register(srv.fs, true, true)
 	srv.fs.StringVar(&ccfg.Group, "kafka-group", ccfg.Group, "consumer group shared by the processor replicas")
@@ -212,7 +217,7 @@ func runProcess(ctx context.Context, env Env) error {
 		if retention <= 0 || retInterval <= 0 {
 			return errors.New("--retention and --retention-interval must be positive")
 		}
-		return nil
+		return sfl.validate()
 	})
 	if d == nil {
 		return err
@@ -255,7 +260,30 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	proc, err := processor.New(sf.layout(), st, processor.NewMetrics(d.reg))
+	siteStore, closeSites, err := openSiteStore(runCtx, st, af)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeSites()
+	siteMetrics := sites.NewMetrics(d.reg)
+	var sink processor.Sink = st
+	var match *sites.Matcher
+	var side *siteSide
+	if siteStore != nil {
+		// Processors send every alert: those of late stays (the matcher)
+		// and the sweeps of published and retracted sites, to the store of
+		// sent alerts and to <prefix>alerts.
+		pub := alertkafka.New(kcfg.Brokers, topics.Alerts, d.log)
+		defer func() { _ = pub.Close() }()
+		side = newSiteSide(sfl, sfl.grace(), siteStore, st, pub, siteMetrics, d, env.Now)
+		// The copy of the published sites must be there before the first batch.
+		match = sites.NewMatcher(st, siteStore, st, pub, siteMetrics, d.log, env.Now)
+		if err := match.Refresh(runCtx); err != nil {
+			return fail(err)
+		}
+		sink = match
+	}
+	proc, err := processor.New(sf.layout(), sink, processor.NewMetrics(d.reg))
 	if err != nil {
 		return fail(err)
 	}
@@ -277,6 +305,11 @@ func runProcess(ctx context.Context, env Env) error {
 	}
 	if !st.Shared() {
 		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
+		if pb, ok := st.(*pebblestore.Store); ok {
+			siteLoc := locateSites(pb, pb)
+			g.sites.Store(&siteLoc)
+			side.routes(e.mux, pb, st, graph.NewEngine(st), g.trail, func(ctx context.Context) { _ = match.Refresh(ctx) }, d, env.Now)
+		}
 	} else {
 		g.accounts().Register(e.mux)
 	}
@@ -290,6 +323,12 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
+	if match != nil {
+		wg.Go(func() { match.Run(runCtx, sfl.refresh) })
+	}
+	if side != nil {
+		side.run(runCtx, &wg)
+	}
 	start.started()
 	err = e.served()
 	cancel()
@@ -336,12 +375,17 @@ func runQuery(ctx context.Context, env Env) error {
 	af.register(srv.fs, true, false)
 	var vf venueFlags
 	vf.register(srv.fs, "")
+	var sfl siteFlags
+	sfl.register(srv.fs)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
 	var start startup
 	start.register(srv.fs)
 	d, err := srv.setup(env, func() error {
 		if af.pgURL == "" {
 			return pgstore.ErrNoURL
+		}
+		if err := sfl.validate(); err != nil {
+			return err
 		}
 		return sf.validate()
 	})
@@ -376,6 +420,20 @@ func runQuery(ctx context.Context, env Env) error {
 	} else {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
+	}
+	if venues != nil {
+		// Sites name registered venues: without a registry there are none.
+		ss, err := pgsites.Open(runCtx, pgsites.Options{URL: af.pgURL, Schema: af.pgSchema})
+		if err != nil {
+			return e.fail(err)
+		}
+		defer func() { _ = ss.Close() }()
+		// The processors sweep published sites (they write <prefix>alerts);
+		// this server only records the transitions and serves the feed.
+		side := &siteSide{st: ss, m: sites.NewMetrics(d.reg)}
+		siteLoc := locateSites(ss, venues.reg)
+		g.sites.Store(&siteLoc)
+		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
 	}
 	start.started()
 	return e.served()

@@ -635,7 +635,7 @@ func TestSchemas(t *testing.T) {
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.JSONEq(t, `{"version":"v1","schemas":["definition","encounter","visit"]}`, rec.Body.String())
+	require.JSONEq(t, `{"version":"v1","schemas":["alert","definition","encounter","exposure-site","visit"]}`, rec.Body.String())
 	rec = httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas/nope", nil))
 	require.Equal(t, http.StatusNotFound, rec.Code)

@@ -74,6 +74,7 @@ type Store struct {
 	reg    registry
 	defMu  sync.Mutex // one definition add at a time: check, then write
 	venues venueLock
+	sites  siteLock
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout
