@@ -68,7 +68,7 @@ func getStatusAs(t *testing.T, url, token string) int {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	_, _ = io.Copy(io.Discard, resp.Body)
 	require.NoError(t, resp.Body.Close())
@@ -108,7 +108,7 @@ func TestAllInOneStatus(t *testing.T) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/status", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
