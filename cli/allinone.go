@@ -122,6 +122,7 @@ type node struct {
 	engine *graph.Engine
 	mux    *http.ServeMux
 	access *guarded
+	sum    *summarySide
 }
 
 func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.Time) (*node, error) {
@@ -133,17 +134,18 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.store = store
-	n.proc, err = processor.New(cfg.layout(), store, processor.NewMetrics(d.reg))
+	n.sum = newSummary(store, d.log, now)
+	if n.venues, err = openVenues(ctx, cfg.venueFlags(), store, true, d, now); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	n.proc, err = processor.New(cfg.layout(), n.sum.sink(store, n.venues.known), processor.NewMetrics(d.reg))
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	n.pipe = processor.NewPipe(n.proc, 0)
-	if n.venues, err = openVenues(ctx, cfg.venueFlags(), store, true, d, now); err != nil {
-		_ = store.Close()
-		return nil, err
-	}
-	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption())
+	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption(), n.sum.ingestOption())
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -155,7 +157,8 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.sum.trail(n.access.trail, store), n.sum.cases(store), definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	n.sum.routes(n.mux)
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()
@@ -181,6 +184,7 @@ func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string
 	wg.Go(func() {
 		n.store.RunRetention(pipeCtx, n.cfg.Ingest.Limits.Retention, n.cfg.RetentionInterval, n.now)
 	})
+	wg.Go(func() { n.sum.run(pipeCtx) })
 	n.log.Info("truyvet all-in-one starting", "data_dir", n.cfg.DataDir, "bucket", n.cfg.Bucket.String(),
 		"dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
 	err := srv.serve(ctx, n.d, n.mux, ops{status: n.status, guard: n.access.guard(true)}, onListen)

@@ -93,6 +93,8 @@ func runIngest(ctx context.Context, env Env) error {
 	af.register(srv.fs, true, false)
 	var vf venueFlags
 	vf.register(srv.fs, "")
+	var ssf summaryStoreFlags
+	ssf.register(srv.fs)
 	var start startup
 	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
@@ -156,7 +158,18 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer func() { _ = prod.Close() }()
-	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, venues.ingestOptions()...); err != nil {
+	iopts := venues.ingestOptions()
+	// The rejections' tally: flushed until runCtx ends (once more then),
+	// before its store closes.
+	var wg sync.WaitGroup
+	counters, closeCounters := ssf.open(runCtx, d.log)
+	defer func() { cancel(); wg.Wait(); closeCounters() }()
+	if counters != nil {
+		sum := newSummary(counters, d.log, env.Now)
+		iopts = append(iopts, sum.ingestOption())
+		wg.Go(func() { sum.run(runCtx) })
+	}
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, iopts...); err != nil {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
@@ -255,7 +268,13 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	proc, err := processor.New(sf.layout(), st, processor.NewMetrics(d.reg))
+	sum := newSummary(st, d.log, env.Now)
+	provinces, stopProvinces, err := processProvinces(runCtx, st, af, d.log, env.Now)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopProvinces()
+	proc, err := processor.New(sf.layout(), sum.sink(st, provinces), processor.NewMetrics(d.reg))
 	if err != nil {
 		return fail(err)
 	}
@@ -276,7 +295,7 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	if !st.Shared() {
-		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
+		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil, sum)
 	} else {
 		g.accounts().Register(e.mux)
 	}
@@ -290,6 +309,7 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
+	wg.Go(func() { sum.run(runCtx) })
 	start.started()
 	err = e.served()
 	cancel()
@@ -371,14 +391,20 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeGuarded()
+	sum := newSummary(st, d.log, env.Now)
 	if venues == nil {
-		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil)
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil, sum)
 	} else {
-		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg, sum)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { sum.run(runCtx) })
 	start.started()
-	return e.served()
+	err = e.served()
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // openGuarded opens what the access guard of a distributed ingest or query
@@ -406,18 +432,20 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 	return g, venues, closeAll, nil
 }
 
-// registerQuery adds the query API, the accounts routes and the UI over s,
-// auditing to g's trail. Contact definitions live in s.
+// registerQuery adds the query API, the summary, the accounts routes and
+// the UI over s, auditing to g's trail and counting cases and lookups in
+// sum. Contact definitions live in s.
 // With a venue registry reg, exposure sites are named and contact
 // definitions' venue kinds come from it (without, every venue is "other").
-func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry) {
+func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
 	var eopts []graph.Option
 	var opts []api.Option
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))
 	}
-	api.New(cfg, graph.NewEngine(s, eopts...), g.trail, g.state, definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
+	api.New(cfg, graph.NewEngine(s, eopts...), sum.trail(g.trail, g.state), sum.cases(g.state), definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
+	sum.routes(mux)
 	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }
