@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -15,8 +16,14 @@ import (
 //
 //	'n' day:4 len:1 province len:1 metric key → int64, little-endian (merge: add)
 //
-// A day's counters are one range, dropped with the day's data.
+// A day's counters are one range, dropped with the day's data. Each
+// addition is also kept under the province "*", the national total, so a
+// national read is as short as a province's: 22 keys a day, not 22 for
+// each of 64 provinces.
 const spaceSummary = 'n'
+
+// national is the province of the national totals' keys.
+const national = "*"
 
 var _ summary.Counters = (*Store)(nil)
 
@@ -54,7 +61,16 @@ func decodeSummaryKey(k []byte) (day bucket.Day, province, metric, key string, e
 // AddCounts implements summary.Counters: one batch of merge operands,
 // durable as the store's writes are.
 func (s *Store) AddCounts(_ context.Context, ds []summary.Delta) error {
-	ds = summary.Fold(ds)
+	all := make([]summary.Delta, 0, 2*len(ds))
+	for _, d := range ds {
+		if d.Province == national {
+			return fmt.Errorf("summary counter in province %q: %w", national, errKey)
+		}
+		all = append(all, d)
+		d.Province = national
+		all = append(all, d)
+	}
+	ds = summary.Fold(all)
 	if len(ds) == 0 {
 		return nil
 	}
@@ -76,42 +92,58 @@ func (s *Store) AddCounts(_ context.Context, ds []summary.Delta) error {
 	return nil
 }
 
-// SummaryCounts implements summary.Counters: one range scan over the days.
+// SummaryCounts implements summary.Counters: one short range a day, of the
+// province's keys or of the national totals'.
 func (s *Store) SummaryCounts(ctx context.Context, q summary.Query) ([]summary.Count, error) {
 	if q.From > q.To {
 		return nil, nil
 	}
-	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{
-		LowerBound: dayPrefix(spaceSummary, q.From), UpperBound: dayPrefix(spaceSummary, q.To+1),
-	})
-	if err != nil {
-		return nil, err
+	want := q.Province
+	switch {
+	case want == "":
+		want = national
+	case want == national || len(want) > 255:
+		return nil, nil
 	}
-	defer it.Close()
 	type k struct {
 		day         bucket.Day
 		metric, key string
 	}
 	sums := map[k]int64{}
-	for ok := it.First(); ok; ok = it.Next() {
-		day, province, metric, key, err := decodeSummaryKey(it.Key())
+	scan := func(lo, hi []byte) error {
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if q.Province != "" && province != q.Province {
-			continue
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			day, province, metric, key, err := decodeSummaryKey(it.Key())
+			if err != nil {
+				return err
+			}
+			if province != want {
+				continue
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return err
+			}
+			if len(v) != 8 {
+				return fmt.Errorf("summary counter of %d bytes: %w", len(v), errKey)
+			}
+			sums[k{day, metric, key}] += int64(binary.LittleEndian.Uint64(v))
 		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, err
-		}
-		if len(v) != 8 {
-			return nil, fmt.Errorf("summary counter of %d bytes: %w", len(v), errKey)
-		}
-		sums[k{day, metric, key}] += int64(binary.LittleEndian.Uint64(v))
+		return it.Error()
 	}
-	if err := it.Error(); err != nil {
-		return nil, err
+	for d := q.From; d <= q.To; d++ {
+		lo := append(dayPrefix(spaceSummary, d), byte(len(want)))
+		lo = append(lo, want...)
+		if err := scan(lo, prefixEnd(lo)); err != nil {
+			return nil, err
+		}
+		if d == q.To { // d++ would wrap at the last day
+			break
+		}
 	}
 	out := make([]summary.Count, 0, len(sums))
 	for key, n := range sums {
@@ -125,6 +157,19 @@ func (s *Store) SummaryCounts(ctx context.Context, q summary.Query) ([]summary.C
 func (s *Store) dropSummaryBefore(cutoff bucket.Day) error {
 	if err := s.db.DeleteRange([]byte{spaceSummary}, dayPrefix(spaceSummary, cutoff), pebble.Sync); err != nil {
 		return fmt.Errorf("drop summary counters before %s: %w", cutoff, err)
+	}
+	return nil
+}
+
+// prefixEnd is the least key greater than every key starting with p (nil:
+// none, p is all 0xff).
+func prefixEnd(p []byte) []byte {
+	end := slices.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
 	}
 	return nil
 }
