@@ -134,7 +134,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.store = store
-	n.sum = newSummary(store, d.log, now)
+	n.sum = newSummary(store, d, now)
 	if n.venues, err = openVenues(ctx, cfg.venueFlags(), store, true, d, now); err != nil {
 		_ = store.Close()
 		return nil, err

@@ -165,7 +165,7 @@ func runIngest(ctx context.Context, env Env) error {
 	counters, closeCounters := ssf.open(runCtx, d.log)
 	defer func() { cancel(); wg.Wait(); closeCounters() }()
 	if counters != nil {
-		sum := newSummary(counters, d.log, env.Now)
+		sum := newSummary(counters, d, env.Now)
 		iopts = append(iopts, sum.ingestOption())
 		wg.Go(func() { sum.run(runCtx) })
 	}
@@ -268,7 +268,7 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	sum := newSummary(st, d.log, env.Now)
+	sum := newSummary(st, d, env.Now)
 	provinces, stopProvinces, err := processProvinces(runCtx, st, af, d.log, env.Now)
 	if err != nil {
 		return fail(err)
@@ -391,7 +391,7 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeGuarded()
-	sum := newSummary(st, d.log, env.Now)
+	sum := newSummary(st, d, env.Now)
 	if venues == nil {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil, sum)
 	} else {

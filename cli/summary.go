@@ -36,8 +36,8 @@ type summarySide struct {
 	log      *slog.Logger
 }
 
-func newSummary(c summary.Counters, log *slog.Logger, now func() time.Time) *summarySide {
-	return &summarySide{counters: c, tally: summary.NewTally(c, now, log), now: now, log: log}
+func newSummary(c summary.Counters, d *deps, now func() time.Time) *summarySide {
+	return &summarySide{counters: c, tally: summary.NewTally(c, now, d.log, summary.NewMetrics(d.reg)), now: now, log: d.log}
 }
 
 // run flushes the tally until ctx ends, and once more then.

@@ -83,6 +83,7 @@ type Tally struct {
 	counters Counters
 	now      func() time.Time
 	log      *slog.Logger
+	m        *Metrics
 
 	mu      sync.Mutex
 	pending map[tallyKey]int64
@@ -93,12 +94,15 @@ type tallyKey struct {
 	province, metric, key string
 }
 
-// NewTally returns a tally adding into c.
-func NewTally(c Counters, now func() time.Time, log *slog.Logger) *Tally {
+// NewTally returns a tally adding into c (m nil: metrics not registered).
+func NewTally(c Counters, now func() time.Time, log *slog.Logger, m *Metrics) *Tally {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tally{counters: c, now: now, log: log.With("component", "summary"), pending: map[tallyKey]int64{}}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Tally{counters: c, now: now, log: log.With("component", "summary"), m: m, pending: map[tallyKey]int64{}}
 }
 
 // Add counts n of metric/key in province, today.
@@ -112,6 +116,7 @@ func (t *Tally) Add(province, metric, key string, n int64) {
 	k := tallyKey{bucket.DayOf(t.now().Unix()), province, metric, key}
 	t.mu.Lock()
 	t.pending[k] += n
+	t.m.pending.Set(float64(len(t.pending)))
 	t.mu.Unlock()
 }
 
@@ -137,9 +142,15 @@ func (t *Tally) Flush(ctx context.Context) error {
 		for k, n := range taken {
 			t.pending[k] += n
 		}
+		t.m.pending.Set(float64(len(t.pending)))
 		t.mu.Unlock()
+		t.m.flushes.WithLabelValues("error").Inc()
 		return err
 	}
+	t.mu.Lock()
+	t.m.pending.Set(float64(len(t.pending)))
+	t.mu.Unlock()
+	t.m.flushes.WithLabelValues("ok").Inc()
 	return nil
 }
 

@@ -34,6 +34,8 @@
 // Both stores implement Counters: the embedded store in key space 'n' with
 // Pebble's merge operator adding, ClickHouse in a SummingMergeTree
 // partitioned by day; retention drops their days with the data's.
+//
+// Metrics: see NewMetrics.
 package summary
 
 import (

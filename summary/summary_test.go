@@ -91,7 +91,7 @@ func TestTallyKeepsWhatItCannotFlush(t *testing.T) {
 	m := &summarytest.Memory{}
 	down := true
 	c := &switchable{up: m, down: &down}
-	tl := summary.NewTally(c, clock, nil)
+	tl := summary.NewTally(c, clock, nil, nil)
 	tl.Rejected("future_time")
 	tl.Rejected("future_time")
 	tl.Add("79", summary.CasesRegistered, "", 1)
@@ -145,7 +145,7 @@ func (r registry) Case(_ context.Context, id uint32) (cases.Case, error) {
 
 func TestCasesAndLookupsAreCountedInTheirProvince(t *testing.T) {
 	m := &summarytest.Memory{}
-	tl := summary.NewTally(m, clock, nil)
+	tl := summary.NewTally(m, clock, nil, nil)
 	reg := summary.Cases{Registry: registry{}, Tally: tl}
 	for range 2 {
 		_, err := reg.RegisterCase(t.Context(), cases.Case{UserID: 7, Province: "79"})
