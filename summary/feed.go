@@ -20,8 +20,15 @@ type Provinces interface {
 	ProvincesOf(ids []uint32, dst []string)
 }
 
+// CountedSink is a sink that stores a batch's counts with the batch, in one
+// atomic write (the embedded store): the counts are then exact.
+type CountedSink interface {
+	WriteCounted(ctx context.Context, b *processor.Batch, counts []Delta) error
+}
+
 // Sink counts records_in of each batch its next sink made durable, in the
-// same call: a batch whose counts cannot be added fails, and is retried
+// same call: with a CountedSink in the same write, else by AddCounts right
+// after it. A batch whose counts cannot be added fails, and is retried
 // whole, as a failed write is.
 type Sink struct {
 	Next      processor.Sink
@@ -34,9 +41,24 @@ var _ processor.Sink = (*Sink)(nil)
 
 // Write implements processor.Sink.
 func (s *Sink) Write(ctx context.Context, b *processor.Batch) error {
+	ds := s.counts(b)
+	if cs, ok := s.Next.(CountedSink); ok {
+		return cs.WriteCounted(ctx, b, ds)
+	}
 	if err := s.Next.Write(ctx, b); err != nil {
 		return err
 	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := s.Counters.AddCounts(ctx, ds); err != nil {
+		return fmt.Errorf("count the batch for the summary: %w", err)
+	}
+	return nil
+}
+
+// counts are b's records_in, today.
+func (s *Sink) counts(b *processor.Batch) []Delta {
 	day := bucket.DayOf(s.Now().Unix())
 	var ds []Delta
 	if vs := b.Records.Visits; len(vs) > 0 {
@@ -64,13 +86,7 @@ func (s *Sink) Write(ctx context.Context, b *processor.Batch) error {
 	if n := len(b.Records.Encounters); n > 0 {
 		ds = append(ds, Delta{Day: day, Province: Unknown, Metric: RecordsIn, Key: "encounter", N: int64(n)})
 	}
-	if len(ds) == 0 {
-		return nil
-	}
-	if err := s.Counters.AddCounts(ctx, ds); err != nil {
-		return fmt.Errorf("count the batch for the summary: %w", err)
-	}
-	return nil
+	return ds
 }
 
 // Tally gathers counts in memory and adds them to Counters every interval

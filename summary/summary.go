@@ -26,10 +26,12 @@
 //
 // Days are local days (Asia/Ho_Chi_Minh) of when the count happened at the
 // server (records: when processed), not of the records' own times: the
-// summary is a dashboard of the pipeline's day. Delivery is at least once:
-// a batch replayed after a processor crash between its write and its commit
-// is counted again, so the counts are a gauge of work done, as /v1/status
-// is; the exposure answers themselves are exact.
+// summary is a dashboard of the pipeline's day. The embedded store writes a
+// batch's counts in the batch's own atomic write (CountedSink), so
+// all-in-one's records_in is exact; through Kafka delivery is at least
+// once, and a batch replayed after a processor crash between its write and
+// its commit is counted again: the counts are then a gauge of work done, as
+// /v1/status is. The exposure answers themselves are exact either way.
 //
 // Both stores implement Counters: the embedded store in key space 'n' with
 // Pebble's merge operator adding, ClickHouse in a SummingMergeTree

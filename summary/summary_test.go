@@ -261,3 +261,19 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+type countedSink struct{ counts []summary.Delta }
+
+func (s *countedSink) Write(context.Context, *processor.Batch) error { panic("BUG: Write instead of WriteCounted") }
+func (s *countedSink) WriteCounted(_ context.Context, _ *processor.Batch, ds []summary.Delta) error {
+	s.counts = append(s.counts, ds...)
+	return nil
+}
+
+// A sink that stores counts with its batch gets them in the same write.
+func TestSinkWritesCountsWithTheBatch(t *testing.T) {
+	next := &countedSink{}
+	s := &summary.Sink{Next: next, Counters: failing{}, Now: clock}
+	require.NoError(t, s.Write(t.Context(), &processor.Batch{Records: event.Batch{Visits: []event.Visit{{VenueID: 1}}}}))
+	require.Equal(t, []summary.Delta{{Day: today, Province: summary.Unknown, Metric: summary.RecordsIn, Key: "visit", N: 1}}, next.counts)
+}

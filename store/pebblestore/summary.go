@@ -58,9 +58,27 @@ func decodeSummaryKey(k []byte) (day bucket.Day, province, metric, key string, e
 	return day, province, string(rest[1 : 1+ml]), string(rest[1+ml:]), nil
 }
 
+var _ summary.CountedSink = (*Store)(nil)
+
 // AddCounts implements summary.Counters: one batch of merge operands,
 // durable as the store's writes are.
 func (s *Store) AddCounts(_ context.Context, ds []summary.Delta) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	wb := s.db.NewBatch()
+	defer func() { _ = wb.Close() }()
+	if err := mergeSummary(wb, ds); err != nil {
+		return err
+	}
+	if err := wb.Commit(s.wo); err != nil {
+		return fmt.Errorf("add %d summary counters: %w", len(ds), err)
+	}
+	return nil
+}
+
+// mergeSummary adds ds to wb, each also to the national total.
+func mergeSummary(wb *pebble.Batch, ds []summary.Delta) error {
 	all := make([]summary.Delta, 0, 2*len(ds))
 	for _, d := range ds {
 		if d.Province == national {
@@ -70,14 +88,8 @@ func (s *Store) AddCounts(_ context.Context, ds []summary.Delta) error {
 		d.Province = national
 		all = append(all, d)
 	}
-	ds = summary.Fold(all)
-	if len(ds) == 0 {
-		return nil
-	}
-	wb := s.db.NewBatch()
-	defer func() { _ = wb.Close() }()
 	var k []byte
-	for _, d := range ds {
+	for _, d := range summary.Fold(all) {
 		var err error
 		if k, err = summaryKey(k[:0], d); err != nil {
 			return err
@@ -85,9 +97,6 @@ func (s *Store) AddCounts(_ context.Context, ds []summary.Delta) error {
 		if err := wb.Merge(k, binary.LittleEndian.AppendUint64(nil, uint64(d.N)), nil); err != nil {
 			return err
 		}
-	}
-	if err := wb.Commit(s.wo); err != nil {
-		return fmt.Errorf("add %d summary counters: %w", len(ds), err)
 	}
 	return nil
 }
