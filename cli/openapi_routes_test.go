@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -87,4 +88,47 @@ func servedPattern(mux *http.ServeMux, pattern string) (string, bool) {
 		return p, false
 	}
 	return p, true
+}
+
+// TestOpenAPIAccessMatchesPolicy holds each documented operation's access
+// to the policy table the guard enforces: public exactly when its rule is
+// (`security: []`), and x-roles the rule's roles ("any" for any account).
+func TestOpenAPIAccessMatchesPolicy(t *testing.T) {
+	doc := openapitest.Must(t).Doc
+	rules := map[string]access.Rule{}
+	pm := http.NewServeMux()
+	for _, r := range access.DefaultPolicy() {
+		rules[r.Pattern] = r
+		pm.Handle(r.Pattern, http.NotFoundHandler())
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			name := method + " " + path
+			req := httptest.NewRequestWithContext(context.Background(), method, pathParam.ReplaceAllString(path, "1"), nil)
+			_, pattern := pm.Handler(req)
+			rule, ok := rules[pattern]
+			require.True(t, ok, "%s: no policy rule", name)
+			public := op.Security != nil && len(*op.Security) == 0
+			require.Equal(t, rule.Public, public, "%s: public in the policy (%s) but not in the document, or the other way", name, pattern)
+			if rule.Public {
+				continue
+			}
+			var roles []string
+			if xs, ok := op.Extensions["x-roles"].([]any); ok {
+				for _, x := range xs {
+					roles = append(roles, fmt.Sprint(x))
+				}
+			}
+			want := []string{"any"}
+			if len(rule.Roles) > 0 {
+				want = want[:0]
+				for _, r := range rule.Roles {
+					want = append(want, string(r))
+				}
+			}
+			slices.Sort(roles)
+			slices.Sort(want)
+			require.Equal(t, want, roles, "%s: x-roles are not the policy's (%s)", name, pattern)
+		}
+	}
 }
