@@ -89,11 +89,17 @@ func Run(t *testing.T, c summary.Counters) {
 		for range 30 {
 			batches = append(batches, batch())
 		}
+		// Four writers at once, as a few processors and query servers add.
 		var wg sync.WaitGroup
 		errs := make(chan error, len(batches))
+		sem := make(chan struct{}, 4)
 		for _, b := range batches {
 			require.NoError(t, ref.AddCounts(ctx, b))
-			wg.Go(func() { errs <- c.AddCounts(ctx, b) })
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				errs <- c.AddCounts(ctx, b)
+			})
 		}
 		wg.Wait()
 		close(errs)
