@@ -44,20 +44,21 @@ var _ store.Backend = (*Store)(nil)
 
 // Options configure a store.
 type Options struct {
-	Addr     []string // host:port of the native protocol
-	Database string
-	Username string
-	Password string
-	Layout   bucket.Layout
-	Migrate  bool // apply the embedded schema on Open (default true via DefaultOptions)
-	// CountersOnly opens the store for the summary's counters alone
-	// (AddCounts, from a process that keeps no records, such as ingest):
-	// the layout is not checked.
-	CountersOnly bool
+	Addr         []string // host:port of the native protocol
+	Database     string
+	Username     string
+	Password     string
+	Layout       bucket.Layout
+	Migrate      bool // apply the embedded schema on Open (default true via DefaultOptions)
 	DialTimeout  time.Duration
 	QueryTimeout time.Duration
 	Logger       *slog.Logger
 	Metrics      *Metrics
+
+	// CountersOnly opens the store for the summary's counters alone
+	// (AddCounts, from a process that keeps no records, such as ingest):
+	// the layout is not checked.
+	CountersOnly bool
 }
 
 // DefaultOptions returns options for a local server.
