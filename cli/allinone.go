@@ -135,16 +135,18 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	}
 	n.store = store
 	n.sum = newSummary(store, d, now)
-	if n.venues, err = openVenues(ctx, cfg.venueFlags(), store, true, d, now); err != nil {
-		_ = store.Close()
-		return nil, err
-	}
-	n.proc, err = processor.New(cfg.layout(), n.sum.sink(store, n.venues.known), processor.NewMetrics(d.reg))
+	sink := n.sum.sink(store, nil)
+	n.proc, err = processor.New(cfg.layout(), sink, processor.NewMetrics(d.reg))
 	if err != nil {
 		_ = store.Close()
 		return nil, err
 	}
 	n.pipe = processor.NewPipe(n.proc, 0)
+	if n.venues, err = openVenues(ctx, cfg.venueFlags(), store, true, d, now); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	sink.Provinces = n.venues.known // before the pipe runs
 	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption(), n.sum.ingestOption())
 	if err != nil {
 		_ = store.Close()

@@ -49,10 +49,7 @@ func (s *summarySide) routes(mux *http.ServeMux) {
 }
 
 // sink counts each batch next makes durable; provinces name check-ins' (nil: unknown).
-func (s *summarySide) sink(next processor.Sink, provinces summary.Provinces) processor.Sink {
-	if provinces == nil {
-		return &summary.Sink{Next: next, Counters: s.counters, Now: s.now}
-	}
+func (s *summarySide) sink(next processor.Sink, provinces summary.Provinces) *summary.Sink {
 	return &summary.Sink{Next: next, Counters: s.counters, Provinces: provinces, Now: s.now}
 }
 

@@ -1,7 +1,8 @@
 // Package server runs a truyvet process's HTTP: the public listener, with
 // the ops routes every mode has (/metrics, /healthz, /readyz, /v1/status,
-// /v1/openapi.json) beside the mode's own, and an opt-in private debug listener with Go's
-// profiles; both shut down gracefully when the context ends.
+// /v1/openapi.json) beside the mode's own, and an opt-in private debug
+// listener with Go's profiles; both shut down gracefully when the context
+// ends.
 package server
 
 import (
