@@ -264,7 +264,9 @@ func FuzzHandler(f *testing.F) {
 
 type countedSink struct{ counts []summary.Delta }
 
-func (s *countedSink) Write(context.Context, *processor.Batch) error { panic("BUG: Write instead of WriteCounted") }
+func (s *countedSink) Write(context.Context, *processor.Batch) error {
+	panic("BUG: Write instead of WriteCounted")
+}
 func (s *countedSink) WriteCounted(_ context.Context, _ *processor.Batch, ds []summary.Delta) error {
 	s.counts = append(s.counts, ds...)
 	return nil
