@@ -207,9 +207,9 @@ func (c Cases) RegisterCase(ctx context.Context, k cases.Case) (bool, error) {
 	return created, err
 }
 
-// Audit wraps the audit trail: each answered exposure lookup is counted,
-// with the people it found (F1 + F2), in its case's province (Unknown for
-// an unregistered case).
+// Audit wraps the audit trail: each answered exposure lookup (JSON or CSV;
+// not the two of a definitions diff) is counted, with the people it found
+// (F1 + F2), in its case's province (Unknown for an unregistered case).
 type Audit struct {
 	audit.Log
 	Cases cases.Registry // nil: every lookup under Unknown
@@ -219,7 +219,9 @@ type Audit struct {
 // Append implements audit.Log.
 func (a Audit) Append(ctx context.Context, e audit.Entry) (audit.Entry, error) {
 	out, err := a.Log.Append(ctx, e)
-	if err != nil || e.Action != audit.ActionExposures || e.Status != 200 {
+	// A definitions diff runs two lookups of one case: a comparison, not
+	// contacts found.
+	if err != nil || e.Action != audit.ActionExposures || e.Status != 200 || e.Format == "diff" {
 		return out, err
 	}
 	province := Unknown

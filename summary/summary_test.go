@@ -154,10 +154,11 @@ func TestCasesAndLookupsAreCountedInTheirProvince(t *testing.T) {
 	trail := summary.Audit{Log: &audittest.Memory{}, Cases: reg, Tally: tl}
 	for _, e := range []audit.Entry{
 		{Action: audit.ActionExposures, Case: 7, Status: 200, F1: 3, F2: 5},
-		{Action: audit.ActionExposures, Case: 8, Status: 200, F1: 1},    // not registered: unknown
-		{Action: audit.ActionExposures, Case: 7, Status: 400},           // refused: not counted
-		{Action: audit.ActionVisitors, Status: 200, Rows: 9},            // not a lookup
-		{Action: audit.ActionCaseRegister, Case: 7, Status: 201, F1: 0}, // counted by the registry
+		{Action: audit.ActionExposures, Case: 8, Status: 200, F1: 1},                 // not registered: unknown
+		{Action: audit.ActionExposures, Case: 7, Status: 200, F1: 3, Format: "diff"}, // half of a diff: not counted
+		{Action: audit.ActionExposures, Case: 7, Status: 400},                        // refused: not counted
+		{Action: audit.ActionVisitors, Status: 200, Rows: 9},                         // not a lookup
+		{Action: audit.ActionCaseRegister, Case: 7, Status: 201, F1: 0},              // counted by the registry
 	} {
 		_, err := trail.Append(t.Context(), e)
 		require.NoError(t, err)
