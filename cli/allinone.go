@@ -130,6 +130,7 @@ type node struct {
 	engine *graph.Engine
 	mux    *http.ServeMux
 	access *guarded
+	sum    *summarySide
 }
 
 func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.Time) (*node, error) {
@@ -144,8 +145,11 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	// The processor writes through the matcher of published sites, which
 	// the registry tells at once of a change (Changed below): a grace of a
 	// second covers a batch matched against the copy before the change.
+	// Behind the matcher, the summary counts each batch as it is stored.
+	n.sum = newSummary(store, d, now)
 	siteMetrics := sites.NewMetrics(d.reg)
-	n.match = sites.NewMatcher(store, store, store, nil, siteMetrics, d.log, now)
+	sink := n.sum.sink(store, nil)
+	n.match = sites.NewMatcher(sink, store, store, nil, siteMetrics, d.log, now)
 	if err := n.match.Refresh(ctx); err != nil {
 		_ = store.Close()
 		return nil, err
@@ -161,7 +165,8 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		_ = store.Close()
 		return nil, err
 	}
-	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption())
+	sink.Provinces = n.venues.known // before the pipe runs
+	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption(), n.sum.ingestOption())
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -173,7 +178,8 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.sum.trail(n.access.trail, store), n.sum.cases(store), definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	n.sum.routes(n.mux)
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()
@@ -208,6 +214,7 @@ func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string
 	})
 	wg.Go(func() { n.match.Run(pipeCtx, n.cfg.Sites.refresh) })
 	n.sites.run(pipeCtx, &wg)
+	wg.Go(func() { n.sum.run(pipeCtx) })
 	n.log.Info("truyvet all-in-one starting", "data_dir", n.cfg.DataDir, "bucket", n.cfg.Bucket.String(),
 		"dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
 	err := srv.serve(ctx, n.d, n.mux, ops{status: n.status, guard: n.access.guard(true)}, onListen)

@@ -96,6 +96,8 @@ func runIngest(ctx context.Context, env Env) error {
 	af.register(srv.fs, true, false)
 	var vf venueFlags
 	vf.register(srv.fs, "")
+	var ssf summaryStoreFlags
+	ssf.register(srv.fs)
 	var start startup
 	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
@@ -159,7 +161,18 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer func() { _ = prod.Close() }()
-	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, venues.ingestOptions()...); err != nil {
+	iopts := venues.ingestOptions()
+	// The rejections' tally: flushed until runCtx ends (once more then),
+	// before its store closes.
+	var wg sync.WaitGroup
+	counters, closeCounters := ssf.open(runCtx, d.log)
+	defer func() { cancel(); wg.Wait(); closeCounters() }()
+	if counters != nil {
+		sum := newSummary(counters, d, env.Now)
+		iopts = append(iopts, sum.ingestOption())
+		wg.Go(func() { sum.run(runCtx) })
+	}
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, iopts...); err != nil {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
@@ -260,13 +273,19 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
+	sum := newSummary(st, d, env.Now)
+	provinces, stopProvinces, err := processProvinces(runCtx, st, af, d.log, env.Now)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopProvinces()
 	siteStore, closeSites, err := openSiteStore(runCtx, st, af)
 	if err != nil {
 		return fail(err)
 	}
 	defer closeSites()
 	siteMetrics := sites.NewMetrics(d.reg)
-	var sink processor.Sink = st
+	var sink processor.Sink = sum.sink(st, provinces)
 	var match *sites.Matcher
 	var side *siteSide
 	if siteStore != nil {
@@ -277,7 +296,7 @@ func runProcess(ctx context.Context, env Env) error {
 		defer func() { _ = pub.Close() }()
 		side = newSiteSide(sfl, sfl.grace(), siteStore, st, pub, siteMetrics, d, env.Now)
 		// The copy of the published sites must be there before the first batch.
-		match = sites.NewMatcher(st, siteStore, st, pub, siteMetrics, d.log, env.Now)
+		match = sites.NewMatcher(sink, siteStore, st, pub, siteMetrics, d.log, env.Now)
 		if err := match.Refresh(runCtx); err != nil {
 			return fail(err)
 		}
@@ -304,7 +323,7 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	if !st.Shared() {
-		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
+		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil, sum)
 		if pb, ok := st.(*pebblestore.Store); ok {
 			siteLoc := locateSites(pb, pb)
 			g.sites.Store(&siteLoc)
@@ -329,6 +348,7 @@ func runProcess(ctx context.Context, env Env) error {
 	if side != nil {
 		side.run(runCtx, &wg)
 	}
+	wg.Go(func() { sum.run(runCtx) })
 	start.started()
 	err = e.served()
 	cancel()
@@ -415,10 +435,11 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeGuarded()
+	sum := newSummary(st, d, env.Now)
 	if venues == nil {
-		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil)
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil, sum)
 	} else {
-		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg, sum)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
 	}
 	if venues != nil {
@@ -435,8 +456,13 @@ func runQuery(ctx context.Context, env Env) error {
 		g.sites.Store(&siteLoc)
 		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { sum.run(runCtx) })
 	start.started()
-	return e.served()
+	err = e.served()
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // openGuarded opens what the access guard of a distributed ingest or query
@@ -464,18 +490,20 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 	return g, venues, closeAll, nil
 }
 
-// registerQuery adds the query API, the accounts routes and the UI over s,
-// auditing to g's trail. Contact definitions live in s.
+// registerQuery adds the query API, the summary, the accounts routes and
+// the UI over s, auditing to g's trail and counting cases and lookups in
+// sum. Contact definitions live in s.
 // With a venue registry reg, exposure sites are named and contact
 // definitions' venue kinds come from it (without, every venue is "other").
-func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry) {
+func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
 	var eopts []graph.Option
 	var opts []api.Option
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))
 	}
-	api.New(cfg, graph.NewEngine(s, eopts...), g.trail, g.state, definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
+	api.New(cfg, graph.NewEngine(s, eopts...), sum.trail(g.trail, g.state), sum.cases(g.state), definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
+	sum.routes(mux)
 	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }

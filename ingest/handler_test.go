@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/internal/metricstest"
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -87,8 +88,9 @@ func newFixture(t *testing.T, edit func(c *Config)) *fixture {
 	prod := &fakeProducer{}
 	h, err := NewHandler(cfg, prod, m, nil, func() time.Time { return testNow })
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	h.Register(mux)
+	inner := http.NewServeMux()
+	h.Register(inner)
+	mux := openapitest.Mux(t, inner)
 	return &fixture{h: h, mux: mux, prod: prod, reg: reg, m: m}
 }
 
