@@ -23,6 +23,8 @@
 //   - definitions.Store: added contact definitions, each name@version
 //     written once (a second add of it is definitions.ErrExists) and never
 //     dropped by retention.
+//   - summary.Counters: the dashboard's counters (GET /v1/summary), added
+//     to as records stream in and dropped with their days by retention.
 //   - Retention, Counter: below.
 //
 // The audit trail is not part of it: a hash chain needs one writer at a
@@ -45,6 +47,7 @@ import (
 	"github.com/truyvet/truyvet/query/declapi"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/summary"
 )
 
 // Counts are what a store holds, for GET /v1/status. They are a gauge of
@@ -79,6 +82,7 @@ type Backend interface {
 	graph.CrowdStore
 	definitions.Store
 	declapi.Store
+	summary.Counters
 	Retention
 	Counter
 	io.Closer

@@ -24,8 +24,10 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/processor/kafkaconsumer"
 	"github.com/truyvet/truyvet/query/api"
+	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/summary"
 )
 
 // Family is one registered metric.
@@ -57,7 +59,9 @@ func Registered(ctx context.Context, dir string) ([]Stage, error) {
 		{"processor/kafkaconsumer", func(reg prometheus.Registerer) error { kafkaconsumer.NewMetrics(reg); return nil }},
 		{"query/api", func(reg prometheus.Registerer) error { api.NewMetrics(reg); return nil }},
 		{"query/audit", func(reg prometheus.Registerer) error { audit.NewCounted(nil, reg); return nil }},
+		{"sites", func(reg prometheus.Registerer) error { sites.NewMetrics(reg); return nil }},
 		{"store/chstore", func(reg prometheus.Registerer) error { chstore.NewMetrics(reg); return nil }},
+		{"summary", func(reg prometheus.Registerer) error { summary.NewMetrics(reg); return nil }},
 		{"store/pebblestore", func(reg prometheus.Registerer) error {
 			s, err := pebblestore.Open(ctx, pebblestore.Options{Dir: dir, Layout: bucket.DefaultLayout(), Registerer: reg})
 			if err != nil {

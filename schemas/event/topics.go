@@ -13,6 +13,7 @@ type Topics struct {
 	Proximity    string // encounters, keyed by unordered pair shard
 	Declarations string // health declarations, keyed by subject shard
 	DeadLetter   string // records a processor could not take, with the reason in a header
+	Alerts       string // exposure-site alerts (JSON), keyed by user, for the apps' push services
 }
 
 // ErrBadTopicPrefix is returned for a prefix Kafka would not accept.
@@ -25,12 +26,13 @@ func TopicsFor(prefix string) (Topics, error) {
 	}) >= 0 {
 		return Topics{}, ErrBadTopicPrefix
 	}
-	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", Declarations: prefix + "declarations", DeadLetter: prefix + "deadletter"}, nil
+	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", Declarations: prefix + "declarations",
+		DeadLetter: prefix + "deadletter", Alerts: prefix + "alerts"}, nil
 }
 
 // All lists the topics.
 func (t Topics) All() []string {
-	return []string{t.Checkins, t.Proximity, t.Declarations, t.DeadLetter}
+	return []string{t.Checkins, t.Proximity, t.Declarations, t.DeadLetter, t.Alerts}
 }
 
 // Shards is the number of virtual shards records are keyed by. A shard is the

@@ -1,8 +1,9 @@
 // Package ui is the web UI of the query API, served at "/": a form to look
 // up a case's exposure graph, the graph itself, the F1 and F2 contact lists,
 // exposure sites, the pipeline's status and the recent lookups from the
-// audit trail; and at "/venue.html?id=" a venue's page (details, poster,
-// visitor list). It is plain HTML, CSS and JavaScript embedded in the
+// audit trail; at "/venue.html?id=" a venue's page (details, poster,
+// visitor list); at "/sites.html" an exposure site's draft, reach, approval
+// and alerts, and at "/exposure-sites.html" the public list of sites. It is plain HTML, CSS and JavaScript embedded in the
 // binary: no CDN, no build step, and it works offline.
 //
 // The page calls the JSON API from the browser (GET /v1/cases/{id}/exposures,
@@ -21,6 +22,7 @@ import (
 )
 
 //go:embed index.html venue.html app.js venue.js style.css favicon.svg
+//go:embed sites.html sites.js sites.css exposure-sites.html exposure-sites.js
 var files embed.FS
 
 // asset is one embedded file, ready to serve.
@@ -76,8 +78,8 @@ func Handler() http.Handler {
 			assets["/"] = a
 			assets["/index.html"] = a
 			continue
-		case "venue.html":
-			assets["/venue.html"] = a
+		case "venue.html", "sites.html", "exposure-sites.html":
+			assets["/"+e.Name()] = a
 			continue
 		}
 		assets["/ui/"+e.Name()] = a
