@@ -50,6 +50,14 @@ type Options struct {
 	Password     string
 	Layout       bucket.Layout
 	Migrate      bool // apply the embedded schema on Open (default true via DefaultOptions)
+	// Cluster, when set, is the name of a ClickHouse cluster (remote_servers)
+	// that holds the database: tables are Distributed over replicated local
+	// tables, created ON CLUSTER (see cluster.go). Empty: one server.
+	Cluster string
+	// ClusterDDLTimeout bounds how long the servers of a cluster get to run
+	// an ON CLUSTER statement (distributed_ddl_task_timeout); the store waits
+	// only for the servers that are up.
+	ClusterDDLTimeout time.Duration
 	DialTimeout  time.Duration
 	QueryTimeout time.Duration
 	Logger       *slog.Logger
@@ -66,6 +74,8 @@ func DefaultOptions() Options {
 		Migrate:      true,
 		DialTimeout:  5 * time.Second,
 		QueryTimeout: 60 * time.Second,
+
+		ClusterDDLTimeout: 180 * time.Second,
 	}
 }
 
@@ -92,12 +102,19 @@ type Store struct {
 	log     *slog.Logger
 	m       *Metrics
 	version string
+
+	cluster     string // empty: one server
+	ddlTimeout  time.Duration
+	dialTimeout time.Duration
 }
 
 // Open connects, applies the schema if asked, and checks the layout.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if !dbName.MatchString(opts.Database) {
 		return nil, fmt.Errorf("%q: %w", opts.Database, ErrBadDatabase)
+	}
+	if opts.Cluster != "" && !dbName.MatchString(opts.Cluster) {
+		return nil, fmt.Errorf("cluster %q: %w", opts.Cluster, ErrBadDatabase)
 	}
 	if err := opts.Layout.Validate(); err != nil {
 		return nil, err
@@ -110,7 +127,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	var settings clickhouse.Settings
+	if opts.Cluster != "" {
+		settings = clusterSettings()
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
+		Settings:         settings,
 		Addr:             opts.Addr,
 		Auth:             clickhouse.Auth{Database: "default", Username: opts.Username, Password: opts.Password},
 		DialTimeout:      opts.DialTimeout,
@@ -123,7 +145,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to clickhouse %v: %w", opts.Addr, err)
 	}
-	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m}
+	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m,
+		cluster: opts.Cluster, ddlTimeout: max(opts.ClusterDDLTimeout, time.Second), dialTimeout: opts.DialTimeout}
 	if err := s.init(ctx, opts.Migrate); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -137,6 +160,11 @@ func (s *Store) init(ctx context.Context, migrate bool) error {
 		return fmt.Errorf("clickhouse server version: %w", err)
 	}
 	s.version = fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch)
+	if s.cluster != "" {
+		if err := s.checkLoadBalancing(ctx); err != nil {
+			return err
+		}
+	}
 	if migrate {
 		if err := s.migrate(ctx); err != nil {
 			return err
@@ -152,11 +180,25 @@ func (s *Store) ServerVersion() string { return s.version }
 // Statements are idempotent (IF NOT EXISTS), so processes starting together
 // may both apply one.
 func (s *Store) migrate(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db); err != nil {
+	createDB := "CREATE DATABASE IF NOT EXISTS " + s.db
+	if s.cluster != "" {
+		createDB += " ON CLUSTER " + s.cluster
+	}
+	if err := s.ddl(ctx, createDB); err != nil {
 		return fmt.Errorf("create database %s: %w", s.db, err)
 	}
-	if err := s.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+".schema_migrations (version UInt32, name String, applied Int64) ENGINE = MergeTree ORDER BY version"); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+	bookkeeping, err := s.statements(schemas.Migration{
+		Name:       "schema_migrations",
+		Statements: []string{"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, applied Int64) ENGINE = MergeTree ORDER BY version"},
+		ShardKeys:  []string{"version"},
+	})
+	if err != nil {
+		return err
+	}
+	for _, st := range bookkeeping {
+		if err := s.ddl(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	applied := map[uint32]bool{}
 	rows, err := s.conn.Query(ctx, "SELECT version FROM "+s.db+".schema_migrations")
@@ -180,8 +222,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		if applied[uint32(m.Version)] {
 			continue
 		}
-		for _, st := range m.Statements {
-			if err := s.conn.Exec(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
+		sts, err := s.statements(m)
+		if err != nil {
+			return err
+		}
+		for _, st := range sts {
+			if err := s.ddl(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
 				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
@@ -241,7 +287,12 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 
 // Days lists the local days with data, from the tables' partitions.
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps') AND active ORDER BY partition", s.db)
+	parts := "system.parts"
+	if s.cluster != "" {
+		parts = "cluster('" + s.cluster + "', system.parts)" // a replica of each shard
+	}
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table IN (?, ?, ?) AND active ORDER BY partition",
+		s.db, s.table("stays"), s.table("contacts"), s.table("bitmaps"))
 	if err != nil {
 		return nil, unavailable("list partitions", err)
 	}
