@@ -57,6 +57,9 @@ admin.enableServer=false
 4lw.commands.whitelist=ruok,srvr,stat
 autopurge.snapRetainCount=3
 autopurge.purgeInterval=1
+# A loopback cluster for development and tests: no fsync per write (a crash
+# of the machine may lose ZooKeeper's last writes; production keeps it).
+forceSync=no
 CFG
   log "starting zookeeper on 127.0.0.1:$zk_port (log: $dir/server.log)"
   # The jar's manifest names the rest of its class path; slf4j-simple logs
@@ -68,7 +71,9 @@ CFG
     -cp "$cp" org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" > "$dir/server.log" 2>&1 < /dev/null &
     echo $! > "$pid")
   for _ in $(seq 1 120); do
-    if [ "$( (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null)" = imok ]; then
+    # "srvr" names the mode once the server serves requests (ruok answers
+    # before it has loaded its data).
+    if (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null | grep -q '^Mode: '; then
       log "zookeeper is up"
       return
     fi
@@ -124,7 +129,8 @@ start_node() { # s1r1 ...
   done
   log "starting clickhouse $node on 127.0.0.1:$port (logs: $dir/server.err.log)"
   rm -f "$pid"
-  (cd "$dir" && exec setsid nohup "$server" --config-file="$dir/config.xml" > "$dir/stdout.log" 2>&1 < /dev/null &)
+  (cd "$dir" && exec setsid nohup "$server" --config-file="$dir/config.xml" > "$dir/stdout.log" 2>&1 < /dev/null &
+    echo $! > "$pid")
 }
 
 await_node() { # s1r1 ...
@@ -133,9 +139,9 @@ await_node() { # s1r1 ...
   port=$(node_port "$node") http=$(node_http_port "$node")
   for _ in $(seq 1 240); do
     if port_open "$port" && port_open "$http"; then
-      [ -s "$pid" ] || pgrep -f -- "--config-file=$dir/config.xml" | head -n 1 > "$pid"
       return
     fi
+    alive "$pid" || break
     sleep 0.5
   done
   log "clickhouse $node did not start; last lines of its logs:"

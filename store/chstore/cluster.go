@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -101,11 +102,17 @@ func (s *Store) clusterHosts(ctx context.Context) (all []host, live map[string]b
 		return nil, nil, fmt.Errorf("cluster %q: %w", s.cluster, ErrUnknownCluster)
 	}
 	live = map[string]bool{}
-	d := net.Dialer{Timeout: min(s.dialTimeout, time.Second)}
+	// The server we are connected to asks each one, with a short connect
+	// timeout: a server that is down refuses or times out.
+	pctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"connect_timeout": int(max(min(s.dialTimeout, 2*time.Second), time.Second) / time.Second),
+	}))
 	for _, h := range all {
-		if c, err := d.DialContext(ctx, "tcp", h.addr); err == nil {
-			_ = c.Close()
+		var one uint8
+		if err := s.conn.QueryRow(pctx, "SELECT dummy FROM remote('"+h.addr+"', system.one)").Scan(&one); err == nil {
 			live[h.addr] = true
+		} else if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
 		}
 	}
 	return all, live, nil
@@ -196,3 +203,80 @@ func (s *Store) ddl(ctx context.Context, st string) error {
 // ErrUnknownCluster is returned when the server has no cluster of the name
 // given (remote_servers in its configuration).
 var ErrUnknownCluster = errors.New("the server's remote_servers has no such cluster")
+
+// createdName finds the table or view a CREATE statement makes.
+var createdName = regexp.MustCompile(`(?is)^CREATE\s+(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?[A-Za-z0-9_]+\.([A-Za-z0-9_]+)\s`)
+
+// ddlAll runs statements in order. On a cluster, a run of ON CLUSTER
+// statements is queued without waiting for each (every server runs the
+// queue in order), and the last of the run waits as ddl does; the tables
+// and views the run creates are then checked on every live server, since
+// the servers' answers to the statements queued before it were not read.
+func (s *Store) ddlAll(ctx context.Context, sts []string) error {
+	var queued []string
+	for i, st := range sts {
+		onCluster := s.cluster != "" && strings.Contains(st, " ON CLUSTER "+s.cluster)
+		if onCluster && i+1 < len(sts) && strings.Contains(sts[i+1], " ON CLUSTER "+s.cluster) {
+			qctx := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 0}))
+			if err := s.conn.Exec(qctx, st); err != nil {
+				return err
+			}
+			queued = append(queued, st)
+			continue
+		}
+		if err := s.ddl(ctx, st); err != nil {
+			return err
+		}
+		if len(queued) > 0 {
+			if err := s.checkCreated(ctx, queued); err != nil {
+				return err
+			}
+			queued = queued[:0]
+		}
+	}
+	return nil
+}
+
+// checkCreated checks that every live server of the cluster has the tables
+// and views that sts create.
+func (s *Store) checkCreated(ctx context.Context, sts []string) error {
+	want := map[string]bool{}
+	for _, st := range sts {
+		if m := createdName.FindStringSubmatch(st); m != nil {
+			want[m[1]] = true
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	_, live, err := s.clusterHosts(ctx)
+	if err != nil {
+		return err
+	}
+	for addr := range live {
+		rows, err := s.conn.Query(ctx, "SELECT name FROM remote('"+addr+"', system.tables) WHERE database = ?", s.db)
+		if err != nil {
+			return unavailable("list tables on "+addr, err)
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			have[n] = true
+		}
+		err = rows.Err()
+		_ = rows.Close()
+		if err != nil {
+			return unavailable("list tables on "+addr, err)
+		}
+		for n := range want {
+			if !have[n] {
+				return fmt.Errorf("%s.%s is missing on %s after its ON CLUSTER statement (see that server's log): %w", s.db, n, addr, ErrClusterDDL)
+			}
+		}
+	}
+	return nil
+}

@@ -195,10 +195,8 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, st := range bookkeeping {
-		if err := s.ddl(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
-		}
+	if err := s.ddlAll(ctx, s.withDB(bookkeeping)); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied := map[uint32]bool{}
 	rows, err := s.conn.Query(ctx, "SELECT version FROM "+s.db+".schema_migrations")
@@ -226,10 +224,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, st := range sts {
-			if err := s.ddl(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
-				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
-			}
+		if err := s.ddlAll(ctx, s.withDB(sts)); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 		}
 		if err := s.insertRow(ctx, "schema_migrations", "version, name, applied", uint32(m.Version), m.Name, time.Now().Unix()); err != nil {
 			return fmt.Errorf("record migration %d: %w", m.Version, err)
@@ -237,6 +233,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		s.log.Info("applied schema migration", "version", m.Version, "name", m.Name, "database", s.db)
 	}
 	return nil
+}
+
+// withDB puts the database's name in statements for {db}.
+func (s *Store) withDB(sts []string) []string {
+	out := make([]string, len(sts))
+	for i, st := range sts {
+		out[i] = strings.ReplaceAll(st, "{db}", s.db)
+	}
+	return out
 }
 
 // Layout implements graph.Store.

@@ -139,3 +139,14 @@ func TestClusterConformance(t *testing.T) {
 		return openCluster(t, addr, cluster, chtest.ClusterDatabase(t, addr, cluster), layout)
 	})
 }
+
+// The conformance suite on the cluster with shard 1's first replica stopped:
+// migrations, retention and the layout's ON CLUSTER statements wait only for
+// the servers that are up, and reads and writes go to the other replica.
+func TestClusterReplicaDownConformance(t *testing.T) {
+	addr, cluster := chtest.Cluster(t)
+	chtest.StopReplica(t, "s1r1")
+	storetest.Run(t, func(t *testing.T, layout bucket.Layout) store.Backend {
+		return openCluster(t, addr, cluster, chtest.ClusterDatabase(t, addr, cluster), layout)
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -79,4 +81,48 @@ func Database(tb testing.TB, addr []string) string {
 		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name)
 	})
 	return name
+}
+
+// EnvClusterFaults, set to 1, lets tests stop and start servers of the
+// cluster (scripts/test.sh sets it in a phase of its own, after the other
+// tests, which share the cluster).
+const EnvClusterFaults = "TRUYVET_IT_CLUSTER_FAULTS"
+
+// StopReplica stops one server of the local cluster (deploy/local's
+// cluster-down.sh, e.g. "s1r1": shard 1's first replica) for the rest of the
+// test, and starts it again at its end. Without TRUYVET_IT_CLUSTER_FAULTS=1
+// the test is skipped: it would break the other tests sharing the cluster.
+func StopReplica(tb testing.TB, server string) {
+	tb.Helper()
+	if os.Getenv(EnvClusterFaults) != "1" {
+		tb.Skipf("stops a server of the shared cluster; set %s=1 (scripts/test.sh does, after the other tests)", EnvClusterFaults)
+	}
+	run := func(script string) {
+		cmd := exec.Command(filepath.Join(repoRoot(tb), "deploy", "local", script), server)
+		cmd.Env = itenv.LocalClusterEnv(tb)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("%s %s: %v\n%s", script, server, err, out)
+		}
+	}
+	run("cluster-down.sh")
+	tb.Cleanup(func() { run("cluster-up.sh") })
+}
+
+// repoRoot is the directory holding go.mod, above the test's directory.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
 }
