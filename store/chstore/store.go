@@ -44,12 +44,12 @@ var _ store.Backend = (*Store)(nil)
 
 // Options configure a store.
 type Options struct {
-	Addr         []string // host:port of the native protocol
-	Database     string
-	Username     string
-	Password     string
-	Layout       bucket.Layout
-	Migrate      bool // apply the embedded schema on Open (default true via DefaultOptions)
+	Addr     []string // host:port of the native protocol
+	Database string
+	Username string
+	Password string
+	Layout   bucket.Layout
+	Migrate  bool // apply the embedded schema on Open (default true via DefaultOptions)
 	// Cluster, when set, is the name of a ClickHouse cluster (remote_servers)
 	// that holds the database: tables are Distributed over replicated local
 	// tables, created ON CLUSTER (see cluster.go). Empty: one server.
@@ -58,10 +58,10 @@ type Options struct {
 	// an ON CLUSTER statement (distributed_ddl_task_timeout); the store waits
 	// only for the servers that are up.
 	ClusterDDLTimeout time.Duration
-	DialTimeout  time.Duration
-	QueryTimeout time.Duration
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	DialTimeout       time.Duration
+	QueryTimeout      time.Duration
+	Logger            *slog.Logger
+	Metrics           *Metrics
 }
 
 // DefaultOptions returns options for a local server.

@@ -83,8 +83,8 @@ func Database(tb testing.TB, addr []string) string {
 	return name
 }
 
-// EnvClusterFaults, set to 1, lets tests stop and start servers of the
-// cluster (scripts/test.sh sets it in a phase of its own, after the other
+// EnvClusterFaults is the variable that, set to 1, lets tests stop and
+// start servers of the cluster (scripts/test.sh sets it in a phase of its own, after the other
 // tests, which share the cluster).
 const EnvClusterFaults = "TRUYVET_IT_CLUSTER_FAULTS"
 
@@ -98,7 +98,9 @@ func StopReplica(tb testing.TB, server string) {
 		tb.Skipf("stops a server of the shared cluster; set %s=1 (scripts/test.sh does, after the other tests)", EnvClusterFaults)
 	}
 	run := func(script string) {
-		cmd := exec.Command(filepath.Join(repoRoot(tb), "deploy", "local", script), server)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(tb), "deploy", "local", script), server) //nolint:gosec // the repo's own script, a server name the test gives
 		cmd.Env = itenv.LocalClusterEnv(tb)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			tb.Fatalf("%s %s: %v\n%s", script, server, err, out)
