@@ -6,7 +6,9 @@
 //
 // It runs on ClickHouse 18.16 (Debian's package) and current releases: inserts
 // name their columns, set operations on bitmaps happen here in Go, and days
-// are UInt32 partitions dropped whole by retention.
+// are UInt32 partitions dropped whole by retention. With Options.Cluster it
+// keeps the same tables on a ClickHouse cluster, Distributed over replicated
+// shards (cluster.go; schemas/README.md, section 5a).
 //
 // Metrics (see NewMetrics):
 //
@@ -14,7 +16,7 @@
 //	truyvet_store_clickhouse_bytes_written_total{table}       approximate uncompressed bytes inserted
 //	truyvet_store_clickhouse_insert_duration_seconds{table}   time per insert
 //	truyvet_store_clickhouse_errors_total{op}                 failed inserts and queries
-//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, visitors, contacts, bitmaps)
+//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, visitors, contacts, bitmaps, person)
 //	truyvet_store_retention_dropped_days_total                days dropped by retention
 //	truyvet_store_retention_runs_total{result}                retention passes
 package chstore
