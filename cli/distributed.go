@@ -25,6 +25,7 @@ import (
 	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/sites/alertkafka"
 	"github.com/truyvet/truyvet/store"
+	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/store/pgsites"
 	"github.com/truyvet/truyvet/store/pgstore"
@@ -498,6 +499,13 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
 	var eopts []graph.Option
 	var opts []api.Option
+	if _, remote := s.(*chstore.Store); remote {
+		// Over the network a round trip costs more than reading a venue's
+		// visitors: the first tier too is read by venue (the case in one
+		// query, its venues' visitors in another), not through the bitmaps
+		// and then the candidates' stays (bench/README.md).
+		eopts = append(eopts, graph.VenueReads(1))
+	}
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))
