@@ -117,6 +117,20 @@ func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) int 
 	code, body2 := get(t, "", query.url("/v1/exposure-sites"), "")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, string(body2), "Chợ Bình Tây")
+	code, body2 = get(t, "", query.url("/v1/exposure-sites?format=csv"), "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body2), "Chợ Bình Tây")
+	code, body2 = get(t, "", query.url("/v1/exposure-sites.geojson"), "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body2), `"FeatureCollection"`)
+	code, out, _ = call(t, http.MethodGet, query.url(fmt.Sprintf("/v1/exposure-sites/%d", id)), "", "")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, "published", out["status"])
+	code, out, _ = call(t, http.MethodGet, query.url("/v1/exposure-sites/0"), "", "")
+	require.Equal(t, http.StatusBadRequest, code, out)
+	code, out, _ = call(t, http.MethodPost, query.url(fmt.Sprintf("/v1/exposure-sites/%d/approve", id)), approver, "")
+	require.Equal(t, http.StatusConflict, code, out) // published already
+	require.Equal(t, "status_published", out["reason"])
 
 	code, out, _ = call(t, http.MethodPost, query.url(fmt.Sprintf("/v1/exposure-sites/%d/retract", id)), approver, `{"reason":"nhầm địa điểm"}`)
 	require.Equal(t, http.StatusOK, code, out)
@@ -139,7 +153,7 @@ func TestSitesAllInOne(t *testing.T) {
 	_, epi01 := accountIn(t, bin, "epi Hà Nội", "epidemiologist", "01", "--data-dir", dir)
 	_, appr01 := accountIn(t, bin, "approver Hà Nội", "approver", "01", "--data-dir", dir)
 	p := start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
-	sitesScenario(t, p, p, epi, appr)
+	sent := sitesScenario(t, p, p, epi, appr)
 
 	// Jurisdiction: the venue (in 79) decides, for drafts and approvals.
 	now := time.Now()
@@ -155,6 +169,29 @@ func TestSitesAllInOne(t *testing.T) {
 		return strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="retraction"} 17`) &&
 			strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="exposure"} 17`)
 	}, 10*time.Second, 50*time.Millisecond, "truyvet_sites_alerts_produced_total")
+
+	// The summary counts the one publication (the refused approval is not
+	// one) and every alert stored, exposures and retractions.
+	var published, alerted float64
+	require.Eventually(t, func() bool {
+		code, out, _ := call(t, http.MethodGet, p.url("/v1/summary"), epi, "")
+		require.Equal(t, http.StatusOK, code, out)
+		published, alerted = 0, 0
+		for _, d := range out["days"].([]any) {
+			day := d.(map[string]any)
+			published += day["sites_published"].(float64)
+			alerted += day["alerts_sent"].(float64)
+		}
+		return published == 1 && alerted == float64(sent)
+	}, 10*time.Second, 100*time.Millisecond, "sites_published 1 and alerts_sent %d in GET /v1/summary", sent)
+	code, out, _ = call(t, http.MethodGet, p.url("/v1/summary?province=79"), epi, "")
+	require.Equal(t, http.StatusOK, code, out)
+	published, alerted = 0, 0
+	for _, d := range out["days"].([]any) {
+		published += d.(map[string]any)["sites_published"].(float64)
+		alerted += d.(map[string]any)["alerts_sent"].(float64)
+	}
+	require.Equal(t, []float64{1, float64(sent)}, []float64{published, alerted}, "counted in the venue's province")
 }
 
 // TestSitesDistributedReal runs ingest, two processors and query on the
