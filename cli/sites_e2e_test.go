@@ -172,26 +172,35 @@ func TestSitesAllInOne(t *testing.T) {
 
 	// The summary counts the one publication (the refused approval is not
 	// one) and every alert stored, exposures and retractions.
+	requireSiteCounts(t, p.url("/v1/summary"), epi, sent)
+	published, alerted := siteCounts(t, p.url("/v1/summary?province=79"), epi)
+	require.Equal(t, []float64{1, float64(sent)}, []float64{published, alerted}, "counted in the venue's province")
+}
+
+// siteCounts are the sites published and alerts sent over the days of the
+// summary at url.
+func siteCounts(t *testing.T, url, token string) (published, alerted float64) {
+	t.Helper()
+	code, out, _ := call(t, http.MethodGet, url, token, "")
+	require.Equal(t, http.StatusOK, code, out)
+	for _, d := range out["days"].([]any) {
+		day := d.(map[string]any)
+		published += day["sites_published"].(float64)
+		alerted += day["alerts_sent"].(float64)
+	}
+	return published, alerted
+}
+
+// requireSiteCounts waits for the summary at url to count one site
+// published and sent alerts sent.
+func requireSiteCounts(t *testing.T, url, token string, sent int) {
+	t.Helper()
 	var published, alerted float64
 	require.Eventually(t, func() bool {
-		code, out, _ := call(t, http.MethodGet, p.url("/v1/summary"), epi, "")
-		require.Equal(t, http.StatusOK, code, out)
-		published, alerted = 0, 0
-		for _, d := range out["days"].([]any) {
-			day := d.(map[string]any)
-			published += day["sites_published"].(float64)
-			alerted += day["alerts_sent"].(float64)
-		}
+		published, alerted = siteCounts(t, url, token)
 		return published == 1 && alerted == float64(sent)
-	}, 10*time.Second, 100*time.Millisecond, "sites_published 1 and alerts_sent %d in GET /v1/summary", sent)
-	code, out, _ = call(t, http.MethodGet, p.url("/v1/summary?province=79"), epi, "")
-	require.Equal(t, http.StatusOK, code, out)
-	published, alerted = 0, 0
-	for _, d := range out["days"].([]any) {
-		published += d.(map[string]any)["sites_published"].(float64)
-		alerted += d.(map[string]any)["alerts_sent"].(float64)
-	}
-	require.Equal(t, []float64{1, float64(sent)}, []float64{published, alerted}, "counted in the venue's province")
+	}, 20*time.Second, 100*time.Millisecond, "GET /v1/summary: want sites_published 1 and alerts_sent %d", sent)
+	require.Equal(t, []float64{1, float64(sent)}, []float64{published, alerted})
 }
 
 // TestSitesDistributedReal runs ingest, two processors and query on the
@@ -243,4 +252,8 @@ func TestSitesDistributedReal(t *testing.T) {
 	}
 	require.Len(t, got, n)
 	require.Equal(t, n, msgs, "one sweeper per site: no alert twice on the topic without a crash")
+
+	// The query server counts the publication, the processors the alerts
+	// they stored, in the one ClickHouse store of counters.
+	requireSiteCounts(t, q.url("/v1/summary"), epi, n)
 }
