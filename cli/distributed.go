@@ -280,11 +280,15 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer stopProvinces()
-	siteStore, closeSites, err := openSiteStore(runCtx, st, af)
+	opened, closeSites, err := openSiteStore(runCtx, st, af)
 	if err != nil {
 		return fail(err)
 	}
 	defer closeSites()
+	var siteStore sites.Store
+	if opened != nil {
+		siteStore = sum.sites(opened, provinces) // publications and alerts sent, for the summary
+	}
 	siteMetrics := sites.NewMetrics(d.reg)
 	var sink processor.Sink = sum.sink(st, provinces)
 	var match *sites.Matcher
@@ -452,7 +456,7 @@ func runQuery(ctx context.Context, env Env) error {
 		defer func() { _ = ss.Close() }()
 		// The processors sweep published sites (they write <prefix>alerts);
 		// this server only records the transitions and serves the feed.
-		side := &siteSide{st: ss, m: sites.NewMetrics(d.reg)}
+		side := &siteSide{st: sum.sites(ss, venues.known), m: sites.NewMetrics(d.reg)}
 		siteLoc := locateSites(ss, venues.reg)
 		g.sites.Store(&siteLoc)
 		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
