@@ -233,27 +233,40 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 	w := s.q.Window
 	one := []uint32{s.q.Case}
 	caseSrc := source{id: s.q.Case, from: w.From}
-	for us, err := range s.store.Stays(ctx, one, w) {
+	if ps, ok := s.store.(PersonStore); ok {
+		stays, contacts, err := ps.Person(ctx, s.q.Case, w)
 		if err != nil {
-			return source{}, fmt.Errorf("read stays of case %d: %w", s.q.Case, err)
+			return source{}, fmt.Errorf("read stays and encounters of case %d: %w", s.q.Case, err)
 		}
-		caseSrc.stays = append(caseSrc.stays, us.Stays...)
-	}
-	for uc, err := range s.store.Contacts(ctx, one, w) {
-		if err != nil {
-			return source{}, fmt.Errorf("read encounters of case %d: %w", s.q.Case, err)
+		caseSrc.stays, caseSrc.contacts = stays, contacts
+	} else {
+		for us, err := range s.store.Stays(ctx, one, w) {
+			if err != nil {
+				return source{}, fmt.Errorf("read stays of case %d: %w", s.q.Case, err)
+			}
+			caseSrc.stays = append(caseSrc.stays, us.Stays...)
 		}
-		caseSrc.contacts = append(caseSrc.contacts, uc.Contacts...)
+		for uc, err := range s.store.Contacts(ctx, one, w) {
+			if err != nil {
+				return source{}, fmt.Errorf("read encounters of case %d: %w", s.q.Case, err)
+			}
+			caseSrc.contacts = append(caseSrc.contacts, uc.Contacts...)
+		}
 	}
 	trips, err := s.coTravelOf(ctx, one, w)
 	if err != nil {
 		return source{}, fmt.Errorf("read trips of case %d: %w", s.q.Case, err)
 	}
 	caseSrc.trips = trips[s.q.Case]
+	return s.caseRead(caseSrc), nil
+}
+
+// caseRead counts what was read of the case and draws its timeline.
+func (s *search) caseRead(caseSrc source) source {
 	s.res.Stats.StaysRead += len(caseSrc.stays)
 	s.res.Stats.ContactsRead += len(caseSrc.contacts)
-	s.res.Timeline = timeline(caseSrc, w)
-	return caseSrc, nil
+	s.res.Timeline = timeline(caseSrc, s.q.Window)
+	return caseSrc
 }
 
 // sourcesFrom turns the F1 members into the sources of tier 2, reading the

@@ -5,6 +5,8 @@
 -- the local day of declared_at. Records of one declaration share (subject,
 -- declared_at, declaration_id); a resend is an exact duplicate, which merges
 -- and readers fold away. Answers are 0 (not given), 1 (no), 2 (yes).
+-- On a cluster, a person's declarations live on one shard (a resend too).
+-- shard_key: intHash32(subject)
 CREATE TABLE IF NOT EXISTS {db}.declarations (
     day UInt32,
     subject UInt32,
@@ -31,6 +33,7 @@ SETTINGS index_granularity = 1024;
 
 -- Declared trips with a vehicle, ordered by vehicle, for co-travel: who was
 -- on one flight, train or coach on one local day (day is that of depart).
+-- shard_key: cityHash64(vehicle)
 CREATE TABLE IF NOT EXISTS {db}.declaration_trips (
     day UInt32,
     vehicle String,
@@ -46,6 +49,9 @@ SETTINGS index_granularity = 1024;
 -- declarations are inserted (GET /v1/declarations/summary reads these, not
 -- the declarations). Each group holds the set of its declarations' identity
 -- hashes, so a resent declaration counts once and replays change nothing.
+-- On a cluster, each shard's view counts that shard's declarations; reads
+-- merge the sets of every shard.
+-- shard_key: cityHash64(province)
 CREATE TABLE IF NOT EXISTS {db}.declaration_counts (
     day UInt32,
     province String,
