@@ -117,12 +117,13 @@ func processProvinces(ctx context.Context, st store.Backend, af accessFlags, log
 // processors and query servers use (summary.Tally over a counters-only
 // connection).
 type summaryStoreFlags struct {
-	addr, db, user, password string
+	addr, db, user, password, cluster string
 }
 
 func (f *summaryStoreFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.addr, "clickhouse-addr", "", "ClickHouse native-protocol address(es), comma-separated, where rejections are counted for GET /v1/summary (empty: not counted)")
 	fs.StringVar(&f.db, "clickhouse-database", "truyvet", "ClickHouse database of this deployment")
+	fs.StringVar(&f.cluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers) holding the database, as the processors name it; empty: one server")
 	fs.StringVar(&f.user, "clickhouse-user", "default", "ClickHouse user")
 	secretFlag(fs, &f.password, "clickhouse-password", "ClickHouse password (never printed)")
 }
@@ -160,7 +161,7 @@ func (f *summaryStoreFlags) open(ctx context.Context, log *slog.Logger) (summary
 	}
 	late := &lateCounters{}
 	opts := chstore.DefaultOptions()
-	opts.Addr, opts.Database, opts.Username, opts.Password = splitList(f.addr), f.db, f.user, f.password
+	opts.Addr, opts.Database, opts.Username, opts.Password, opts.Cluster = splitList(f.addr), f.db, f.user, f.password, f.cluster
 	opts.Migrate, opts.CountersOnly, opts.Logger = false, true, log
 	done := make(chan struct{})
 	go func() {
