@@ -179,7 +179,7 @@ func DefaultPolicy() Policy {
 		{Pattern: "GET /v1/cases/{id}", Roles: epi, Scope: ScopeCase, Param: "id"},
 		{Pattern: "GET /v1/cases/{id}/exposures", Roles: epi, Scope: ScopeCase, Param: "id", Audit: "exposures"},
 		{Pattern: "GET /v1/cases/{id}/exposures/diff", Roles: epi, Scope: ScopeCase, Param: "id", Audit: "exposures"},
-		{Pattern: "GET /v1/declarations", Roles: epi, Scope: ScopeQueryProvince},
+		{Pattern: "GET /v1/declarations", Roles: epi, Scope: ScopeQueryProvince, Audit: "declarations"},
 		{Pattern: "GET /v1/declarations/summary", Roles: []Role{RoleEpidemiologist, RoleViewer}, Scope: ScopeQueryProvince},
 		{Pattern: "GET /v1/summary", Roles: []Role{RoleEpidemiologist, RoleViewer}, Scope: ScopeQueryProvince},
 		{Pattern: "POST /v1/exposure-sites", Roles: epi, Scope: ScopeBodyVenue},

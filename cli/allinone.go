@@ -48,6 +48,7 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.CacheBytes, "cache-bytes", 256<<20, "block cache of the embedded store, in bytes")
 	registerIngest(fs, &c.Ingest)
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
+	durationFlag(fs, &c.Query.SummaryCache, "summary-cache", c.Query.SummaryCache, "how long the declarations summary reuses counts it read (0: never)")
 	c.Access.register(fs, false, true)
 	c.Venues.register(fs, "")
 	c.Sites.register(fs)
@@ -180,7 +181,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.sum.trail(n.access.trail, store), n.sum.cases(store), definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.sum.trail(n.access.trail, store), n.sum.cases(store), definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store), api.WithDeclarations(store)).Register(n.mux)
 	n.sum.routes(n.mux)
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)

@@ -55,6 +55,7 @@ func (c *cityFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.Adoption, "adoption", 0, "override the share of people who scan QR codes (0..1)")
 	fs.Float64Var(&c.CheckoutRate, "checkout-rate", 0, "override the share of stays that also send a check-out (0..1)")
 	fs.Float64Var(&c.BluetoothRate, "bluetooth-rate", 0, "override the share of people running Bluezone (0..1)")
+	fs.BoolVar(&c.Declarations, "declarations", false, "also file health declarations (entrants' flights, coach trips, families)")
 }
 
 // benchFlags parses a bench command's flags. Unlike the serving commands'

@@ -28,6 +28,7 @@ func runDemo(ctx context.Context, env Env) error {
 	var cfg demoConfig
 	cfg.register(srv.fs)
 	city := synth.Demo()
+	city.Declarations = true
 	srv.fs.IntVar(&cfg.People, "people", city.People, "population of the synthetic city")
 	srv.fs.IntVar(&cfg.Venues, "venues", city.Venues, "QR venues in the city")
 	srv.fs.IntVar(&cfg.Days, "days", city.Days, "days of activity, ending now")

@@ -338,7 +338,7 @@ func runProcess(ctx context.Context, env Env) error {
 		g.accounts().Register(e.mux)
 	}
 	lag = &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
-		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
+		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity, topics.Declarations}, now: env.Now}
 
 	var wg sync.WaitGroup
 	var consErr error
@@ -403,6 +403,7 @@ func runQuery(ctx context.Context, env Env) error {
 	var sfl siteFlags
 	sfl.register(srv.fs)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
+	durationFlag(srv.fs, &qcfg.SummaryCache, "summary-cache", qcfg.SummaryCache, "how long the declarations summary reuses counts it read (0: never)")
 	var start startup
 	start.register(srv.fs)
 	d, err := srv.setup(env, func() error {
@@ -502,7 +503,7 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 // definitions' venue kinds come from it (without, every venue is "other").
 func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
 	var eopts []graph.Option
-	var opts []api.Option
+	opts := []api.Option{api.WithDeclarations(s)}
 	if _, remote := s.(*chstore.Store); remote {
 		// Over the network a round trip costs more than reading a venue's
 		// visitors: the first tier too is read by venue (the case in one

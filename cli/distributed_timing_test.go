@@ -16,6 +16,7 @@ import (
 
 	"github.com/truyvet/truyvet/bench/synth"
 	"github.com/truyvet/truyvet/ingest/kafkaproducer/kafkatest"
+	"github.com/truyvet/truyvet/schemas/event"
 )
 
 // BenchmarkDistributedThroughput streams a synthetic city (200 000 people, one
@@ -38,10 +39,6 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 	cfg.BatchSize = 5000
 	city, err := synth.New(cfg)
 	require.NoError(b, err)
-	type body struct {
-		path string
-		data []byte
-	}
 	var bodies []body
 	total := 0
 	for batch := range city.Batches() {
@@ -54,6 +51,54 @@ func BenchmarkDistributedThroughput(b *testing.B) {
 		}
 		total += batch.Len()
 	}
+	runThroughput(b, brokers, bodies, total)
+}
+
+// BenchmarkDistributedDeclarations streams health declarations (400 000 by
+// default, TRUYVET_BENCH_DECLARATIONS overrides; half with a trip, a fifth
+// symptomatic, some for family) from 4 HTTP clients through `truyvet
+// ingest`, the real broker and `truyvet process`, in bodies of 5 000, and
+// reports as BenchmarkDistributedThroughput does.
+func BenchmarkDistributedDeclarations(b *testing.B) {
+	brokers := kafkatest.Real(b)
+	n := 400_000
+	if s := os.Getenv("TRUYVET_BENCH_DECLARATIONS"); s != "" {
+		_, err := fmt.Sscan(s, &n)
+		require.NoError(b, err)
+	}
+	now := time.Now().Unix()
+	var bodies []body
+	var buf []byte
+	vehicles := []string{"VN123", "VJ456", "QH789", "79B-12345", "29B-54321"}
+	for i := range n {
+		at := now - 3600 - int64(i%(20*24*60))*60 // over the last 20 days
+		d := event.Declaration{DeclarationID: fmt.Sprintf("bench-%d", i), UserID: uint32(i/3 + 1), SubjectID: uint32(i + 1),
+			Kind: event.DeclKinds[i%3], DeclaredAt: at, Province: []string{"79", "01", "48", "24"}[i%4], Source: "ncovi"}
+		if i%5 == 0 {
+			d.Symptoms, d.Onset = 3, at-(at+7*3600)%86400-86400
+		}
+		if i%2 == 0 {
+			d.HasTravel = true
+			d.Travel = event.Travel{Vehicle: vehicles[i%len(vehicles)], Depart: at - 3*3600, Arrive: at - 3600, OriginCountry: "KR"}
+		}
+		buf = append(event.AppendDeclarationJSON(buf, &d), '\n')
+		if (i+1)%5000 == 0 || i == n-1 {
+			bodies = append(bodies, body{"/v1/declarations", buf})
+			buf = nil
+		}
+	}
+	runThroughput(b, brokers, bodies, n)
+}
+
+// body is one request of a throughput benchmark.
+type body struct {
+	path string
+	data []byte
+}
+
+// runThroughput posts bodies (total records) from 4 clients through
+// `truyvet ingest`, the broker and `truyvet process`, b.N times.
+func runThroughput(b *testing.B, brokers []string, bodies []body, total int) {
 	bin := buildBinary(b)
 	for range b.N {
 		prefix := kafkatest.Prefix(b)

@@ -129,7 +129,7 @@ func TestAllInOneStatus(t *testing.T) {
 	}
 	require.Equal(t, "all-in-one", st["mode"])
 	require.Equal(t, map[string]any{"records": 0.0}, st["lag"])
-	require.Equal(t, map[string]any{"visits": 0.0, "encounters": 0.0, "days": []any{}}, st["stored"])
+	require.Equal(t, map[string]any{"visits": 0.0, "encounters": 0.0, "declarations": 0.0, "days": []any{}}, st["stored"])
 	require.Equal(t, map[string]any{"bucket_seconds": 900.0, "dwell_seconds": 3600.0}, st["layout"])
 }
 

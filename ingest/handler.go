@@ -59,6 +59,7 @@ func NewHandler(cfg Config, p Producer, m *Metrics, log *slog.Logger, now func()
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/checkins", h.endpoint("checkins", event.KindVisit))
 	mux.Handle("POST /v1/proximity", h.endpoint("proximity", event.KindEncounter))
+	mux.Handle("POST /v1/declarations", h.endpoint("declarations", event.KindDeclaration))
 	mux.HandleFunc("GET /v1/schemas", serveSchema)
 	mux.HandleFunc("GET /v1/schemas/{name}", serveSchema)
 }
@@ -159,6 +160,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 				return
 			}
 			batch.Encounters = append(batch.Encounters, rec)
+		case event.KindDeclaration:
+			rec, err := event.DecodeDeclarationJSON(v)
+			if err == nil {
+				err = h.cfg.Limits.ValidateDeclaration(&rec, now)
+			}
+			if err != nil {
+				reject(i, err)
+				return
+			}
+			batch.Declarations = append(batch.Declarations, rec)
 		}
 	})
 	if err != nil {

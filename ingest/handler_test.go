@@ -509,13 +509,13 @@ func TestCountsAndMetrics(t *testing.T) {
 				"rejected{kind=%q,reason=%q}", kind, r)
 		}
 	}
-	// Every reason of both kinds is pre-created, so a dashboard sees zeros.
-	require.Equal(t, 2*(len(event.Reasons)+1), testutil.CollectAndCount(f.reg, "truyvet_ingest_events_rejected_total"))
+	// Every reason of every kind is pre-created, so a dashboard sees zeros.
+	require.Equal(t, 3*(len(event.Reasons)+1), testutil.CollectAndCount(f.reg, "truyvet_ingest_events_rejected_total"))
 	// Bytes and timings.
 	require.Equal(t, float64(bytesCheckins), value(f.m.bytes.WithLabelValues("checkins")))
 	require.Equal(t, float64(bytesProximity), value(f.m.bytes.WithLabelValues("proximity")))
-	require.Equal(t, 2, testutil.CollectAndCount(f.reg, "truyvet_ingest_request_duration_seconds"))
-	require.Equal(t, 2, testutil.CollectAndCount(f.reg, "truyvet_ingest_produce_duration_seconds"))
+	require.Equal(t, 3, testutil.CollectAndCount(f.reg, "truyvet_ingest_request_duration_seconds"))
+	require.Equal(t, 3, testutil.CollectAndCount(f.reg, "truyvet_ingest_produce_duration_seconds"))
 
 	// The exposition passes the Prometheus linter.
 	problems, err := testutil.GatherAndLint(f.reg)
@@ -637,7 +637,7 @@ func TestSchemas(t *testing.T) {
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.JSONEq(t, `{"version":"v1","schemas":["alert","definition","encounter","exposure-site","visit"]}`, rec.Body.String())
+	require.JSONEq(t, `{"version":"v1","schemas":["alert","declaration","definition","encounter","exposure-site","visit"]}`, rec.Body.String())
 	rec = httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas/nope", nil))
 	require.Equal(t, http.StatusNotFound, rec.Code)

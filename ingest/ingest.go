@@ -1,5 +1,6 @@
 // Package ingest is the HTTP front door for the tracing apps' backends:
-// POST /v1/checkins and POST /v1/proximity take NDJSON or a JSON array,
+// POST /v1/checkins, POST /v1/proximity and POST /v1/declarations take
+// NDJSON or a JSON array,
 // validate every record, hand the valid ones to a Producer and answer
 // 202 {"accepted": n, "rejected": [...]} only once the Producer says they are
 // durable. Ingest does not know what is behind the Producer: the in-process

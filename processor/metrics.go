@@ -8,15 +8,15 @@ import (
 
 // Metrics are the processor's Prometheus series; the package doc lists them.
 type Metrics struct {
-	visits, encounters prometheus.Counter
-	batches            prometheus.Counter
-	batchRecords       prometheus.Histogram
-	bitmapKeys         prometheus.Counter
-	bitmapEntries      prometheus.Counter
-	buildSeconds       prometheus.Histogram
-	sinkSeconds        prometheus.Histogram
-	sinkErrors         prometheus.Counter
-	pipePending        prometheus.Gauge
+	visits, encounters, declarations prometheus.Counter
+	batches                          prometheus.Counter
+	batchRecords                     prometheus.Histogram
+	bitmapKeys                       prometheus.Counter
+	bitmapEntries                    prometheus.Counter
+	buildSeconds                     prometheus.Histogram
+	sinkSeconds                      prometheus.Histogram
+	sinkErrors                       prometheus.Counter
+	pipePending                      prometheus.Gauge
 }
 
 // NewMetrics creates the processor's series and registers them with reg
@@ -26,8 +26,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "truyvet_processor_records_total", Help: "Records processed and written to the sink, by kind.",
 	}, []string{"kind"})
 	m := &Metrics{
-		visits:     records.WithLabelValues(event.KindVisit.String()),
-		encounters: records.WithLabelValues(event.KindEncounter.String()),
+		visits:       records.WithLabelValues(event.KindVisit.String()),
+		encounters:   records.WithLabelValues(event.KindEncounter.String()),
+		declarations: records.WithLabelValues(event.KindDeclaration.String()),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truyvet_processor_batches_total", Help: "Batches written to the sink.",
 		}),

@@ -26,7 +26,7 @@ const LocalSuffix = "_local"
 // Errors of the cluster transform.
 var (
 	ErrNoShardKey        = errors.New("CREATE TABLE has no \"-- shard_key: EXPR\" line")
-	ErrNotOnCluster      = errors.New("statement has no cluster form (the transform knows CREATE TABLE, CREATE VIEW and INSERT … SELECT)")
+	ErrNotOnCluster      = errors.New("statement has no cluster form (the transform knows CREATE TABLE, CREATE VIEW, CREATE MATERIALIZED VIEW … TO and INSERT … SELECT)")
 	ErrNotMergeTreeTable = errors.New("a clustered table's engine must be of the MergeTree family")
 )
 
@@ -34,6 +34,8 @@ var (
 	createTable = regexp.MustCompile(`(?is)^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?\{db\}\.([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)$`)
 	createView  = regexp.MustCompile(`(?is)^CREATE\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?\{db\}\.([A-Za-z_][A-Za-z0-9_]*)\s+(AS\s.*)$`)
 	insert      = regexp.MustCompile(`(?is)^INSERT\s+INTO\s+\{db\}\.`)
+	matView     = regexp.MustCompile(`(?is)^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?\{db\}\.([A-Za-z_][A-Za-z0-9_]*)\s+TO\s+\{db\}\.([A-Za-z_][A-Za-z0-9_]*)\s+(AS\s.*)$`)
+	fromTable   = regexp.MustCompile(`(?is)\bFROM\s+\{db\}\.([A-Za-z_][A-Za-z0-9_]*)`)
 	engine      = regexp.MustCompile(`(?is)\)\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)\b`)
 	anyEngine   = regexp.MustCompile(`(?is)\)\s*ENGINE\s*=\s*([A-Za-z_]+)`)
 )
@@ -49,6 +51,9 @@ var (
 //     Distributed(c, {db}, T_local, shardKey); {shard} and {replica} are
 //     each server's macros;
 //   - CREATE VIEW runs ON CLUSTER, over the Distributed tables;
+//   - CREATE MATERIALIZED VIEW {db}.V TO {db}.T AS SELECT … FROM {db}.S runs
+//     ON CLUSTER from S_local into T_local: each replica that takes a block
+//     of S_local writes its rows to its shard's T_local;
 //   - INSERT … runs as it is, through the Distributed tables.
 //
 // Anything else is ErrNotOnCluster: a migration that needs it must teach
@@ -84,6 +89,11 @@ func ClusterStatements(st, shardKey, cluster string) ([]string, error) {
 	}
 	if m := createView.FindStringSubmatch(st); m != nil {
 		return []string{"CREATE VIEW " + m[1] + "{db}." + m[2] + " ON CLUSTER " + cluster + " " + m[3]}, nil
+	}
+	if m := matView.FindStringSubmatch(st); m != nil {
+		sel := fromTable.ReplaceAllString(m[4], "FROM {db}.${1}"+LocalSuffix)
+		return []string{"CREATE MATERIALIZED VIEW " + m[1] + "{db}." + m[2] + " ON CLUSTER " + cluster +
+			" TO {db}." + m[3] + LocalSuffix + " " + sel}, nil
 	}
 	if insert.MatchString(st) {
 		return []string{st}, nil

@@ -18,6 +18,8 @@
 //     the caller copies what it keeps. Present's bitmap belongs to the caller.
 //     Reads are safe for concurrent use. graph.CrowdStore counts who was
 //     indexed per (venue, bucket), for contact definitions' crowd caps.
+//   - declapi.Store: health declarations by subject, and their counts per
+//     day, province, kind and symptomatic, kept as they arrive.
 //   - definitions.Store: added contact definitions, each name@version
 //     written once (a second add of it is definitions.ErrExists) and never
 //     dropped by retention.
@@ -42,6 +44,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/query/declapi"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/summary"
@@ -52,9 +55,10 @@ import (
 // the store folds it (the embedded store counts every record it was given;
 // ClickHouse counts rows before its merges fold replays).
 type Counts struct {
-	Visits     int64        // visit records
-	Encounters int64        // encounter records, each once (not once per direction)
-	Days       []bucket.Day // local days holding data, ascending, no duplicates
+	Visits       int64        // visit records
+	Encounters   int64        // encounter records, each once (not once per direction)
+	Declarations int64        // health declaration records
+	Days         []bucket.Day // local days holding data, ascending, no duplicates
 }
 
 // Counter reports what a store holds. Counts belong to the caller.
@@ -77,6 +81,7 @@ type Backend interface {
 	graph.VenueStore
 	graph.CrowdStore
 	definitions.Store
+	declapi.Store
 	summary.Counters
 	Retention
 	Counter

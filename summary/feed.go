@@ -86,6 +86,15 @@ func (s *Sink) counts(b *processor.Batch) []Delta {
 	if n := len(b.Records.Encounters); n > 0 {
 		ds = append(ds, Delta{Day: day, Province: Unknown, Metric: RecordsIn, Key: "encounter", N: int64(n)})
 	}
+	if decls := b.Records.Declarations; len(decls) > 0 {
+		byProvince := map[string]int64{}
+		for i := range decls {
+			byProvince[decls[i].Province]++ // validated: a code of the list
+		}
+		for p, n := range byProvince {
+			ds = append(ds, Delta{Day: day, Province: p, Metric: RecordsIn, Key: "declaration", N: n})
+		}
+	}
 	return ds
 }
 

@@ -24,6 +24,7 @@ import (
 type Loaded struct {
 	City               *synth.City
 	Visits, Encounters int           // records written
+	Declarations       int           // health declarations written
 	Took               time.Duration // writing them
 	Window             graph.Window  // the city's span
 	Case               Pick
@@ -43,23 +44,41 @@ type Story struct {
 	WorkStays int
 	Family    []uint32 // household members among the F1, met by Bluetooth
 	Sites     []uint32 // venues where the case exposed people (tier-0 sites), first first
+	// Symptomatic are the F1 who declared symptoms (NCOVI), with their
+	// symptoms.
+	Symptomatic []Declared
+}
+
+// Declared is a person who declared symptoms.
+type Declared struct {
+	ID       uint32
+	Symptoms []string
+	Onset    string
 }
 
 // Load writes city's records through proc, as ingest would, and picks a case
 // worth looking at by asking engine (which reads what proc wrote).
 func Load(ctx context.Context, city *synth.City, proc *processor.Processor, engine *graph.Engine) (*Loaded, error) {
-	visits, encounters, took, err := load(ctx, proc, city)
+	visits, encounters, sick, took, err := load(ctx, proc, city)
 	if err != nil {
 		return nil, err
 	}
 	from, to := city.Span()
 	l := &Loaded{City: city, Visits: visits, Encounters: encounters, Took: took, Window: graph.Window{From: from.Unix(), To: to.Unix()}}
-	l.Case, err = pickCase(ctx, engine, city, l.Window)
+	l.Declarations = sick.n
+	l.Case, err = pickCase(ctx, engine, city, l.Window, sick.by)
 	return l, err
 }
 
-func load(ctx context.Context, proc *processor.Processor, c *synth.City) (visits, encounters int, took time.Duration, err error) {
+// declared is what the city's declarations say of symptoms.
+type declared struct {
+	n  int                 // declarations
+	by map[uint32]Declared // who declared symptoms
+}
+
+func load(ctx context.Context, proc *processor.Processor, c *synth.City) (visits, encounters int, sick declared, took time.Duration, err error) {
 	t0 := time.Now()
+	sick.by = map[uint32]Declared{}
 	var b event.Batch
 	flush := func() error {
 		if b.Len() == 0 {
@@ -72,17 +91,23 @@ func load(ctx context.Context, proc *processor.Processor, c *synth.City) (visits
 	for batch := range c.Batches() {
 		visits += len(batch.Visits)
 		encounters += len(batch.Encounters)
+		sick.n += len(batch.Declarations)
+		for i := range batch.Declarations {
+			if d := &batch.Declarations[i]; d.Symptomatic() {
+				sick.by[d.SubjectID] = Declared{ID: d.SubjectID, Symptoms: d.Symptoms.Names(), Onset: d.OnsetDate()}
+			}
+		}
 		b.Append(&batch)
 		if b.Len() >= 20_000 {
 			if err := flush(); err != nil {
-				return 0, 0, 0, fmt.Errorf("load the demo city: %w", err)
+				return 0, 0, sick, 0, fmt.Errorf("load the demo city: %w", err)
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return 0, 0, 0, fmt.Errorf("load the demo city: %w", err)
+		return 0, 0, sick, 0, fmt.Errorf("load the demo city: %w", err)
 	}
-	return visits, encounters, time.Since(t0), nil
+	return visits, encounters, sick, time.Since(t0), nil
 }
 
 // pickCase looks for a case whose story the data tells: someone who scans
@@ -92,7 +117,7 @@ func load(ctx context.Context, proc *processor.Processor, c *synth.City) (visits
 // come first (a school is the classic cluster), then workers; it starts from
 // the city's suggestion. Without such a person it falls back to the case
 // with the largest graph of at most 600 F2.
-func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Window) (Pick, error) {
+func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Window, sick map[uint32]Declared) (Pick, error) {
 	people := c.Config().People
 	rng := rand.New(rand.NewPCG(c.Config().Seed, 7))
 	ids := []uint32{c.BusyPerson()}
@@ -111,7 +136,7 @@ func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Windo
 			if err != nil {
 				return best, fmt.Errorf("pick a demo case: %w", err)
 			}
-			p := Pick{ID: id, Story: storyOf(res, person)}
+			p := Pick{ID: id, Story: storyOf(res, person, sick)}
 			for _, n := range res.Nodes {
 				switch n.Tier {
 				case 1:
@@ -134,6 +159,9 @@ func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Windo
 				continue
 			}
 			score := 200*len(p.Story.Family) + 100*min(p.Story.WorkStays, 3) + 100*min(len(p.Story.Sites), 4) - p.F1/10
+			if len(p.Story.Symptomatic) > 0 {
+				score += 500 // a contact who declared symptoms: the one to call first
+			}
 			if score > bestScore {
 				best, bestScore = p, score
 			}
@@ -149,8 +177,13 @@ func pickCase(ctx context.Context, e *graph.Engine, c *synth.City, w graph.Windo
 }
 
 // storyOf reads the demo story of person out of their exposure graph.
-func storyOf(res *graph.Result, person synth.Person) Story {
+func storyOf(res *graph.Result, person synth.Person, sick map[uint32]Declared) Story {
 	var st Story
+	for _, n := range res.Nodes {
+		if d, ok := sick[n.UserID]; ok && n.Tier == 1 {
+			st.Symptomatic = append(st.Symptomatic, d)
+		}
+	}
 	for _, s := range res.Timeline.Stays {
 		if s.Venue == person.Work {
 			st.WorkStays++
@@ -209,7 +242,7 @@ func (l *Loaded) Print(w io.Writer, addr, token string) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\ntruyvet demo: a synthetic city of %d people and %d venues over %d day(s), %s → %s\n",
 		cfg.People, cfg.Venues, cfg.Days, from.Format("2006-01-02 15:04"), to.Format("2006-01-02 15:04 -07:00"))
-	fmt.Fprintf(&sb, "loaded %d check-in records and %d encounter records in %s\n\n", visits, encounters, took.Round(time.Millisecond))
+	fmt.Fprintf(&sb, "loaded %d check-in records, %d encounter records and %d health declarations in %s\n\n", visits, encounters, l.Declarations, took.Round(time.Millisecond))
 	fmt.Fprintf(&sb, "Case %d%s has %d close contacts (F1) and %d contacts of contacts (F2).\n", p.ID, who, p.F1, p.F2)
 	if len(story) > 0 {
 		fmt.Fprintf(&sb, "In the window the case %s.\n", strings.Join(story, " and "))
@@ -217,13 +250,26 @@ func (l *Loaded) Print(w io.Writer, addr, token string) {
 	if len(sites) > 0 {
 		fmt.Fprintf(&sb, "The case exposed people at %s.\n", strings.Join(sites, ", "))
 	}
+	if len(p.Story.Symptomatic) > 0 {
+		var who []string
+		for _, d := range p.Story.Symptomatic[:min(len(p.Story.Symptomatic), 3)] {
+			s := fmt.Sprintf("%d (%s", d.ID, strings.Join(d.Symptoms, ", "))
+			if d.Onset != "" {
+				s += ", onset " + d.Onset
+			}
+			who = append(who, s+")")
+		}
+		fmt.Fprintf(&sb, "%d of the F1 declared symptoms on NCOVI: %s; order=priority lists them first.\n", len(p.Story.Symptomatic), strings.Join(who, ", "))
+	}
 	sb.WriteString("Try:\n\n")
 	fmt.Fprintf(&sb, "  TOKEN=%s\n", token)
 	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
 	q.Set("depth", "1")
+	q.Set("order", "priority")
 	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Accept: text/csv' '%s/v1/cases/%d/exposures?%s'\n", base, p.ID, q.Encode())
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/declarations/summary'\n", base)
 	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit?case=%d'\n", base, p.ID)
-	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/status    # the city was loaded into the store, not posted: processed %d, accepted 0\n", base, visits+encounters)
+	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/status    # the city was loaded into the store, not posted: processed %d, accepted 0\n", base, visits+encounters+l.Declarations)
 	fmt.Fprintf(&sb, "  curl -s %s/metrics | grep ^truyvet_\n\n", base)
 	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph (it asks for the token once). Ctrl-C stops the demo.\n", base, p.ID)
 	_, _ = io.WriteString(w, sb.String())

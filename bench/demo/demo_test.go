@@ -29,6 +29,7 @@ func TestCaseHasAStory(t *testing.T) {
 	require.NoError(t, err)
 	cfg := synth.Demo()
 	cfg.End = time.Now()
+	cfg.Declarations = true
 	c, err := synth.New(cfg)
 	require.NoError(t, err)
 	l, err := Load(t.Context(), c, proc, graph.NewEngine(st))
@@ -49,4 +50,7 @@ func TestCaseHasAStory(t *testing.T) {
 	require.Contains(t, out.String(), "by Bluetooth")
 	require.Contains(t, out.String(), "The case exposed people at ")
 	require.Contains(t, out.String(), "accepted 0")
+	require.Positive(t, l.Declarations)
+	require.NotEmpty(t, p.Story.Symptomatic, "an F1 declared symptoms")
+	require.Contains(t, out.String(), "declared symptoms on NCOVI")
 }

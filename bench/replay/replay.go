@@ -328,6 +328,13 @@ func bodies(b *event.Batch) []request {
 		}
 		out = append(out, request{path: "/v1/proximity", body: buf, events: len(b.Encounters)})
 	}
+	if len(b.Declarations) > 0 {
+		var buf []byte
+		for i := range b.Declarations {
+			buf = append(event.AppendDeclarationJSON(buf, &b.Declarations[i]), '\n')
+		}
+		out = append(out, request{path: "/v1/declarations", body: buf, events: len(b.Declarations)})
+	}
 	return out
 }
 

@@ -13,6 +13,7 @@ type Choice struct {
 	Seed                                  uint64
 	End                                   string // "now" or RFC 3339
 	Adoption, CheckoutRate, BluetoothRate float64
+	Declarations                          bool // file health declarations too
 }
 
 // Config is the chosen city; "now" ends it at now.
@@ -32,6 +33,7 @@ func (c Choice) Config(now time.Time) (Config, error) {
 		}
 	}
 	cfg.Seed = c.Seed
+	cfg.Declarations = cfg.Declarations || c.Declarations
 	cfg.End = now
 	if c.End != "now" {
 		t, err := time.Parse(time.RFC3339, c.End)
@@ -47,5 +49,5 @@ func (c Choice) Config(now time.Time) (Config, error) {
 func (c Choice) Describe(cfg Config) map[string]any {
 	return map[string]any{"tier": c.Tier, "people": cfg.People, "venues": cfg.Venues, "days": cfg.Days, "seed": cfg.Seed,
 		"provinces": cfg.Provinces, "scenario": cfg.Scenario, "travel_rate": cfg.TravelRate,
-		"end": cfg.End.Format(time.RFC3339), "adoption": cfg.Adoption, "checkout_rate": cfg.CheckoutRate, "bluetooth_rate": cfg.BluetoothRate}
+		"end": cfg.End.Format(time.RFC3339), "adoption": cfg.Adoption, "checkout_rate": cfg.CheckoutRate, "bluetooth_rate": cfg.BluetoothRate, "declarations": cfg.Declarations}
 }

@@ -230,6 +230,13 @@ func (g *gen) near(k uint8, w uint16, key uint64, habit float64) uint32 {
 func (c *City) Uploads() iter.Seq2[time.Time, event.Batch] {
 	return func(yield func(time.Time, event.Batch) bool) {
 		g := newGen(c)
+		if c.cfg.Declarations {
+			dr, inner := newDeclarer(c), yield
+			yield = func(at time.Time, b event.Batch) bool {
+				b.Declarations = dr.of(&b)
+				return inner(at, b)
+			}
+		}
 		for d := range c.cfg.Days {
 			g.day(d)
 			g.records(d)

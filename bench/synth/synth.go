@@ -171,6 +171,9 @@ type Config struct {
 	Provinces     int       // 0 or 1: one city; 2..MaxProvinces: a country of that many provinces
 	Scenario      string    // ScenarioOrdinary, ScenarioReunification or ScenarioTet
 	TravelRate    float64   // under a holiday scenario, share of households that travel home
+	// Declarations adds health declarations to the batches (see
+	// declarations.go): entrants' flights, coach trips, families'.
+	Declarations bool
 }
 
 // DefaultEnd is the End of the predefined configurations: noon on Thursday

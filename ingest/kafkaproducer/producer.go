@@ -118,9 +118,9 @@ type Producer struct {
 	// them (kafka-go's shared DefaultTransport keeps its pools forever).
 	tr *kafka.Transport
 	m  *Metrics
-	// Partition counts of the check-in and proximity topics, once learned
-	// (LearnPartitions); 0 until then.
-	checkinParts, proximityParts atomic.Int32
+	// Partition counts of the check-in, proximity and declaration topics,
+	// once learned (LearnPartitions); 0 until then.
+	checkinParts, proximityParts, declarationParts atomic.Int32
 }
 
 var _ ingest.Producer = (*Producer)(nil)
@@ -172,25 +172,31 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 	if err != nil {
 		result = "error"
 	}
-	var mv, me, bv, be int
+	var nmsg, nbytes [3]int
 	for i := range msgs {
-		if msgs[i].Topic == p.topics.Checkins {
-			mv++
-			bv += len(msgs[i].Value)
-		} else {
-			me++
-			be += len(msgs[i].Value)
+		t := 1
+		switch msgs[i].Topic {
+		case p.topics.Checkins:
+			t = 0
+		case p.topics.Declarations:
+			t = 2
+		}
+		nmsg[t]++
+		nbytes[t] += len(msgs[i].Value)
+	}
+	for t, n := range [3]int{len(b.Visits), len(b.Encounters), len(b.Declarations)} {
+		if n == 0 && nmsg[t] == 0 && t == 2 {
+			continue // keep the declarations series away until there are some
+		}
+		p.m.records.WithLabelValues(topicLabels[t], result).Add(float64(n))
+		p.m.messages.WithLabelValues(topicLabels[t], result).Add(float64(nmsg[t]))
+		if err == nil {
+			p.m.bytes.WithLabelValues(topicLabels[t]).Add(float64(nbytes[t]))
 		}
 	}
-	p.m.records.WithLabelValues("checkins", result).Add(float64(len(b.Visits)))
-	p.m.records.WithLabelValues("proximity", result).Add(float64(len(b.Encounters)))
-	p.m.messages.WithLabelValues("checkins", result).Add(float64(mv))
-	p.m.messages.WithLabelValues("proximity", result).Add(float64(me))
 	if err != nil {
 		return fmt.Errorf("produce %d records to kafka: %w", b.Len(), err)
 	}
-	p.m.bytes.WithLabelValues("checkins").Add(float64(bv))
-	p.m.bytes.WithLabelValues("proximity").Add(float64(be))
 	return nil
 }
 
@@ -203,8 +209,13 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 // partition counts are known every shard is its own group.
 func (p *Producer) messages(b *event.Batch) []kafka.Message {
 	msgs := grouped(nil, p.topics.Checkins, b.Visits, p.checkinParts.Load(), p.cfg.MaxPerMsg, event.VisitShard, event.AppendVisitsWire)
-	return grouped(msgs, p.topics.Proximity, b.Encounters, p.proximityParts.Load(), p.cfg.MaxPerMsg, event.EncounterShard, event.AppendEncountersWire)
+	msgs = grouped(msgs, p.topics.Proximity, b.Encounters, p.proximityParts.Load(), p.cfg.MaxPerMsg, event.EncounterShard, event.AppendEncountersWire)
+	return grouped(msgs, p.topics.Declarations, b.Declarations, p.declarationParts.Load(), p.cfg.MaxPerMsg, event.DeclarationShard, event.AppendDeclarationsWire)
 }
+
+// topicLabels are the metric labels of the checkins, proximity and
+// declarations topics.
+var topicLabels = [3]string{"checkins", "proximity", "declarations"}
 
 // grouped appends to msgs the records of one kind for topic, grouped by
 // shard mod parts (every shard on its own while parts is unknown), at most
@@ -219,6 +230,9 @@ func grouped[T any](msgs []kafka.Message, topic string, recs []T, parts int32, m
 	for i := range recs {
 		g := int(shard(&recs[i])) % n
 		groups[g] = append(groups[g], recs[i])
+	}
+	if len(recs) == 0 {
+		return msgs
 	}
 	for g := range groups {
 		for chunk := range chunks(groups[g], maxPerMsg) {
@@ -237,9 +251,9 @@ func grouped[T any](msgs []kafka.Message, topic string, recs []T, parts int32, m
 // not correctness (any processor may write any bitmap).
 func (p *Producer) LearnPartitions(ctx context.Context) error {
 	c := &kafka.Client{Addr: kafka.TCP(p.cfg.Brokers...), Timeout: p.cfg.WriteTimeout, Transport: p.tr}
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topics.Checkins, p.topics.Proximity}})
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topics.Checkins, p.topics.Proximity, p.topics.Declarations}})
 	if err != nil {
-		return fmt.Errorf("read partitions of %s and %s: %w", p.topics.Checkins, p.topics.Proximity, err)
+		return fmt.Errorf("read partitions of %s, %s and %s: %w", p.topics.Checkins, p.topics.Proximity, p.topics.Declarations, err)
 	}
 	for _, t := range md.Topics {
 		if t.Error != nil {
@@ -250,6 +264,8 @@ func (p *Producer) LearnPartitions(ctx context.Context) error {
 			p.checkinParts.Store(int32(len(t.Partitions)))
 		case p.topics.Proximity:
 			p.proximityParts.Store(int32(len(t.Partitions)))
+		case p.topics.Declarations:
+			p.declarationParts.Store(int32(len(t.Partitions)))
 		}
 	}
 	return nil

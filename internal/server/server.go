@@ -57,9 +57,11 @@ type LagStatus struct {
 
 // StoredStatus is what the store holds (store.Counts).
 type StoredStatus struct {
-	Visits     int64    `json:"visits"`
-	Encounters int64    `json:"encounters"`
-	Days       []string `json:"days"`
+	Visits     int64 `json:"visits"`
+	Encounters int64 `json:"encounters"`
+	// Declarations are health declaration records (resends included).
+	Declarations int64    `json:"declarations"`
+	Days         []string `json:"days"`
 }
 
 // StoreReach says whether the store could be read. When it cannot (an
@@ -92,7 +94,7 @@ func StoreStatus(ctx context.Context, st *Status, s store.Backend) error {
 		return err
 	}
 	st.Store = &StoreReach{Reachable: true}
-	st.Stored = &StoredStatus{Visits: c.Visits, Encounters: c.Encounters, Days: make([]string, 0, len(c.Days))}
+	st.Stored = &StoredStatus{Visits: c.Visits, Encounters: c.Encounters, Declarations: c.Declarations, Days: make([]string, 0, len(c.Days))}
 	for _, d := range c.Days {
 		st.Stored.Days = append(st.Stored.Days, d.String())
 	}

@@ -163,7 +163,7 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		Brokers:               cfg.Brokers,
 		Dialer:                &kafka.Dialer{ClientID: client, Timeout: 10 * time.Second, DualStack: true},
 		GroupID:               cfg.Group,
-		GroupTopics:           []string{topics.Checkins, topics.Proximity},
+		GroupTopics:           []string{topics.Checkins, topics.Proximity, topics.Declarations},
 		MinBytes:              1,
 		MaxBytes:              16 << 20,
 		MaxWait:               250 * time.Millisecond,
@@ -207,7 +207,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go c.watchLag(lagCtx)
-	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity})
+	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity, c.topics.Declarations})
 	var b pending
 	for ctx.Err() == nil {
 		b.reset()
@@ -281,7 +281,7 @@ func (c *Consumer) fill(ctx context.Context, b *pending) error {
 
 // take decodes m into the batch, dead-lettering what cannot be taken.
 func (c *Consumer) take(m *kafka.Message, b *pending) {
-	nv, ne := len(b.recs.Visits), len(b.recs.Encounters)
+	nv, ne, nd := len(b.recs.Visits), len(b.recs.Encounters), len(b.recs.Declarations)
 	if err := event.DecodeWire(m.Value, &b.recs); err != nil {
 		b.dead = append(b.dead, c.deadLetter(m, m.Value, ReasonUndecodable, err))
 		b.reasons[ReasonUndecodable]++
@@ -289,33 +289,30 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 		return
 	}
 	// Keep the valid records in place; dead-letter the others one by one.
-	kept := nv
-	for i := nv; i < len(b.recs.Visits); i++ {
-		v := &b.recs.Visits[i]
-		if err := c.cfg.Limits.ValidateVisit(v, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendVisitsWire(nil, b.recs.Visits[i:i+1]), string(event.ReasonOf(err)), err))
+	var deadV, deadE, deadD int
+	l := &c.cfg.Limits
+	b.recs.Visits, deadV = keepValid(c, m, b, b.recs.Visits, nv, l.ValidateVisit, event.AppendVisitsWire)
+	b.recs.Encounters, deadE = keepValid(c, m, b, b.recs.Encounters, ne, l.ValidateEncounter, event.AppendEncountersWire)
+	b.recs.Declarations, deadD = keepValid(c, m, b, b.recs.Declarations, nd, l.ValidateDeclaration, event.AppendDeclarationsWire)
+	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Declarations)-nd, deadV+deadE+deadD)
+}
+
+// keepValid compacts recs[from:] to its valid records (checked without the
+// clock: ingest checked that) and dead-letters the others one by one,
+// encoded alone; it returns the records kept and how many were not.
+func keepValid[T any](c *Consumer, m *kafka.Message, b *pending, recs []T, from int,
+	validate func(*T, time.Time) error, encode func([]byte, []T) []byte) ([]T, int) {
+	kept := from
+	for i := from; i < len(recs); i++ {
+		if err := validate(&recs[i], time.Time{}); err != nil {
+			b.dead = append(b.dead, c.deadLetter(m, encode(nil, recs[i:i+1]), string(event.ReasonOf(err)), err))
 			b.reasons[string(event.ReasonOf(err))]++
 			continue
 		}
-		b.recs.Visits[kept] = *v
+		recs[kept] = recs[i]
 		kept++
 	}
-	deadV := len(b.recs.Visits) - kept
-	b.recs.Visits = b.recs.Visits[:kept]
-	kept = ne
-	for i := ne; i < len(b.recs.Encounters); i++ {
-		e := &b.recs.Encounters[i]
-		if err := c.cfg.Limits.ValidateEncounter(e, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendEncountersWire(nil, b.recs.Encounters[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Encounters[kept] = *e
-		kept++
-	}
-	deadE := len(b.recs.Encounters) - kept
-	b.recs.Encounters = b.recs.Encounters[:kept]
-	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne, deadV+deadE)
+	return recs[:kept], len(recs) - kept
 }
 
 func (c *Consumer) count(b *pending, topic string, stored, dead int) {
@@ -471,6 +468,8 @@ func (c *Consumer) topicLabel(topic string) string {
 		return "checkins"
 	case c.topics.Proximity:
 		return "proximity"
+	case c.topics.Declarations:
+		return "declarations"
 	default:
 		return "other"
 	}

@@ -5,6 +5,8 @@
 //	GET  /v1/definitions, POST /v1/definitions  contact definitions (a POST adds a version)
 //	POST /v1/cases, GET /v1/cases/{id}          the registry of confirmed cases
 //	GET  /v1/audit?limit=&case=&account=&requester=&since=
+//	GET  /v1/declarations?subject_id=&purpose=&from=&to=  a person's health declarations (audited)
+//	GET  /v1/declarations/summary?province=&from=&to=     declarations per local day, by kind and symptomatic
 //
 // Exposures answer JSON (nodes, edges, venues, stats) or, with
 // Accept: text/csv (or format=csv), the contact list for field teams. Every
@@ -19,6 +21,7 @@
 //	truyvet_query_stage_duration_seconds{stage}      time per engine stage
 //	truyvet_query_candidates{tier}                   candidates refined per query (histogram)
 //	truyvet_query_result_nodes{tier}                 people found per query (histogram; tier 1, 2, casual)
+//	truyvet_query_declaration_summary_duration_seconds  time to answer GET /v1/declarations/summary
 package api
 
 import (
@@ -38,6 +41,7 @@ import (
 	"github.com/truyvet/truyvet/cases"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/query/declapi"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/definition"
@@ -56,6 +60,9 @@ type Config struct {
 	// case's confirmation, or the end of a lookup's window (the allowance
 	// ingest grants records: no record can lie later).
 	ClockSkew time.Duration
+	// SummaryCache is how long GET /v1/declarations/summary reuses the
+	// counts it read for the same province and days (0: never).
+	SummaryCache time.Duration
 }
 
 // DefaultConfig returns a 30 s timeout, a 14-day default window and a 60-day maximum.
@@ -67,6 +74,7 @@ func DefaultConfig() Config {
 		DefaultDepth:    1,
 		DefaultMinutes:  15,
 		ClockSkew:       5 * time.Minute,
+		SummaryCache:    5 * time.Second,
 	}
 }
 
@@ -83,16 +91,18 @@ func WithVenues(vs Venues) Option { return func(a *API) { a.venues = vs } }
 
 // API serves queries.
 type API struct {
-	venues  Venues // nil: sites by id only
-	cfg     Config
-	engine  *graph.Engine
-	auditor audit.Log
-	cases   cases.Registry
-	defs    *definitions.Catalog
-	pl      *province.List
-	now     func() time.Time
-	m       *Metrics
-	log     *slog.Logger
+	venues    Venues        // nil: sites by id only
+	decls     declapi.Store // nil: no declarations joined or served
+	summaries summaryCache
+	cfg       Config
+	engine    *graph.Engine
+	auditor   audit.Log
+	cases     cases.Registry
+	defs      *definitions.Catalog
+	pl        *province.List
+	now       func() time.Time
+	m         *Metrics
+	log       *slog.Logger
 }
 
 // New returns the query API over engine, auditing to auditor, with the
@@ -124,6 +134,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/definitions", a.listDefinitions)
 	mux.HandleFunc("POST /v1/definitions", a.addDefinition)
 	mux.HandleFunc("GET /v1/audit", a.recentAudit)
+	if a.decls != nil {
+		mux.HandleFunc("GET /v1/declarations", a.listDeclarations)
+		mux.HandleFunc("GET /v1/declarations/summary", a.declarationSummary)
+	}
 }
 
 // Errors for bad requests; each names the parameter at fault.
@@ -293,19 +307,35 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 		format = "csv"
 		q.ContactsOnly = true // the list names people and venues, not episodes
 	}
+	priority, err := parseOrder(r)
+	if err != nil {
+		code = writeError(w, err)
+		return
+	}
 	res, err := a.lookup(r, q, minutes, def.Ref(), format, t0)
 	if err != nil {
 		code = writeError(w, err)
 		return
 	}
+	decls, err := a.nodeDeclarations(r.Context(), res)
+	if err != nil {
+		code = writeError(w, err)
+		return
+	}
+	if priority {
+		priorityOrder(res, decls)
+	}
 	elapsed := time.Since(start)
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="contacts-%d.csv"`, q.Case))
-		_ = WriteCSV(w, res)
+		_ = WriteCSV(w, res, decls)
 		return
 	}
 	g := NewGraphJSON(res, minutes, def.Ref(), elapsed)
+	for i := range g.Nodes {
+		g.Nodes[i].Declaration = decls[g.Nodes[i].UserID]
+	}
 	a.nameSites(r.Context(), g)
 	writeJSON(w, http.StatusOK, g)
 }

@@ -304,9 +304,9 @@ func TestLastExposureTimelineAndCaseRecords(t *testing.T) {
 
 	rec = do(mux, "/v1/cases/1/exposures?purpose=test&depth=2&format=csv")
 	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
-	require.Equal(t, "last_exposure", api.CSVHeader[len(api.CSVHeader)-1])
-	require.True(t, strings.HasSuffix(lines[1], ",2026-11-20T09:00:00+07:00"), lines[1])
-	require.True(t, strings.HasSuffix(lines[2], ",2026-11-20T10:20:00+07:00"), lines[2])
+	require.Equal(t, []string{"last_exposure", "symptomatic", "onset"}, api.CSVHeader[len(api.CSVHeader)-3:])
+	require.True(t, strings.HasSuffix(lines[1], ",2026-11-20T09:00:00+07:00,false,"), lines[1])
+	require.True(t, strings.HasSuffix(lines[2], ",2026-11-20T10:20:00+07:00,false,"), lines[2])
 
 	// User 2's timeline has the Bluetooth meeting with 3.
 	rec = do(mux, "/v1/cases/2/exposures?purpose=test")

@@ -90,6 +90,10 @@ type NodeJSON struct {
 	Channels        []string `json:"channels"`
 	ExposedBy       []uint32 `json:"exposed_by"`
 	Venues          []uint32 `json:"venues,omitempty"`
+	// Declaration sums up the person's health declarations of the window
+	// and the 14 days before it; null when there are none (or the
+	// deployment keeps none).
+	Declaration *DeclarationJSON `json:"declaration"`
 }
 
 // EdgeJSON is one episode of contact through one channel.
@@ -98,9 +102,11 @@ type EdgeJSON struct {
 	To      uint32  `json:"to"`
 	Channel string  `json:"channel"`
 	VenueID *uint32 `json:"venue_id"`
-	Start   Time    `json:"start"`
-	End     Time    `json:"end"`
-	Seconds int64   `json:"seconds"`
+	// Vehicle names the shared vehicle of a vehicle edge (co-travel).
+	Vehicle string `json:"vehicle,omitempty"`
+	Start   Time   `json:"start"`
+	End     Time   `json:"end"`
+	Seconds int64  `json:"seconds"`
 }
 
 // SiteJSON is an exposure site.
@@ -237,7 +243,7 @@ func NewGraphJSON(res *graph.Result, minutes float64, definition string, elapsed
 		g.Nodes = append(g.Nodes, nj)
 	}
 	for _, e := range res.Edges {
-		ej := EdgeJSON{From: e.From, To: e.To, Channel: e.Channel.String(), Start: Time(e.Start), End: Time(e.End), Seconds: e.Len()}
+		ej := EdgeJSON{From: e.From, To: e.To, Channel: e.Channel.String(), Vehicle: e.Vehicle, Start: Time(e.Start), End: Time(e.End), Seconds: e.Len()}
 		if e.Channel == graph.ChannelVenue {
 			v := e.VenueID
 			ej.VenueID = &v
@@ -271,15 +277,17 @@ func NewGraphJSON(res *graph.Result, minutes float64, definition string, elapsed
 // CSVHeader is the first row of the contact list.
 // last_exposure was appended after venues, so scripts reading columns by
 // position keep working.
-var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds", "exposure_minutes", "channels", "exposed_by", "venues", "last_exposure"}
+// symptomatic and onset, from health declarations, came after them.
+var CSVHeader = []string{"user_id", "tier", "first_exposure", "exposure_seconds", "exposure_minutes", "channels", "exposed_by", "venues", "last_exposure", "symptomatic", "onset"}
 
 // WriteCSV writes the contact list: one row per F1 and F2 person (the case
 // is not listed), then the casual ones (tier "casual"), in the graph's node
 // order.
 //
 // A contact-list result (Query.ContactsOnly) names each node's venues; a full
-// graph's venues are read off its edges.
-func WriteCSV(w io.Writer, res *graph.Result) error {
+// graph's venues are read off its edges. decls (nil: none) fills the
+// symptomatic and onset columns.
+func WriteCSV(w io.Writer, res *graph.Result, decls map[uint32]*DeclarationJSON) error {
 	venues := map[uint32][]uint32{}
 	for _, e := range res.Edges {
 		if e.Channel == graph.ChannelVenue && !slices.Contains(venues[e.To], e.VenueID) {
@@ -318,6 +326,13 @@ func WriteCSV(w io.Writer, res *graph.Result) error {
 			join(n.ExposedBy),
 			join(vs),
 			formatTime(n.LastExposure),
+			"false", "",
+		}
+		if d := decls[n.UserID]; d != nil {
+			row[9] = strconv.FormatBool(d.Symptomatic)
+			if d.Onset != nil {
+				row[10] = *d.Onset
+			}
 		}
 		if err := cw.Write(row); err != nil {
 			return err

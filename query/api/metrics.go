@@ -17,6 +17,7 @@ type Metrics struct {
 	stages     *prometheus.HistogramVec
 	candidates *prometheus.HistogramVec
 	nodes      *prometheus.HistogramVec
+	summary    prometheus.Histogram
 }
 
 // NewMetrics creates the series and registers them with reg (nil: unregistered).
@@ -40,9 +41,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		nodes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "truyvet_query_result_nodes", Help: "People found per query, by tier (1, 2, casual).", Buckets: sizes,
 		}, []string{"tier"}),
+		summary: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "truyvet_query_declaration_summary_duration_seconds", Help: "Time to answer GET /v1/declarations/summary.",
+			Buckets: prometheus.ExponentialBuckets(1e-4, 2.5, 12),
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.stages, m.candidates, m.nodes)
+		reg.MustRegister(m.requests, m.duration, m.stages, m.candidates, m.nodes, m.summary)
 	}
 	return m
 }

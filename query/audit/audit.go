@@ -30,6 +30,7 @@ import (
 const (
 	ActionExposures     = "exposures"      // GET /v1/cases/{id}/exposures
 	ActionVisitors      = "visitors"       // GET /v1/venues/{id}/visitors
+	ActionDeclarations  = "declarations"   // GET /v1/declarations (Case is the subject)
 	ActionCaseRegister  = "case.register"  // POST /v1/cases
 	ActionAccountCreate = "account.create" // POST /v1/accounts, truyvet accounts create
 	ActionAccountRevoke = "account.revoke" // DELETE /v1/accounts/{id}, truyvet accounts revoke

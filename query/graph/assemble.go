@@ -162,8 +162,8 @@ func sortEdges(chunks [][]Edge) []Edge {
 	return out
 }
 
-// CompareEdges orders edges by (From, To, Start, Channel, VenueID), the order
-// of Result.Edges.
+// CompareEdges orders edges by (From, To, Start, Channel, VenueID, Vehicle),
+// the order of Result.Edges.
 func CompareEdges(a, b Edge) int {
 	switch {
 	case a.From != b.From:
@@ -174,6 +174,8 @@ func CompareEdges(a, b Edge) int {
 		return cmp.Compare(a.Start, b.Start)
 	case a.Channel != b.Channel:
 		return cmp.Compare(a.Channel, b.Channel)
+	case a.VenueID != b.VenueID:
+		return cmp.Compare(a.VenueID, b.VenueID)
 	}
-	return cmp.Compare(a.VenueID, b.VenueID)
+	return cmp.Compare(a.Vehicle, b.Vehicle)
 }

@@ -15,8 +15,10 @@ import (
 // window that counts for it.
 type presence struct {
 	venues map[uint32]*venueList // by venue, the sources' stays there
-	prox   map[uint32][]piece    // by peer not yet placed, the sources' encounters with them
-	window Window                // the earliest source's from to the query's end: what candidates' stays are read over
+	prox   map[uint32][]piece    // by peer not yet placed, the sources' encounters and co-travel with them
+	// vehicles names the vehicles of vehicle pieces (piece.venue indexes it).
+	vehicles []string
+	window   Window // the earliest source's from to the query's end: what candidates' stays are read over
 }
 
 // srcInterval is a source's presence at a venue, clipped to its window.
@@ -70,6 +72,18 @@ func (s *search) presenceOf(srcs []source, casual bool) presence {
 				continue
 			}
 			p.prox[c.Peer] = append(p.prox[c.Peer], piece{src: int32(si), ch: ChannelProximity, Interval: iv})
+		}
+		for _, c := range src.trips {
+			iv := c.Interval.Clip(win)
+			if iv.Len() == 0 || s.known.Contains(c.peer) {
+				continue
+			}
+			v := slices.Index(p.vehicles, c.vehicle)
+			if v < 0 {
+				v = len(p.vehicles)
+				p.vehicles = append(p.vehicles, c.vehicle)
+			}
+			p.prox[c.peer] = append(p.prox[c.peer], piece{src: int32(si), ch: ChannelVehicle, venue: uint32(v), Interval: iv})
 		}
 	}
 	return p

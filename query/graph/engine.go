@@ -127,6 +127,56 @@ type source struct {
 	from     int64
 	stays    []Stay
 	contacts []Contact
+	trips    []coTravel
+}
+
+// coTravel is a source's shared trip with peer on vehicle, over the overlap
+// of their trips.
+type coTravel struct {
+	peer    uint32
+	vehicle string
+	Interval
+}
+
+// coTravelOf returns, for each of ids (sorted) that has any, its co-travel
+// over trips that may overlap w: nil when the store keeps no trips or the
+// rule does not count them.
+func (s *search) coTravelOf(ctx context.Context, ids []uint32, w Window) (map[uint32][]coTravel, error) {
+	ts, ok := s.store.(TripStore)
+	if !ok || !s.q.Rule.vehicles() || len(ids) == 0 {
+		return nil, nil
+	}
+	trips, err := ts.UserTrips(ctx, ids, w)
+	if err != nil || len(trips) == 0 {
+		return nil, err
+	}
+	var vds []VehicleDay
+	for _, t := range trips {
+		vds = append(vds, VehicleDay{Vehicle: t.Vehicle, Day: t.Day})
+	}
+	slices.SortFunc(vds, func(a, b VehicleDay) int { return cmp.Or(cmp.Compare(a.Vehicle, b.Vehicle), cmp.Compare(a.Day, b.Day)) })
+	vds = slices.Compact(vds)
+	all, err := ts.VehicleTrips(ctx, vds)
+	if err != nil {
+		return nil, err
+	}
+	on := map[VehicleDay][]Trip{}
+	for _, t := range all {
+		k := VehicleDay{Vehicle: t.Vehicle, Day: t.Day}
+		on[k] = append(on[k], t)
+	}
+	out := map[uint32][]coTravel{}
+	for _, t := range trips {
+		for _, o := range on[VehicleDay{Vehicle: t.Vehicle, Day: t.Day}] {
+			if o.Subject == t.Subject {
+				continue
+			}
+			if iv := intersect(t.Interval, o.Interval); iv.Len() > 0 {
+				out[t.Subject] = append(out[t.Subject], coTravel{peer: o.Subject, vehicle: t.Vehicle, Interval: iv})
+			}
+		}
+	}
+	return out, nil
 }
 
 // found is a person placed in a tier, with the stays read while finding them
@@ -189,20 +239,25 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 			return source{}, fmt.Errorf("read stays and encounters of case %d: %w", s.q.Case, err)
 		}
 		caseSrc.stays, caseSrc.contacts = stays, contacts
-		return s.caseRead(caseSrc), nil
-	}
-	for us, err := range s.store.Stays(ctx, one, w) {
-		if err != nil {
-			return source{}, fmt.Errorf("read stays of case %d: %w", s.q.Case, err)
+	} else {
+		for us, err := range s.store.Stays(ctx, one, w) {
+			if err != nil {
+				return source{}, fmt.Errorf("read stays of case %d: %w", s.q.Case, err)
+			}
+			caseSrc.stays = append(caseSrc.stays, us.Stays...)
 		}
-		caseSrc.stays = append(caseSrc.stays, us.Stays...)
-	}
-	for uc, err := range s.store.Contacts(ctx, one, w) {
-		if err != nil {
-			return source{}, fmt.Errorf("read encounters of case %d: %w", s.q.Case, err)
+		for uc, err := range s.store.Contacts(ctx, one, w) {
+			if err != nil {
+				return source{}, fmt.Errorf("read encounters of case %d: %w", s.q.Case, err)
+			}
+			caseSrc.contacts = append(caseSrc.contacts, uc.Contacts...)
 		}
-		caseSrc.contacts = append(caseSrc.contacts, uc.Contacts...)
 	}
+	trips, err := s.coTravelOf(ctx, one, w)
+	if err != nil {
+		return source{}, fmt.Errorf("read trips of case %d: %w", s.q.Case, err)
+	}
+	caseSrc.trips = trips[s.q.Case]
 	return s.caseRead(caseSrc), nil
 }
 
@@ -249,6 +304,13 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 		srcs[index(uc.User)].contacts = slices.Clone(uc.Contacts)
 		s.res.Stats.ContactsRead += len(uc.Contacts)
 	}
+	trips, err := s.coTravelOf(ctx, ids, w)
+	if err != nil {
+		return nil, fmt.Errorf("read trips of %d F1 members: %w", len(ids), err)
+	}
+	for id, ts := range trips {
+		srcs[index(id)].trips = ts
+	}
 	return srcs, nil
 }
 
@@ -267,7 +329,7 @@ func (s *search) traceTier(ctx context.Context, tier int, srcs []source, keepSta
 	vs, byVenue := s.store.(VenueStore)
 	byVenue = byVenue && s.engine.venueMin > 0 && len(srcs) >= s.engine.venueMin
 	ranges, spans := s.coverVenues(p.venues, byVenue)
-	rf := refinement{tier: tier, srcs: srcs, venues: p.venues, prox: p.prox, keepStays: keepStays, minSeconds: s.q.MinSeconds, contactsOnly: s.q.ContactsOnly, rule: s.rule, casual: casual}
+	rf := refinement{tier: tier, srcs: srcs, venues: p.venues, prox: p.prox, keepStays: keepStays, minSeconds: s.q.MinSeconds, contactsOnly: s.q.ContactsOnly, rule: s.rule, casual: casual, vehicles: p.vehicles}
 	if byVenue {
 		outs, err := s.refineByVenue(ctx, &rf, vs, spans)
 		if err != nil {

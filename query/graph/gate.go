@@ -159,8 +159,8 @@ func appendUncrowded(ps []piece, pc piece, crowded []Interval) []piece {
 // union of its close pieces is positive and at least its threshold. It
 // compacts group in place and returns it.
 func (wk *refineWorker) gate(group []piece) []piece {
-	var pass [3]bool
-	for _, c := range [...]Channel{ChannelProximity, ChannelVenue} {
+	var pass [4]bool
+	for _, c := range [...]Channel{ChannelProximity, ChannelVenue, ChannelVehicle} {
 		wk.ivs = wk.ivs[:0]
 		for _, p := range group {
 			if p.ch == c && !p.casual {

@@ -13,8 +13,8 @@ import (
 type piece struct {
 	src    int32 // index into the sources slice
 	ch     Channel
-	casual bool // co-presence the rule does not count as close
-	venue  uint32
+	casual bool   // co-presence the rule does not count as close
+	venue  uint32 // the venue; for the vehicle channel, the index of its name in refinement.vehicles
 	Interval
 }
 
@@ -27,9 +27,10 @@ type refinement struct {
 	prox         map[uint32][]piece
 	keepStays    bool
 	minSeconds   int64
-	contactsOnly bool  // no edges: collect each node's venues instead
-	rule         *Rule // nil: the default rule
-	casual       bool  // list casual co-presence (tier 1 under a casual rule)
+	contactsOnly bool     // no edges: collect each node's venues instead
+	rule         *Rule    // nil: the default rule
+	casual       bool     // list casual co-presence (tier 1 under a casual rule)
+	vehicles     []string // names of the vehicles of vehicle pieces
 }
 
 // refineWorker refines a share of the candidates with its own scratch and
@@ -247,8 +248,13 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 				wk.ivs = append(wk.ivs, p.Interval)
 			}
 			wk.merged = mergeInto(wk.merged[:0], wk.ivs)
+			e := Edge{From: from, To: x, Channel: group[a].ch, VenueID: group[a].venue}
+			if e.Channel == ChannelVehicle {
+				e.VenueID, e.Vehicle = 0, wk.rf.vehicles[group[a].venue]
+			}
 			for _, iv := range wk.merged {
-				wk.addEdge(Edge{From: from, To: x, Channel: group[a].ch, VenueID: group[a].venue, Interval: iv})
+				e.Interval = iv
+				wk.addEdge(e)
 			}
 			a = b
 		}
@@ -274,8 +280,8 @@ func (wk *refineWorker) evaluate(x uint32) (found, bool) {
 
 // channelsOf returns the channels set in mask (bit c for channel c): the
 // first n of chs, sorted.
-func channelsOf(mask uint8) (chs [2]Channel, n int) {
-	for _, c := range [...]Channel{ChannelProximity, ChannelVenue} {
+func channelsOf(mask uint8) (chs [3]Channel, n int) {
+	for _, c := range [...]Channel{ChannelProximity, ChannelVenue, ChannelVehicle} {
 		if mask&(1<<c) != 0 {
 			chs[n] = c
 			n++

@@ -20,10 +20,8 @@ import (
 type Rule struct {
 	Proximity *ProximityRule // nil: encounters make no close contact
 	Venue     *VenueRule     // nil: co-presence makes no close contact
-	// Vehicle is the threshold for shared vehicles (health declarations).
-	// No store holds vehicle records yet; when they come, their intervals
-	// join a pair's pieces as their own channel and pass through gate like
-	// the others.
+	// Vehicle is the threshold for shared vehicles (the trips of health
+	// declarations, from a TripStore); nil: co-travel makes no close contact.
 	Vehicle *ChannelRule
 	// Casual lists the people co-present with the case at a venue who are
 	// not close contacts, at TierCasual, never traced further.
@@ -88,9 +86,12 @@ func WithVenueKinds(k VenueKinds) Option {
 // engine can take its default path.
 func (r *Rule) plain() bool {
 	return r == nil || (!r.Casual && r.Proximity != nil && r.Venue != nil &&
-		r.Proximity.MinSeconds <= 0 && !r.Proximity.HasMinRSSI &&
+		r.Proximity.MinSeconds <= 0 && !r.Proximity.HasMinRSSI && r.Vehicle != nil && r.Vehicle.MinSeconds <= 0 &&
 		r.Venue.MinSeconds <= 0 && r.Venue.Kinds == nil && r.Venue.MaxPresent <= 0)
 }
+
+// vehicles reports whether co-travel counts under r (nil: the default rule).
+func (r *Rule) vehicles() bool { return r == nil || r.Vehicle != nil }
 
 // passes reports whether an encounter counts under r.
 func (r *Rule) passes(c Contact) bool {
@@ -119,6 +120,8 @@ func (r *Rule) minSecondsOf(c Channel) int64 {
 		return r.Proximity.MinSeconds
 	case c == ChannelVenue && r.Venue != nil:
 		return r.Venue.MinSeconds
+	case c == ChannelVehicle && r.Vehicle != nil:
+		return r.Vehicle.MinSeconds
 	}
 	return 0
 }

@@ -186,6 +186,7 @@ type Channel uint8
 const (
 	ChannelProximity Channel = 1 // a Bluetooth encounter
 	ChannelVenue     Channel = 2 // overlapping stays at one venue
+	ChannelVehicle   Channel = 3 // declared trips on one vehicle on one local day
 )
 
 func (c Channel) String() string {
@@ -194,6 +195,8 @@ func (c Channel) String() string {
 		return "proximity"
 	case ChannelVenue:
 		return "venue"
+	case ChannelVehicle:
+		return "vehicle"
 	default:
 		return "unknown"
 	}
@@ -242,12 +245,41 @@ type Node struct {
 // Edge is one episode of contact through one channel: a maximal interval of
 // the union of the channel's contact intervals between From (the earlier
 // tier) and To, clipped to the window that counts for that pair. VenueID is 0
-// for proximity.
+// but for the venue channel, Vehicle "" but for the vehicle channel.
 type Edge struct {
 	From, To uint32
 	Channel  Channel
 	VenueID  uint32
+	Vehicle  string
 	Interval
+}
+
+// Trip is one declared trip on a vehicle (a health declaration's travel):
+// Subject was on Vehicle (normalised) over [Depart, Arrive), Day the local
+// day of Depart. Two subjects' trips on one vehicle and day put them in
+// contact over their overlap (the channel vehicle).
+type Trip struct {
+	Subject uint32
+	Vehicle string
+	Day     bucket.Day
+	Interval
+}
+
+// VehicleDay names one vehicle on one local day.
+type VehicleDay struct {
+	Vehicle string
+	Day     bucket.Day
+}
+
+// TripStore is a Store that also keeps declared trips. A store without
+// them gives no contact through the vehicle channel.
+type TripStore interface {
+	// UserTrips returns the trips of users (sorted, no duplicates) that may
+	// overlap w: every one that does, perhaps more, each once, in any order.
+	UserTrips(ctx context.Context, users []uint32, w Window) ([]Trip, error)
+	// VehicleTrips returns every trip on the vehicles on their days, each
+	// once, in any order.
+	VehicleTrips(ctx context.Context, vehicles []VehicleDay) ([]Trip, error)
 }
 
 // Site is a venue where an exposure happened, for publishing exposure sites.

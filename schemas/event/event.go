@@ -1,5 +1,5 @@
-// Package event owns truyvet's records: the QR-code visit and the Bluetooth
-// encounter, their validation, and their encodings (the JSON of the HTTP API
+// Package event owns truyvet's records: the QR-code visit, the Bluetooth
+// encounter and the health declaration, their validation, and their encodings (the JSON of the HTTP API
 // and the binary format carried between stages). Every stage that touches a
 // record goes through this package, so there is one definition of a valid one.
 package event
@@ -11,8 +11,9 @@ type Kind uint8
 
 // The record kinds.
 const (
-	KindVisit     Kind = 1
-	KindEncounter Kind = 2
+	KindVisit       Kind = 1
+	KindEncounter   Kind = 2
+	KindDeclaration Kind = 3
 )
 
 func (k Kind) String() string {
@@ -21,6 +22,8 @@ func (k Kind) String() string {
 		return "visit"
 	case KindEncounter:
 		return "encounter"
+	case KindDeclaration:
+		return "declaration"
 	default:
 		return "unknown"
 	}
@@ -71,21 +74,24 @@ func (e *Encounter) End() int64 { return e.Start + int64(e.DurationS) }
 
 // Batch is a group of validated records travelling between stages.
 type Batch struct {
-	Visits     []Visit
-	Encounters []Encounter
+	Visits       []Visit
+	Encounters   []Encounter
+	Declarations []Declaration
 }
 
 // Len is the number of records in the batch.
-func (b *Batch) Len() int { return len(b.Visits) + len(b.Encounters) }
+func (b *Batch) Len() int { return len(b.Visits) + len(b.Encounters) + len(b.Declarations) }
 
 // Reset empties the batch, keeping its capacity.
 func (b *Batch) Reset() {
 	b.Visits = b.Visits[:0]
 	b.Encounters = b.Encounters[:0]
+	b.Declarations = b.Declarations[:0]
 }
 
 // Append adds every record of o to b.
 func (b *Batch) Append(o *Batch) {
 	b.Visits = append(b.Visits, o.Visits...)
 	b.Encounters = append(b.Encounters, o.Encounters...)
+	b.Declarations = append(b.Declarations, o.Declarations...)
 }

@@ -2,8 +2,10 @@ package event
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -331,4 +333,206 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// The JSON field names of a declaration (schemas/v1/declaration.schema.json).
+const (
+	fieldDeclarationID = "declaration_id"
+	fieldSubjectID     = "subject_id"
+	fieldKind          = "kind"
+	fieldDeclaredAt    = "declared_at"
+	fieldProvince      = "province"
+	fieldSymptoms      = "symptoms"
+	fieldOnset         = "onset"
+	fieldTravel        = "travel"
+	fieldExposure      = "exposure"
+)
+
+// DecodeDeclarationJSON reads a declaration from a parsed JSON value. It
+// checks types and syntax, normalises the vehicle and the origin country, and
+// takes subject_id to be user_id when it is absent; call
+// Limits.ValidateDeclaration for the rest.
+func DecodeDeclarationJSON(v *fastjson.Value) (Declaration, error) {
+	var out Declaration
+	o, err := object(v)
+	if err != nil {
+		return out, err
+	}
+	if out.DeclarationID, err = idField(o, fieldDeclarationID); err != nil {
+		return out, err
+	}
+	if out.UserID, err = uint32Field(o, fieldUserID); err != nil {
+		return out, err
+	}
+	out.SubjectID = out.UserID
+	if present(o, fieldSubjectID) != nil {
+		if out.SubjectID, err = uint32Field(o, fieldSubjectID); err != nil {
+			return out, err
+		}
+	}
+	kind, err := stringField(o, fieldKind)
+	switch {
+	case err != nil:
+		return out, err
+	case kind == "":
+		return out, invalid(fieldKind, ReasonMissingField, "missing")
+	}
+	var ok bool
+	if out.Kind, ok = ParseDeclKind(kind); !ok {
+		return out, invalid(fieldKind, ReasonInvalidValue, "must be entry, domestic or voluntary")
+	}
+	if out.DeclaredAt, err = timeField(o, fieldDeclaredAt, true); err != nil {
+		return out, err
+	}
+	if out.Province, err = stringField(o, fieldProvince); err != nil {
+		return out, err
+	}
+	if out.Symptoms, err = symptomsField(o); err != nil {
+		return out, err
+	}
+	if out.Onset, err = dateField(o, fieldOnset); err != nil {
+		return out, err
+	}
+	if err := travelField(o, &out); err != nil {
+		return out, err
+	}
+	if err := exposureField(o, &out); err != nil {
+		return out, err
+	}
+	if out.Source, err = stringField(o, fieldSource); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func symptomsField(o *fastjson.Object) (Symptoms, error) {
+	v := present(o, fieldSymptoms)
+	if v == nil {
+		return 0, nil
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return 0, invalid(fieldSymptoms, ReasonInvalidValue, "must be an array of symptom names, got %s", v.Type())
+	}
+	if len(arr) > MaxSymptomsInput {
+		return 0, invalid(fieldSymptoms, ReasonTooLarge, "more than %d entries", MaxSymptomsInput)
+	}
+	var s Symptoms
+	for i, e := range arr {
+		b, err := e.StringBytes()
+		if err != nil {
+			return 0, invalid(fieldSymptoms, ReasonInvalidValue, "entry %d must be a string, got %s", i, e.Type())
+		}
+		bit, ok := ParseSymptom(string(b))
+		if !ok {
+			return 0, invalid(fieldSymptoms, ReasonInvalidValue, "entry %d: unknown symptom %q", i, truncate(string(b), 40))
+		}
+		s |= bit
+	}
+	return s, nil
+}
+
+// dateField reads a local date YYYY-MM-DD as the Unix time of its midnight
+// in Asia/Ho_Chi_Minh; absent or null is 0.
+func dateField(o *fastjson.Object, name string) (int64, error) {
+	v := present(o, name)
+	if v == nil {
+		return 0, nil
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return 0, invalid(name, ReasonInvalidTime, "must be a local date YYYY-MM-DD, got %s", v.Type())
+	}
+	t, err := time.ParseInLocation(time.DateOnly, string(b), localZone)
+	if err != nil {
+		return 0, invalid(name, ReasonInvalidTime, "not a local date YYYY-MM-DD: %q", truncate(string(b), 40))
+	}
+	if t.Unix() <= 0 {
+		return 0, invalid(name, ReasonInvalidTime, "before 1970")
+	}
+	return t.Unix(), nil
+}
+
+// nested returns the object field name holds, nil when it is absent or null.
+func nested(o *fastjson.Object, name string) (*fastjson.Object, error) {
+	v := present(o, name)
+	if v == nil {
+		return nil, nil
+	}
+	n, err := v.Object()
+	if err != nil {
+		return nil, invalid(name, ReasonInvalidValue, "must be an object, got %s", v.Type())
+	}
+	if err := surrogates(n); err != nil {
+		return nil, prefixed(name, err)
+	}
+	return n, nil
+}
+
+// prefixed puts "parent." before the field a validation error names.
+func prefixed(parent string, err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) && ve.Field != "" {
+		ve.Field = parent + "." + ve.Field
+	}
+	return err
+}
+
+func travelField(o *fastjson.Object, d *Declaration) error {
+	t, err := nested(o, fieldTravel)
+	if err != nil || t == nil {
+		return err
+	}
+	d.HasTravel = true
+	tr := &d.Travel
+	if tr.Vehicle, err = stringField(t, "vehicle"); err != nil {
+		return prefixed(fieldTravel, err)
+	}
+	if len(tr.Vehicle) > 4*MaxVehicleBytes {
+		return invalid("travel.vehicle", ReasonTooLarge, "longer than %d bytes", MaxVehicleBytes)
+	}
+	tr.Vehicle = NormalizeVehicle(tr.Vehicle)
+	if tr.Depart, err = timeField(t, "depart", true); err != nil {
+		return prefixed(fieldTravel, err)
+	}
+	if tr.Arrive, err = timeField(t, "arrive", true); err != nil {
+		return prefixed(fieldTravel, err)
+	}
+	if tr.OriginCountry, err = stringField(t, "origin_country"); err != nil {
+		return prefixed(fieldTravel, err)
+	}
+	if tr.OriginCountry = strings.ToUpper(tr.OriginCountry); tr.OriginCountry != "" && !validCountry(tr.OriginCountry) {
+		return invalid("travel.origin_country", ReasonInvalidValue, "an ISO 3166-1 alpha-2 or alpha-3 code")
+	}
+	if tr.PortOfEntry, err = stringField(t, "port_of_entry"); err != nil {
+		return prefixed(fieldTravel, err)
+	}
+	return nil
+}
+
+func exposureField(o *fastjson.Object, d *Declaration) error {
+	e, err := nested(o, fieldExposure)
+	if err != nil || e == nil {
+		return err
+	}
+	if d.ContactWithCase, err = answerField(e, "contact_with_case"); err != nil {
+		return prefixed(fieldExposure, err)
+	}
+	if d.VisitedOutbreakArea, err = answerField(e, "visited_outbreak_area"); err != nil {
+		return prefixed(fieldExposure, err)
+	}
+	return nil
+}
+
+func answerField(o *fastjson.Object, name string) (Answer, error) {
+	v := present(o, name)
+	switch {
+	case v == nil:
+		return AnswerNone, nil
+	case v.Type() == fastjson.TypeTrue:
+		return AnswerYes, nil
+	case v.Type() == fastjson.TypeFalse:
+		return AnswerNo, nil
+	}
+	return AnswerNone, invalid(name, ReasonInvalidValue, "must be true or false, got %s", v.Type())
 }

@@ -87,3 +87,74 @@ func appendString(dst []byte, s string) []byte {
 	}
 	return append(dst, '"')
 }
+
+// AppendDeclarationJSON appends d as one line of the API's JSON (no newline).
+func AppendDeclarationJSON(dst []byte, d *Declaration) []byte {
+	dst = append(dst, `{"declaration_id":`...)
+	dst = appendString(dst, d.DeclarationID)
+	dst = append(dst, `,"user_id":`...)
+	dst = strconv.AppendUint(dst, uint64(d.UserID), 10)
+	dst = append(dst, `,"subject_id":`...)
+	dst = strconv.AppendUint(dst, uint64(d.SubjectID), 10)
+	dst = append(dst, `,"kind":`...)
+	dst = appendString(dst, d.Kind.String())
+	dst = append(dst, `,"declared_at":`...)
+	dst = appendTime(dst, d.DeclaredAt)
+	dst = append(dst, `,"province":`...)
+	dst = appendString(dst, d.Province)
+	dst = append(dst, `,"symptoms":[`...)
+	for i, n := range d.Symptoms.Names() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, n)
+	}
+	dst = append(dst, ']')
+	if d.Onset != 0 {
+		dst = append(dst, `,"onset":`...)
+		dst = appendString(dst, d.OnsetDate())
+	}
+	if d.HasTravel {
+		t := &d.Travel
+		dst = append(dst, `,"travel":{"vehicle":`...)
+		dst = appendString(dst, t.Vehicle)
+		dst = append(dst, `,"depart":`...)
+		dst = appendTime(dst, t.Depart)
+		dst = append(dst, `,"arrive":`...)
+		dst = appendTime(dst, t.Arrive)
+		if t.OriginCountry != "" {
+			dst = append(dst, `,"origin_country":`...)
+			dst = appendString(dst, t.OriginCountry)
+		}
+		if t.PortOfEntry != "" {
+			dst = append(dst, `,"port_of_entry":`...)
+			dst = appendString(dst, t.PortOfEntry)
+		}
+		dst = append(dst, '}')
+	}
+	if d.ContactWithCase != AnswerNone || d.VisitedOutbreakArea != AnswerNone {
+		dst = append(dst, `,"exposure":{`...)
+		sep := false
+		for _, a := range [2]struct {
+			name string
+			v    Answer
+		}{{"contact_with_case", d.ContactWithCase}, {"visited_outbreak_area", d.VisitedOutbreakArea}} {
+			if a.v == AnswerNone {
+				continue
+			}
+			if sep {
+				dst = append(dst, ',')
+			}
+			sep = true
+			dst = appendString(dst, a.name)
+			dst = append(dst, ':')
+			dst = strconv.AppendBool(dst, a.v == AnswerYes)
+		}
+		dst = append(dst, '}')
+	}
+	if d.Source != "" {
+		dst = append(dst, `,"source":`...)
+		dst = appendString(dst, d.Source)
+	}
+	return append(dst, '}')
+}

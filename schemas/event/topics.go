@@ -9,10 +9,11 @@ import (
 // Topics are the Kafka topics of one deployment: a prefix (so several
 // deployments or test runs share a cluster) and a fixed suffix per stream.
 type Topics struct {
-	Checkins   string // visits, keyed by venue shard
-	Proximity  string // encounters, keyed by unordered pair shard
-	DeadLetter string // records a processor could not take, with the reason in a header
-	Alerts     string // exposure-site alerts (JSON), keyed by user, for the apps' push services
+	Checkins     string // visits, keyed by venue shard
+	Proximity    string // encounters, keyed by unordered pair shard
+	Declarations string // health declarations, keyed by subject shard
+	DeadLetter   string // records a processor could not take, with the reason in a header
+	Alerts       string // exposure-site alerts (JSON), keyed by user, for the apps' push services
 }
 
 // ErrBadTopicPrefix is returned for a prefix Kafka would not accept.
@@ -25,11 +26,14 @@ func TopicsFor(prefix string) (Topics, error) {
 	}) >= 0 {
 		return Topics{}, ErrBadTopicPrefix
 	}
-	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", DeadLetter: prefix + "deadletter", Alerts: prefix + "alerts"}, nil
+	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", Declarations: prefix + "declarations",
+		DeadLetter: prefix + "deadletter", Alerts: prefix + "alerts"}, nil
 }
 
 // All lists the topics.
-func (t Topics) All() []string { return []string{t.Checkins, t.Proximity, t.DeadLetter, t.Alerts} }
+func (t Topics) All() []string {
+	return []string{t.Checkins, t.Proximity, t.Declarations, t.DeadLetter, t.Alerts}
+}
 
 // Shards is the number of virtual shards records are keyed by. A shard is the
 // unit of ownership: one processor at a time owns all of a shard's records, so

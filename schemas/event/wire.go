@@ -16,13 +16,20 @@ import (
 //	            visit_id:string source:string
 //	encounter = user:uvarint peer:uvarint start:uvarint duration_s:uvarint
 //	            rssi:uvarint encounter_id:string source:string
+//	declaration = user:uvarint subject:uvarint declared_at:uvarint kind:uvarint
+//	            symptoms:uvarint onset:uvarint answers:uvarint travel:uvarint
+//	            [depart:uvarint arrive:uvarint vehicle:string origin_country:string
+//	            port_of_entry:string]  (only when travel is 1)
+//	            province:string declaration_id:string source:string
 //	string    = length:uvarint bytes
 //
 // exit is 0 when the record has no check-out, else exit-enter+1 (exits before
 // enter are invalid and never encoded). rssi is 0 when absent, else
 // zigzag(rssi)+1 as a uvarint. Integers are varints because ids and times are
 // small or close together; a typical check-in takes about 37 bytes with an
-// 18-byte visit_id, against about 145 bytes of JSON.
+// 18-byte visit_id, against about 145 bytes of JSON. A declaration's answers
+// are contact_with_case | visited_outbreak_area<<2 (each an Answer); onset is
+// 0 when none was given.
 //
 // Version 1 is the only version. A decoder refuses versions it does not know
 // (ErrWireVersion) rather than guess; a new version is added beside it.
@@ -47,10 +54,16 @@ const minWireRecord = 6
 
 // AppendVisitsWire appends one message holding vs.
 func AppendVisitsWire(dst []byte, vs []Visit) []byte {
-	dst = append(dst, WireMagic, WireVersion, byte(KindVisit))
-	dst = binary.AppendUvarint(dst, uint64(len(vs)))
-	for i := range vs {
-		dst = appendVisitWire(dst, &vs[i])
+	return appendMessage(dst, KindVisit, vs, appendVisitWire)
+}
+
+// appendMessage appends the message of recs, of kind, each record written
+// by rec.
+func appendMessage[T any](dst []byte, kind Kind, recs []T, rec func([]byte, *T) []byte) []byte {
+	dst = append(dst, WireMagic, WireVersion, byte(kind))
+	dst = binary.AppendUvarint(dst, uint64(len(recs)))
+	for i := range recs {
+		dst = rec(dst, &recs[i])
 	}
 	return dst
 }
@@ -70,12 +83,7 @@ func appendVisitWire(dst []byte, v *Visit) []byte {
 
 // AppendEncountersWire appends one message holding es.
 func AppendEncountersWire(dst []byte, es []Encounter) []byte {
-	dst = append(dst, WireMagic, WireVersion, byte(KindEncounter))
-	dst = binary.AppendUvarint(dst, uint64(len(es)))
-	for i := range es {
-		dst = appendEncounterWire(dst, &es[i])
-	}
-	return dst
+	return appendMessage(dst, KindEncounter, es, appendEncounterWire)
 }
 
 func appendEncounterWire(dst []byte, e *Encounter) []byte {
@@ -90,6 +98,35 @@ func appendEncounterWire(dst []byte, e *Encounter) []byte {
 	dst = binary.AppendUvarint(dst, rssi)
 	dst = appendWireString(dst, e.EncounterID)
 	return appendWireString(dst, e.Source)
+}
+
+// AppendDeclarationsWire appends one message holding ds.
+func AppendDeclarationsWire(dst []byte, ds []Declaration) []byte {
+	return appendMessage(dst, KindDeclaration, ds, appendDeclarationWire)
+}
+
+func appendDeclarationWire(dst []byte, d *Declaration) []byte {
+	dst = binary.AppendUvarint(dst, uint64(d.UserID))
+	dst = binary.AppendUvarint(dst, uint64(d.SubjectID))
+	dst = binary.AppendUvarint(dst, uint64(d.DeclaredAt))
+	dst = binary.AppendUvarint(dst, uint64(d.Kind))
+	dst = binary.AppendUvarint(dst, uint64(d.Symptoms))
+	dst = binary.AppendUvarint(dst, uint64(d.Onset))
+	dst = binary.AppendUvarint(dst, uint64(d.ContactWithCase&3)|uint64(d.VisitedOutbreakArea&3)<<2)
+	if d.HasTravel {
+		t := &d.Travel
+		dst = append(dst, 1)
+		dst = binary.AppendUvarint(dst, uint64(t.Depart))
+		dst = binary.AppendUvarint(dst, uint64(t.Arrive))
+		dst = appendWireString(dst, t.Vehicle)
+		dst = appendWireString(dst, t.OriginCountry)
+		dst = appendWireString(dst, t.PortOfEntry)
+	} else {
+		dst = append(dst, 0)
+	}
+	dst = appendWireString(dst, d.Province)
+	dst = appendWireString(dst, d.DeclarationID)
+	return appendWireString(dst, d.Source)
 }
 
 func appendWireString(dst []byte, s string) []byte {
@@ -111,7 +148,7 @@ func WireKind(msg []byte) (Kind, error) {
 		return 0, fmt.Errorf("%w %d", ErrWireVersion, msg[1])
 	}
 	switch k := Kind(msg[2]); k {
-	case KindVisit, KindEncounter:
+	case KindVisit, KindEncounter, KindDeclaration:
 		return k, nil
 	default:
 		return 0, fmt.Errorf("%w: unknown record kind %d", ErrWire, msg[2])
@@ -134,7 +171,7 @@ func DecodeWire(msg []byte, dst *Batch) error {
 	if r.err != nil {
 		return r.err
 	}
-	markV, markE := len(dst.Visits), len(dst.Encounters)
+	markV, markE, markD := len(dst.Visits), len(dst.Encounters), len(dst.Declarations)
 	switch kind {
 	case KindVisit:
 		dst.Visits = slices.Grow(dst.Visits, int(n))
@@ -180,12 +217,61 @@ func DecodeWire(msg []byte, dst *Batch) error {
 			}
 			dst.Encounters = append(dst.Encounters, e)
 		}
+	case KindDeclaration:
+		dst.Declarations = slices.Grow(dst.Declarations, int(n))
+		for range n {
+			d := r.declaration()
+			if r.err != nil {
+				dst.Declarations = dst.Declarations[:markD]
+				return r.err
+			}
+			dst.Declarations = append(dst.Declarations, d)
+		}
 	}
 	if len(r.b) != 0 {
-		dst.Visits, dst.Encounters = dst.Visits[:markV], dst.Encounters[:markE]
+		dst.Visits, dst.Encounters, dst.Declarations = dst.Visits[:markV], dst.Encounters[:markE], dst.Declarations[:markD]
 		return fmt.Errorf("%w: %d bytes after the last record", ErrWire, len(r.b))
 	}
 	return nil
+}
+
+func (r *wireReader) declaration() Declaration {
+	var d Declaration
+	d.UserID = r.uint32("user_id")
+	d.SubjectID = r.uint32("subject_id")
+	d.DeclaredAt = r.time("declared_at")
+	if k := r.uvarint("kind"); k > math.MaxUint8 {
+		r.fail("kind", "out of range")
+	} else {
+		d.Kind = DeclKind(k)
+	}
+	if s := r.uvarint("symptoms"); s > math.MaxUint16 {
+		r.fail("symptoms", "out of range")
+	} else {
+		d.Symptoms = Symptoms(s)
+	}
+	d.Onset = r.time("onset")
+	if a := r.uvarint("answers"); a > 15 {
+		r.fail("answers", "out of range")
+	} else {
+		d.ContactWithCase, d.VisitedOutbreakArea = Answer(a&3), Answer(a>>2)
+	}
+	switch r.uvarint("travel") {
+	case 0:
+	case 1:
+		d.HasTravel = true
+		d.Travel.Depart = r.time("travel.depart")
+		d.Travel.Arrive = r.time("travel.arrive")
+		d.Travel.Vehicle = r.string("travel.vehicle")
+		d.Travel.OriginCountry = r.string("travel.origin_country")
+		d.Travel.PortOfEntry = r.string("travel.port_of_entry")
+	default:
+		r.fail("travel", "must be 0 or 1")
+	}
+	d.Province = r.string("province")
+	d.DeclarationID = r.string("declaration_id")
+	d.Source = r.source()
+	return d
 }
 
 // wireReader reads fields, remembering the first error.

@@ -83,6 +83,7 @@ func FuzzDecodeWire(f *testing.F) {
 	b := randomBatch(rng, 3)
 	f.Add(event.AppendVisitsWire(nil, b.Visits))
 	f.Add(event.AppendEncountersWire(nil, b.Encounters))
+	f.Add(event.AppendDeclarationsWire(nil, randomDeclarations(rng, 3)))
 	f.Add([]byte{'T', 1, 1, 0})
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var got event.Batch
@@ -93,10 +94,13 @@ func FuzzDecodeWire(f *testing.F) {
 		kind, err := event.WireKind(msg)
 		require.NoError(t, err)
 		var enc []byte
-		if kind == event.KindVisit {
+		switch kind {
+		case event.KindVisit:
 			enc = event.AppendVisitsWire(nil, got.Visits)
-		} else {
+		case event.KindEncounter:
 			enc = event.AppendEncountersWire(nil, got.Encounters)
+		default:
+			enc = event.AppendDeclarationsWire(nil, got.Declarations)
 		}
 		var again event.Batch
 		require.NoError(t, event.DecodeWire(enc, &again))

@@ -83,6 +83,63 @@ ORDER BY (name, version, added);
 
 CREATE TABLE IF NOT EXISTS {db}.definitions ON CLUSTER truyvet_2x2 AS {db}.definitions_local ENGINE = Distributed(truyvet_2x2, {db}, definitions_local, cityHash64(name));
 
+CREATE TABLE IF NOT EXISTS {db}.declarations_local ON CLUSTER truyvet_2x2 (
+    day UInt32,
+    subject UInt32,
+    declared_at Int64,
+    declaration_id String,
+    user UInt32,
+    kind UInt8,
+    province String,
+    symptoms UInt16,
+    onset Int64,
+    has_travel UInt8,
+    vehicle String,
+    depart Int64,
+    arrive Int64,
+    origin_country String,
+    port_of_entry String,
+    contact_with_case UInt8,
+    visited_outbreak_area UInt8,
+    source String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/truyvet_2x2/{shard}/{db}/declarations', '{replica}')
+PARTITION BY day
+ORDER BY (subject, declared_at, declaration_id)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS {db}.declarations ON CLUSTER truyvet_2x2 AS {db}.declarations_local ENGINE = Distributed(truyvet_2x2, {db}, declarations_local, intHash32(subject));
+
+CREATE TABLE IF NOT EXISTS {db}.declaration_trips_local ON CLUSTER truyvet_2x2 (
+    day UInt32,
+    vehicle String,
+    depart Int64,
+    arrive Int64,
+    subject UInt32
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/truyvet_2x2/{shard}/{db}/declaration_trips', '{replica}')
+PARTITION BY day
+ORDER BY (vehicle, depart, subject, arrive)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS {db}.declaration_trips ON CLUSTER truyvet_2x2 AS {db}.declaration_trips_local ENGINE = Distributed(truyvet_2x2, {db}, declaration_trips_local, cityHash64(vehicle));
+
+CREATE TABLE IF NOT EXISTS {db}.declaration_counts_local ON CLUSTER truyvet_2x2 (
+    day UInt32,
+    province String,
+    kind UInt8,
+    symptomatic UInt8,
+    ids AggregateFunction(uniqExact, UInt64)
+) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/truyvet_2x2/{shard}/{db}/declaration_counts', '{replica}')
+PARTITION BY day
+ORDER BY (day, province, kind, symptomatic);
+
+CREATE TABLE IF NOT EXISTS {db}.declaration_counts ON CLUSTER truyvet_2x2 AS {db}.declaration_counts_local ENGINE = Distributed(truyvet_2x2, {db}, declaration_counts_local, cityHash64(province));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.declaration_counts_mv ON CLUSTER truyvet_2x2 TO {db}.declaration_counts_local AS
+SELECT day, province, kind, toUInt8(symptoms != 0) AS symptomatic,
+       uniqExactState(cityHash64(subject, declaration_id, declared_at)) AS ids
+FROM {db}.declarations_local
+GROUP BY day, province, kind, symptomatic;
+
 CREATE TABLE IF NOT EXISTS {db}.summary_local ON CLUSTER truyvet_2x2 (
     day UInt32,
     province String,

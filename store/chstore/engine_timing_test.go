@@ -2,6 +2,7 @@ package chstore_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/chstore/chtest"
+	"github.com/truyvet/truyvet/store/storetest"
 )
 
 // BenchmarkTierS loads a synthetic city through the processor into ClickHouse
@@ -148,6 +150,26 @@ func BenchmarkTierS(b *testing.B) {
 				b.ReportMetric(float64(l[len(l)*99/100].Microseconds())/1000, e.name+name+"-p99-ms")
 			}
 		}
+		require.NoError(b, s.Close())
+	}
+}
+
+// BenchmarkDeclarationSummary loads declarations into ClickHouse (1 M by
+// default; TRUYVET_BENCH_DECLARATIONS overrides: tier M's 10 M people filing
+// 5 % a day for 14 days is 7 M) and times the 14-day summary's counts.
+func BenchmarkDeclarationSummary(b *testing.B) {
+	addr := chtest.Addr(b)
+	n := 1_000_000
+	if v := os.Getenv("TRUYVET_BENCH_DECLARATIONS"); v != "" {
+		_, err := fmt.Sscan(v, &n)
+		require.NoError(b, err)
+	}
+	for range b.N {
+		opts := chstore.DefaultOptions()
+		opts.Addr, opts.Database, opts.Layout = addr, chtest.Database(b, addr), bucket.DefaultLayout()
+		s, err := chstore.Open(context.Background(), opts)
+		require.NoError(b, err)
+		storetest.BenchSummary(b, s, 10_000_000, n, time.Now())
 		require.NoError(b, s.Close())
 	}
 }

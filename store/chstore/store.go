@@ -295,6 +295,10 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 		return c, unavailable("count contacts", err)
 	}
 	c.Encounters = int64(n) / 2 // stored once per direction
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.db+".declarations").Scan(&n); err != nil {
+		return c, unavailable("count declarations", err)
+	}
+	c.Declarations = int64(n)
 	days, err := s.Days(ctx)
 	c.Days = days
 	return c, err
@@ -306,8 +310,8 @@ func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
 	if s.cluster != "" {
 		parts = "cluster('" + s.cluster + "', system.parts)" // a replica of each shard
 	}
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table IN (?, ?, ?) AND active ORDER BY partition",
-		s.db, s.table("stays"), s.table("contacts"), s.table("bitmaps"))
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table IN (?, ?, ?, ?, ?) AND active ORDER BY partition",
+		s.db, s.table("stays"), s.table("contacts"), s.table("bitmaps"), s.table("declarations"), s.table("declaration_trips"))
 	if err != nil {
 		return nil, unavailable("list partitions", err)
 	}

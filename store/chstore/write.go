@@ -70,6 +70,11 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 			return err
 		}
 	}
+	if len(b.Records.Declarations) > 0 {
+		if err := s.writeDeclarations(ctx, b.Records.Declarations); err != nil {
+			return err
+		}
+	}
 	if n := len(b.Bitmaps); n > 0 {
 		day := make([]uint32, n)
 		venue := make([]uint32, n)

@@ -2,6 +2,7 @@ package pebblestore
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/definition"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/storetest"
 )
 
 // loadCity writes a synthetic city into a fresh store (unsynced: a benchmark
@@ -172,4 +174,72 @@ func BenchmarkDefinitions(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDeclarationSummary loads declarations into the embedded store
+// (1 M by default; TRUYVET_BENCH_DECLARATIONS overrides) and times the
+// 14-day summary's counts.
+func BenchmarkDeclarationSummary(b *testing.B) {
+	n := 1_000_000
+	if v := os.Getenv("TRUYVET_BENCH_DECLARATIONS"); v != "" {
+		_, err := fmt.Sscan(v, &n)
+		require.NoError(b, err)
+	}
+	for range b.N {
+		s, err := Open(b.Context(), Options{Dir: b.TempDir(), Layout: bucket.DefaultLayout(), NoSync: true})
+		require.NoError(b, err)
+		storetest.BenchSummary(b, s, 10_000_000, n, time.Now())
+		require.NoError(b, s.Close())
+	}
+}
+
+// withoutTrips is the store as the engine saw it before declarations: no
+// graph.TripStore, so no vehicle channel.
+type withoutTrips struct{ graph.VenueStore }
+
+// BenchmarkDeclarationsJoined asks F2 of random cases of the city loaded
+// with its health declarations (synth's Config.Declarations), two ways in
+// turn: as before declarations (the engine without trips, no join) and as
+// the API now answers (the vehicle channel, and every node's declarations
+// over the window and the 14 days before it read and summed up). The demo
+// city by default; TRUYVET_BENCH_TIER=S for tier S.
+func BenchmarkDeclarationsJoined(b *testing.B) {
+	cfg := cityConfig()
+	cfg.Declarations = true
+	s, _, w := loadCity(b, cfg)
+	old, cur := graph.NewEngine(withoutTrips{s}), graph.NewEngine(s)
+	rng := rand.New(rand.NewPCG(1, 2))
+	lat := [2][]time.Duration{}
+	var nodes, declared, i int
+	for b.Loop() {
+		q := graph.Query{Case: uint32(rng.IntN(cfg.People) + 1), Window: w, Depth: 2, MinSeconds: 900}
+		for j := range 2 {
+			k := (i + j) % 2 // alternate which goes first
+			t0 := time.Now()
+			if k == 0 {
+				_, err := old.Exposures(context.Background(), q)
+				require.NoError(b, err)
+			} else {
+				res, err := cur.Exposures(context.Background(), q)
+				require.NoError(b, err)
+				ids := make([]uint32, len(res.Nodes))
+				for n := range res.Nodes {
+					ids[n] = res.Nodes[n].UserID
+				}
+				ds, err := s.Declarations(context.Background(), ids, w.From-14*86400, w.To)
+				require.NoError(b, err)
+				nodes += len(res.Nodes)
+				declared += len(ds)
+			}
+			lat[k] = append(lat[k], time.Since(t0))
+		}
+		i++
+	}
+	for k, name := range []string{"before-", "joined-"} {
+		l := slices.Sorted(slices.Values(lat[k]))
+		b.ReportMetric(float64(l[len(l)/2].Microseconds())/1000, name+"p50-ms")
+		b.ReportMetric(float64(l[len(l)*99/100].Microseconds())/1000, name+"p99-ms")
+	}
+	b.ReportMetric(float64(nodes)/float64(i), "nodes/op")
+	b.ReportMetric(float64(declared)/float64(i), "declarations/op")
 }

@@ -23,6 +23,7 @@ import (
 //	old audit  'a' unixnano:8 seq:8         → JSON audit.Entry (moved into the chain on open)
 //	registry   'U', 'T', 'C', 'A'           → accounts, tokens, cases, the audit chain (registry.go)
 //	definitions 'f' name 0x00 version:4     → JSON contact definition (definitions.go)
+//	declarations 'h' day:4 …, counts 'H' day:4 … → health declarations, trips, counts (declarations.go)
 //
 // Integers are big-endian so keys sort numerically. A visit key ends with its
 // exit (0: none), so the records of one stay are adjacent and the last holds
@@ -38,6 +39,10 @@ const (
 	spaceMeta    = 'm'
 	spaceAudit   = 'a'
 	spaceDef     = 'f'
+	// spaceDecl holds declarations and their trips, spaceDeclCount the
+	// per-day counts of declarations (declarations.go).
+	spaceDecl      = 'h'
+	spaceDeclCount = 'H'
 )
 
 // errKey reports a key that does not decode; it means corruption or a bug.

@@ -74,6 +74,7 @@ type Store struct {
 	ret    *retention.Metrics
 	reg    registry
 	defMu  sync.Mutex // one definition add at a time: check, then write
+	declMu sync.Mutex // one declaration write at a time: check for a resend, then write
 	venues venueLock
 	sites  siteLock
 }
@@ -252,6 +253,13 @@ func (s *Store) WriteCounted(ctx context.Context, b *processor.Batch, counts []s
 			return err
 		}
 	}
+	if len(b.Records.Declarations) > 0 {
+		s.declMu.Lock()
+		defer s.declMu.Unlock()
+		if err := s.writeDeclarations(wb, b.Records.Declarations, days); err != nil {
+			return err
+		}
+	}
 	for _, bm := range b.Bitmaps {
 		d := s.layout.DayOfBucket(bm.Key.Bucket)
 		days[d] = struct{}{}
@@ -289,7 +297,7 @@ func (s *Store) Shared() bool { return false }
 // its life, resends included, and the days it holds.
 func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	var c store.Counts
-	for name, dst := range map[string]*int64{"visits": &c.Visits, "encounters": &c.Encounters} {
+	for name, dst := range map[string]*int64{"visits": &c.Visits, "encounters": &c.Encounters, "declarations": &c.Declarations} {
 		v, closer, err := s.db.Get(counterKey(name))
 		if errors.Is(err, pebble.ErrNotFound) {
 			continue

@@ -55,10 +55,14 @@ func Run(t *testing.T, open Factory) {
 	t.Run("EngineAgreesWithReference", func(t *testing.T) { testDifferential(t, open) })
 	t.Run("DefinitionsAgreeWithReference", func(t *testing.T) { testDefinitions(t, open) })
 	t.Run("DefinitionsAreImmutableVersions", func(t *testing.T) { testDefinitionStore(t, open) })
+	t.Run("DeclarationsOnceByIdentity", func(t *testing.T) { testDeclarations(t, open) })
+	t.Run("DeclarationsDroppedByDay", func(t *testing.T) { testDeclarationRetention(t, open) })
+	t.Run("DeclarationsBySubject", func(t *testing.T) { testDeclarationsBySubject(t, open) })
+	t.Run("CoTravelIsContact", func(t *testing.T) { testCoTravel(t, open) })
 }
 
 // write builds recs with a processor and writes them to s.
-func write(t *testing.T, s store.Backend, recs event.Batch) {
+func write(t testing.TB, s store.Backend, recs event.Batch) {
 	t.Helper()
 	p, err := processor.New(s.Layout(), s, nil)
 	require.NoError(t, err)
@@ -476,6 +480,38 @@ func RandomRecords(rng *rand.Rand, people, venues, stays int, base int64) event.
 	return b
 }
 
+// RandomTrips makes health declarations whose trips share a few vehicles,
+// departing in [base-8h, base+30h): lengths near the 15-minute threshold
+// are common, some subjects declare one trip twice, some declarations are
+// filed for family and some are resent.
+func RandomTrips(rng *rand.Rand, people, n int, base int64) []event.Declaration {
+	vehicles := []string{"VN123", "SE1", "29B-12345"}
+	var out []event.Declaration
+	for i := range n {
+		u := uint32(rng.IntN(people) + 1)
+		subject := u
+		if rng.IntN(4) == 0 {
+			subject = uint32(rng.IntN(people) + 1) // for family
+		}
+		depart := base - 8*hour + rng.Int64N(38*hour)
+		dur := []int64{15 * min_, 14*min_ + 59, 15*min_ + 1, int64(rng.IntN(300)+1) * min_}[rng.IntN(4)]
+		d := Declaration(fmt.Sprintf("t%d", i), u, subject, event.DeclKinds[rng.IntN(3)], depart+dur, "79", event.Symptoms(rng.IntN(4)))
+		d.HasTravel = true
+		d.Travel = event.Travel{Vehicle: vehicles[rng.IntN(len(vehicles))], Depart: depart, Arrive: depart + dur}
+		out = append(out, d)
+		switch rng.IntN(8) {
+		case 0:
+			out = append(out, d) // resent
+		case 1:
+			again := d
+			again.DeclarationID += "b"
+			again.DeclaredAt++
+			out = append(out, again) // the same trip declared again
+		}
+	}
+	return out
+}
+
 func testDifferential(t *testing.T, open Factory) {
 	seeds := []uint64{1, 2, 3, 4, 5}
 	if testing.Short() {
@@ -486,11 +522,13 @@ func testDifferential(t *testing.T, open Factory) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			people, venues := 50+rng.IntN(50), 3+rng.IntN(8)
 			recs := RandomRecords(rng, people, venues, 4*people, Base)
+			recs.Declarations = RandomTrips(rng, people, people, Base)
 			layout := bucket.DefaultLayout()
 			if seed%2 == 0 {
 				layout = bucket.Layout{BucketSeconds: 300, DwellSeconds: 45 * min_}
 			}
 			s := open(t, layout)
+			write(t, s, event.Batch{Declarations: recs.Declarations})
 			// Write in shuffled batches, replaying some: order must not matter.
 			shuffled := recs
 			shuffled.Visits = slices.Clone(recs.Visits)
@@ -515,7 +553,7 @@ func testDifferential(t *testing.T, open Factory) {
 				graph.NewEngine(s, graph.RefineWorkers(3, 1), graph.VenueReads(1)),
 				graph.NewEngine(s, graph.VenueReads(0)),
 			}
-			visitorsRead := 0
+			visitorsRead, vehicleEdges := 0, 0
 			for i := range 40 {
 				q := graph.Query{
 					Case:       uint32(rng.IntN(people) + 1),
@@ -527,12 +565,17 @@ func testDifferential(t *testing.T, open Factory) {
 				if i == 0 {
 					q.Window = graph.Window{From: Base - 24*hour, To: Base + 48*hour}
 				}
-				want := reference.Exposures(recs.Visits, recs.Encounters, layout.DwellSeconds, q)
+				want := reference.ExposuresUnder(recs.Visits, recs.Encounters, reference.Setting{Dwell: layout.DwellSeconds, Declarations: recs.Declarations}, q)
 				for _, eng := range engines {
 					got, err := eng.Exposures(context.Background(), q)
 					require.NoError(t, err)
 					requireSameGraph(t, want, got)
 					visitorsRead += got.Stats.VisitorsRead
+					for _, e := range got.Edges {
+						if e.Channel == graph.ChannelVehicle {
+							vehicleEdges++
+						}
+					}
 				}
 				list := q
 				list.ContactsOnly = true
@@ -545,6 +588,7 @@ func testDifferential(t *testing.T, open Factory) {
 			if _, ok := s.(graph.VenueStore); ok {
 				require.Positive(t, visitorsRead, "a store that reads by venue was never read by venue")
 			}
+			require.Positive(t, vehicleEdges, "no answer had contact through a shared vehicle")
 		})
 	}
 }
@@ -610,7 +654,7 @@ func RequireAgrees(t *testing.T, s graph.Store, recs event.Batch, people int, ba
 		q.Window = graph.Window{From: from, To: from + []int64{2 * hour, 12 * hour, 40 * hour}[rng.IntN(3)]}
 		got, err := eng.Exposures(t.Context(), q)
 		require.NoError(t, err)
-		requireSameGraph(t, reference.Exposures(recs.Visits, recs.Encounters, s.Layout().DwellSeconds, q), got)
+		requireSameGraph(t, reference.ExposuresUnder(recs.Visits, recs.Encounters, reference.Setting{Dwell: s.Layout().DwellSeconds, Declarations: recs.Declarations}, q), got)
 	}
 }
 
@@ -654,6 +698,9 @@ func RandomRule(rng *rand.Rand) *graph.Rule {
 			r.Venue.MaxPresent = 1 + rng.IntN(8)
 		}
 	}
+	if rng.IntN(3) > 0 {
+		r.Vehicle = &graph.ChannelRule{MinSeconds: mins[rng.IntN(len(mins))]}
+	}
 	return r
 }
 
@@ -684,11 +731,13 @@ func testDefinitions(t *testing.T, open Factory) {
 			rng := rand.New(rand.NewPCG(seed, 5))
 			people, venues := 40+rng.IntN(40), 3+rng.IntN(8)
 			recs := withRSSI(RandomRecords(rng, people, venues, 4*people, Base))
+			recs.Declarations = RandomTrips(rng, people, people, Base)
 			layout := bucket.DefaultLayout()
 			if seed%2 == 0 {
 				layout = bucket.Layout{BucketSeconds: 300, DwellSeconds: 45 * min_}
 			}
 			s := open(t, layout)
+			write(t, s, event.Batch{Declarations: recs.Declarations})
 			for lo := 0; lo < max(len(recs.Visits), len(recs.Encounters)); lo += 101 {
 				var part event.Batch
 				part.Visits = recs.Visits[min(lo, len(recs.Visits)):min(lo+101, len(recs.Visits))]
@@ -701,7 +750,7 @@ func testDefinitions(t *testing.T, open Factory) {
 			}
 			set := reference.Setting{Dwell: layout.DwellSeconds, BucketSeconds: layout.BucketSeconds, Kind: func(v uint32) string {
 				return testKinds[v%uint32(len(testKinds))]
-			}}
+			}, Declarations: recs.Declarations}
 			for i := range 30 {
 				q := graph.Query{
 					Case:       uint32(rng.IntN(people) + 1),
@@ -741,6 +790,9 @@ func ruleString(r *graph.Rule) string {
 	}
 	if v := r.Venue; v != nil {
 		out += fmt.Sprintf(" venue{min %ds kinds %q max %d}", v.MinSeconds, v.Kinds, v.MaxPresent)
+	}
+	if v := r.Vehicle; v != nil {
+		out += fmt.Sprintf(" vehicle{min %ds}", v.MinSeconds)
 	}
 	return out
 }

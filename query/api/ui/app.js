@@ -648,6 +648,12 @@
     return el('span', { class: 'channels' }, list.map((c) => el('span', { class: 'ch ch-' + c, text: channelLabel(c) })));
   }
 
+  function symptomCell(d) {
+    if (!d || !d.symptomatic) return '';
+    const onset = d.onset ? ' · onset ' + d.onset : '';
+    return el('span', { class: 'sym', title: 'Declared symptoms (' + d.kind + ')' }, '● ' + (d.symptoms || []).join(', ') + onset);
+  }
+
   function channelLabel(c) {
     return c === 'venue' ? 'venue' : c === 'proximity' ? 'proximity' : String(c);
   }
@@ -689,6 +695,12 @@
           const s = venuesOf.get(n.user_id);
           return s ? Array.from(s).sort((a, b) => a - b).join(', ') : '';
         },
+      },
+      {
+        // From health declarations: symptomatic people first when sorted.
+        key: 'symptoms', label: 'Symptoms (Triệu chứng)', firstDir: 'desc',
+        value: (n) => (n.declaration && n.declaration.symptomatic ? 1 : 0),
+        cell: (n) => symptomCell(n.declaration),
       },
     ];
     const t = makeTable($(tier + '-table'), cols, list, { key: 'first', dir: 'asc' }, empty);

@@ -34,6 +34,7 @@ import (
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store/pebblestore"
 )
 
@@ -113,6 +114,17 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 	}
 	require.NotZero(t, best, "no case with F1 and F2 in the city")
 
+	// Two of the case's F1 declared symptoms: the page marks them.
+	res, err := engine.Exposures(ctx, graph.Query{Case: best, Window: w, Depth: 1, MinSeconds: 15 * 60})
+	require.NoError(t, err)
+	fever, _ := event.ParseSymptom("fever")
+	var decls []event.Declaration
+	for _, n := range res.Nodes[1:3] {
+		decls = append(decls, event.Declaration{DeclarationID: fmt.Sprint("d", n.UserID), UserID: n.UserID, SubjectID: n.UserID,
+			Kind: event.DeclVoluntary, DeclaredAt: tt.Unix() - 60, Province: "01", Symptoms: fever, Onset: bucket.DayOf(tt.Unix()).Start()})
+	}
+	require.NoError(t, proc.Process(ctx, &event.Batch{Declarations: decls}))
+
 	// The widest row the recent-lookups panel shows: yesterday's (so with
 	// its date), a long team name, the largest id and counts.
 	_, err = store.Append(ctx, audit.Entry{Time: time.Now().Add(-26 * time.Hour), Action: "exposures", Requester: "Doi truy vet Ha Noi - To 3",
@@ -120,7 +132,7 @@ func city(t *testing.T) (srv *httptest.Server, caseID uint32, from, to time.Time
 		Case:    4_294_967_295, From: f, To: tt, Depth: 2, MinMinutes: 15, Format: "json", F1: 12_345, F2: 123_456, Status: 200})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	a := api.New(api.DefaultConfig(), engine, store, nil, definitions.New(store), api.NewMetrics(reg), nil, time.Now)
+	a := api.New(api.DefaultConfig(), engine, store, nil, definitions.New(store), api.NewMetrics(reg), nil, time.Now, api.WithDeclarations(store))
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", bigCase), bigGraph(bigCase, 250, 12))
 	mux.HandleFunc(fmt.Sprintf("GET /v1/cases/%d/exposures", groupedCase), bigGraph(groupedCase, 60, 20))
 	a.Register(mux)
@@ -266,6 +278,16 @@ func TestPageInBrowser(t *testing.T) {
 			_, _ = fmt.Sscan(minutes[i], &b)
 			require.GreaterOrEqual(t, a, b, "minutes sort descending first: %v", minutes)
 		}
+	})
+
+	t.Run("symptomatic first", func(t *testing.T) {
+		require.Equal(t, 2, eval[int](ctx, t, `document.querySelectorAll('#f1-table tbody .sym').length`), "two F1 declared symptoms")
+		require.Contains(t, text(t, `#f1-table thead`), "Symptoms")
+		do(t, click(`#f1-table th[data-key="symptoms"] button`), shot("02b-symptomatic-first"))
+		marked := eval[[]bool](ctx, t, `[...document.querySelectorAll('#f1-table tbody tr')].map(tr => !!tr.querySelector('.sym'))`)
+		require.GreaterOrEqual(t, len(marked), 3)
+		require.Equal(t, []bool{true, true, false}, marked[:3], "symptomatic contacts sort first")
+		require.Contains(t, text(t, `#f1-table tbody .sym`), "fever")
 	})
 
 	t.Run("filter", func(t *testing.T) {

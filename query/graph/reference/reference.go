@@ -36,7 +36,29 @@ type stayKey struct {
 type piece struct {
 	channel    graph.Channel
 	venue      uint32
+	vehicle    string // the vehicle channel's vehicle
 	start, end int64
+}
+
+// trip is one declared trip on a vehicle, [start, end), day the local day of
+// its departure.
+type trip struct {
+	subject    uint32
+	vehicle    string
+	day        int64
+	start, end int64
+}
+
+// tripsOf lists the declared trips that name a vehicle.
+func tripsOf(ds []event.Declaration) []trip {
+	var out []trip
+	for _, d := range ds {
+		if d.HasTravel && d.Travel.Vehicle != "" {
+			out = append(out, trip{subject: d.SubjectID, vehicle: d.Travel.Vehicle, day: (d.Travel.Depart + 7*3600) / 86400,
+				start: d.Travel.Depart, end: d.Travel.Arrive})
+		}
+	}
+	return out
 }
 
 // pair is the measured contact between a source (the case, or an F1 member)
@@ -66,6 +88,10 @@ type Setting struct {
 	// Kind gives a venue's kind for VenueRule.Kinds; nil: every venue is
 	// graph.KindOther.
 	Kind func(venue uint32) string
+	// Declarations are health declarations: two subjects whose trips name
+	// one vehicle on one local day (of departure) are in contact over the
+	// overlap of their trips (the channel vehicle).
+	Declarations []event.Declaration
 }
 
 // ExposuresUnder is Exposures under q.Rule (DESIGN's "Contact definitions"):
@@ -82,8 +108,14 @@ func ExposuresUnder(visits []event.Visit, encounters []event.Encounter, set Sett
 		rule:       q.Rule,
 		crowd:      crowdOf(visits, set),
 		kind:       set.Kind,
+		trips:      tripsOf(set.Declarations),
 	}
 	people := everyone(visits, encounters)
+	for _, t := range w.trips {
+		people = append(people, t.subject)
+	}
+	slices.Sort(people)
+	people = slices.Compact(people)
 
 	res := &graph.Result{Query: q}
 	res.Nodes = append(res.Nodes, graph.Node{UserID: q.Case, Tier: 0})
@@ -183,6 +215,7 @@ func ExposuresUnder(visits []event.Visit, encounters []event.Encounter, set Sett
 			cmp.Compare(a.Start, b.Start),
 			cmp.Compare(a.Channel, b.Channel),
 			cmp.Compare(a.VenueID, b.VenueID),
+			cmp.Compare(a.Vehicle, b.Vehicle),
 		)
 	})
 	slices.SortFunc(res.Venues, func(a, b graph.Site) int {
@@ -294,6 +327,7 @@ type world struct {
 	rule       *graph.Rule
 	crowd      func(venue uint32, start, end int64) []crowdPart // nil: no buckets
 	kind       func(venue uint32) string
+	trips      []trip
 }
 
 // crowdPart is the part of an interval at a venue within one bucket, and
@@ -364,8 +398,25 @@ func (w world) measure(a, b uint32, lo, hi int64) pair {
 			all = append(all, piece{channel: graph.ChannelProximity, start: start, end: end})
 		}
 	}
+	if w.rule == nil || w.rule.Vehicle != nil {
+		for _, ta := range w.trips {
+			if ta.subject != a {
+				continue
+			}
+			for _, tb := range w.trips {
+				if tb.subject != b || tb.vehicle != ta.vehicle || tb.day != ta.day {
+					continue
+				}
+				start := max(ta.start, tb.start, lo)
+				end := min(ta.end, tb.end, hi)
+				if end > start {
+					all = append(all, piece{channel: graph.ChannelVehicle, vehicle: ta.vehicle, start: start, end: end})
+				}
+			}
+		}
+	}
 	// Each channel on its own first: only the channels that pass count.
-	for _, ch := range []graph.Channel{graph.ChannelProximity, graph.ChannelVenue} {
+	for _, ch := range []graph.Channel{graph.ChannelProximity, graph.ChannelVenue, graph.ChannelVehicle} {
 		var ivs []graph.Interval
 		for _, pc := range all {
 			if pc.channel == ch {
@@ -438,6 +489,8 @@ func (w world) channelMin(ch graph.Channel) int64 {
 		return 0
 	case ch == graph.ChannelProximity:
 		return w.rule.Proximity.MinSeconds
+	case ch == graph.ChannelVehicle:
+		return w.rule.Vehicle.MinSeconds
 	default:
 		return w.rule.Venue.MinSeconds
 	}
@@ -511,10 +564,11 @@ func edgesOf(p pair) []graph.Edge {
 	type key struct {
 		channel graph.Channel
 		venue   uint32
+		vehicle string
 	}
 	var keys []key
 	for _, pc := range p.pieces {
-		k := key{channel: pc.channel, venue: pc.venue}
+		k := key{channel: pc.channel, venue: pc.venue, vehicle: pc.vehicle}
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
@@ -523,12 +577,12 @@ func edgesOf(p pair) []graph.Edge {
 	for _, k := range keys {
 		var ivs []graph.Interval
 		for _, pc := range p.pieces {
-			if pc.channel == k.channel && pc.venue == k.venue {
+			if pc.channel == k.channel && pc.venue == k.venue && pc.vehicle == k.vehicle {
 				ivs = append(ivs, graph.Interval{Start: pc.start, End: pc.end})
 			}
 		}
 		for _, iv := range union(ivs) {
-			edges = append(edges, graph.Edge{From: p.from, To: p.to, Channel: k.channel, VenueID: k.venue, Interval: iv})
+			edges = append(edges, graph.Edge{From: p.from, To: p.to, Channel: k.channel, VenueID: k.venue, Vehicle: k.vehicle, Interval: iv})
 		}
 	}
 	return edges
