@@ -31,9 +31,15 @@ var ErrClusterDDL = errors.New("ON CLUSTER statement did not reach every shard")
 
 // clusterSettings are the settings of every query on a cluster: an insert
 // returns once a replica of each shard it touches holds its rows (and the
-// replicas then copy them).
+// replicas then copy them); and no insert is deduplicated by its blocks'
+// checksums, as replicated tables otherwise do. truyvet's writes are
+// idempotent by construction (ids and replacing merges, unions, uniqExact
+// states), as on one server, where MergeTree does not deduplicate; block
+// deduplication would instead drop legitimately identical blocks (two equal
+// summary additions) and, on 18.16, skip the materialised views of an insert
+// one of whose partition parts was a replay (a day's declaration counts).
 func clusterSettings() clickhouse.Settings {
-	return clickhouse.Settings{"insert_distributed_sync": 1}
+	return clickhouse.Settings{"insert_distributed_sync": 1, "insert_deduplicate": 0}
 }
 
 // checkLoadBalancing warns unless the server's profile sends reads and

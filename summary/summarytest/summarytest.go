@@ -5,6 +5,7 @@ package summarytest
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -89,6 +90,10 @@ func Run(t *testing.T, c summary.Counters) {
 		for range 30 {
 			batches = append(batches, batch())
 		}
+		// The same addition twice is two additions (two flushes that each
+		// counted one rejection), not a replay to fold.
+		same := []summary.Delta{{Day: day0 + 3, Province: "79", Metric: summary.Rejections, Key: "future_time", N: 1}}
+		batches = append(batches, same, slices.Clone(same))
 		// Four writers at once, as a few processors and query servers add.
 		var wg sync.WaitGroup
 		errs := make(chan error, len(batches))
