@@ -9,6 +9,7 @@ import (
 // Metrics are the processor's Prometheus series; the package doc lists them.
 type Metrics struct {
 	visits, encounters prometheus.Counter
+	assessments        prometheus.Counter
 	batches            prometheus.Counter
 	batchRecords       prometheus.Histogram
 	bitmapKeys         prometheus.Counter
@@ -26,8 +27,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "truyvet_processor_records_total", Help: "Records processed and written to the sink, by kind.",
 	}, []string{"kind"})
 	m := &Metrics{
-		visits:     records.WithLabelValues(event.KindVisit.String()),
-		encounters: records.WithLabelValues(event.KindEncounter.String()),
+		visits:      records.WithLabelValues(event.KindVisit.String()),
+		encounters:  records.WithLabelValues(event.KindEncounter.String()),
+		assessments: records.WithLabelValues(event.KindAssessment.String()),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truyvet_processor_batches_total", Help: "Batches written to the sink.",
 		}),

@@ -21,6 +21,9 @@
 //   - definitions.Store: added contact definitions, each name@version
 //     written once (a second add of it is definitions.ErrExists) and never
 //     dropped by retention.
+//   - safety.AssessmentStore: venues' daily self-assessments (the Safety
+//     Map's), written with the batch like the other records, every one
+//     kept, dropped by day like them (safety/safetytest is their suite).
 //   - Retention, Counter: below.
 //
 // The audit trail is not part of it: a hash chain needs one writer at a
@@ -42,6 +45,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/safety"
 )
 
 // Counts are what a store holds, for GET /v1/status. They are a gauge of
@@ -74,6 +78,7 @@ type Backend interface {
 	graph.VenueStore
 	graph.CrowdStore
 	definitions.Store
+	safety.AssessmentStore
 	Retention
 	Counter
 	io.Closer

@@ -11,8 +11,9 @@ type Kind uint8
 
 // The record kinds.
 const (
-	KindVisit     Kind = 1
-	KindEncounter Kind = 2
+	KindVisit      Kind = 1
+	KindEncounter  Kind = 2
+	KindAssessment Kind = 4 // a venue's daily self-check (assessment.go)
 )
 
 func (k Kind) String() string {
@@ -21,6 +22,8 @@ func (k Kind) String() string {
 		return "visit"
 	case KindEncounter:
 		return "encounter"
+	case KindAssessment:
+		return "assessment"
 	default:
 		return "unknown"
 	}
@@ -71,21 +74,24 @@ func (e *Encounter) End() int64 { return e.Start + int64(e.DurationS) }
 
 // Batch is a group of validated records travelling between stages.
 type Batch struct {
-	Visits     []Visit
-	Encounters []Encounter
+	Visits      []Visit
+	Encounters  []Encounter
+	Assessments []Assessment
 }
 
 // Len is the number of records in the batch.
-func (b *Batch) Len() int { return len(b.Visits) + len(b.Encounters) }
+func (b *Batch) Len() int { return len(b.Visits) + len(b.Encounters) + len(b.Assessments) }
 
 // Reset empties the batch, keeping its capacity.
 func (b *Batch) Reset() {
 	b.Visits = b.Visits[:0]
 	b.Encounters = b.Encounters[:0]
+	b.Assessments = b.Assessments[:0]
 }
 
 // Append adds every record of o to b.
 func (b *Batch) Append(o *Batch) {
 	b.Visits = append(b.Visits, o.Visits...)
 	b.Encounters = append(b.Encounters, o.Encounters...)
+	b.Assessments = append(b.Assessments, o.Assessments...)
 }

@@ -12,6 +12,8 @@ type Topics struct {
 	Checkins   string // visits, keyed by venue shard
 	Proximity  string // encounters, keyed by unordered pair shard
 	DeadLetter string // records a processor could not take, with the reason in a header
+	// Assessments are venues' daily self-checks, keyed by venue shard.
+	Assessments string
 }
 
 // ErrBadTopicPrefix is returned for a prefix Kafka would not accept.
@@ -24,11 +26,15 @@ func TopicsFor(prefix string) (Topics, error) {
 	}) >= 0 {
 		return Topics{}, ErrBadTopicPrefix
 	}
-	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", DeadLetter: prefix + "deadletter"}, nil
+	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", DeadLetter: prefix + "deadletter",
+		Assessments: prefix + "assessments"}, nil
 }
 
 // All lists the topics.
-func (t Topics) All() []string { return []string{t.Checkins, t.Proximity, t.DeadLetter} }
+func (t Topics) All() []string { return []string{t.Checkins, t.Proximity, t.DeadLetter, t.Assessments} }
+
+// Records lists the topics that carry records (all but the dead letters).
+func (t Topics) Records() []string { return []string{t.Checkins, t.Proximity, t.Assessments} }
 
 // Shards is the number of virtual shards records are keyed by. A shard is the
 // unit of ownership: one processor at a time owns all of a shard's records, so
@@ -38,6 +44,9 @@ const Shards = 256
 
 // VisitShard is the shard of a visit: by venue.
 func VisitShard(v *Visit) uint16 { return uint16(mixShard(uint64(v.VenueID)) % Shards) }
+
+// AssessmentShard is the shard of an assessment: by venue, like its check-ins.
+func AssessmentShard(a *Assessment) uint16 { return uint16(mixShard(uint64(a.VenueID)) % Shards) }
 
 // EncounterShard is the shard of an encounter: by unordered pair, so the two
 // phones' reports of one meeting travel together.

@@ -24,6 +24,8 @@ import (
 // small or close together; a typical check-in takes about 37 bytes with an
 // 18-byte visit_id, against about 145 bytes of JSON.
 //
+// Assessments (KindAssessment) are laid out in assessment_wire.go.
+//
 // Version 1 is the only version. A decoder refuses versions it does not know
 // (ErrWireVersion) rather than guess; a new version is added beside it.
 const (
@@ -111,7 +113,7 @@ func WireKind(msg []byte) (Kind, error) {
 		return 0, fmt.Errorf("%w %d", ErrWireVersion, msg[1])
 	}
 	switch k := Kind(msg[2]); k {
-	case KindVisit, KindEncounter:
+	case KindVisit, KindEncounter, KindAssessment:
 		return k, nil
 	default:
 		return 0, fmt.Errorf("%w: unknown record kind %d", ErrWire, msg[2])
@@ -134,7 +136,7 @@ func DecodeWire(msg []byte, dst *Batch) error {
 	if r.err != nil {
 		return r.err
 	}
-	markV, markE := len(dst.Visits), len(dst.Encounters)
+	markV, markE, markA := len(dst.Visits), len(dst.Encounters), len(dst.Assessments)
 	switch kind {
 	case KindVisit:
 		dst.Visits = slices.Grow(dst.Visits, int(n))
@@ -180,9 +182,18 @@ func DecodeWire(msg []byte, dst *Batch) error {
 			}
 			dst.Encounters = append(dst.Encounters, e)
 		}
+	case KindAssessment:
+		for range n {
+			a := r.assessment()
+			if r.err != nil {
+				dst.Assessments = dst.Assessments[:markA]
+				return r.err
+			}
+			dst.Assessments = append(dst.Assessments, a)
+		}
 	}
 	if len(r.b) != 0 {
-		dst.Visits, dst.Encounters = dst.Visits[:markV], dst.Encounters[:markE]
+		dst.Visits, dst.Encounters, dst.Assessments = dst.Visits[:markV], dst.Encounters[:markE], dst.Assessments[:markA]
 		return fmt.Errorf("%w: %d bytes after the last record", ErrWire, len(r.b))
 	}
 	return nil

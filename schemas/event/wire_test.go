@@ -84,6 +84,7 @@ func FuzzDecodeWire(f *testing.F) {
 	f.Add(event.AppendVisitsWire(nil, b.Visits))
 	f.Add(event.AppendEncountersWire(nil, b.Encounters))
 	f.Add([]byte{'T', 1, 1, 0})
+	f.Add(event.AppendAssessmentsWire(nil, []event.Assessment{sampleAssessment(t0Day)}))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var got event.Batch
 		if err := event.DecodeWire(msg, &got); err != nil {
@@ -93,9 +94,12 @@ func FuzzDecodeWire(f *testing.F) {
 		kind, err := event.WireKind(msg)
 		require.NoError(t, err)
 		var enc []byte
-		if kind == event.KindVisit {
+		switch kind {
+		case event.KindVisit:
 			enc = event.AppendVisitsWire(nil, got.Visits)
-		} else {
+		case event.KindAssessment:
+			enc = event.AppendAssessmentsWire(nil, got.Assessments)
+		default:
 			enc = event.AppendEncountersWire(nil, got.Encounters)
 		}
 		var again event.Batch

@@ -241,7 +241,7 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 
 // Days lists the local days with data, from the tables' partitions.
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps') AND active ORDER BY partition", s.db)
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps', 'assessments') AND active ORDER BY partition", s.db)
 	if err != nil {
 		return nil, unavailable("list partitions", err)
 	}

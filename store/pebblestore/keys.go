@@ -22,6 +22,8 @@ import (
 //	old audit  'a' unixnano:8 seq:8         → JSON audit.Entry (moved into the chain on open)
 //	registry   'U', 'T', 'C', 'A'           → accounts, tokens, cases, the audit chain (registry.go)
 //	definitions 'f' name 0x00 version:4     → JSON contact definition (definitions.go)
+//	assessments 'k' day:4 venue:4 …         → a venue's daily self-check (assessments.go)
+//	feedback    'q', 'Q'                    → citizen feedback and its open queue (feedback.go)
 //
 // Integers are big-endian so keys sort numerically. A visit key ends with its
 // exit (0: none), so the records of one stay are adjacent and the last holds

@@ -25,7 +25,7 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 func (s *Store) dropDay(_ context.Context, d bucket.Day) error {
 	wb := s.db.NewBatch()
 	defer func() { _ = wb.Close() }()
-	for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap} {
+	for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap, spaceAssessment} {
 		if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
 			return err
 		}

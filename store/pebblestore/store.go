@@ -251,6 +251,9 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 			return err
 		}
 	}
+	if err := writeAssessments(wb, b.Records.Assessments, days); err != nil {
+		return err
+	}
 	for d := range days {
 		if err := wb.Set(dayPrefix(spaceDay, d), nil, nil); err != nil {
 			return err
