@@ -281,7 +281,7 @@ func runProcess(ctx context.Context, env Env) error {
 		g.accounts().Register(e.mux)
 	}
 	lag = &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
-		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity}, now: env.Now}
+		group: ccfg.Group, topics: topics.Records(), now: env.Now}
 
 	var wg sync.WaitGroup
 	var consErr error

@@ -172,12 +172,16 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 	if err != nil {
 		result = "error"
 	}
-	var mv, me, bv, be int
+	var mv, me, ma, bv, be, ba int
 	for i := range msgs {
-		if msgs[i].Topic == p.topics.Checkins {
+		switch msgs[i].Topic {
+		case p.topics.Checkins:
 			mv++
 			bv += len(msgs[i].Value)
-		} else {
+		case p.topics.Assessments:
+			ma++
+			ba += len(msgs[i].Value)
+		default:
 			me++
 			be += len(msgs[i].Value)
 		}
@@ -186,11 +190,18 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 	p.m.records.WithLabelValues("proximity", result).Add(float64(len(b.Encounters)))
 	p.m.messages.WithLabelValues("checkins", result).Add(float64(mv))
 	p.m.messages.WithLabelValues("proximity", result).Add(float64(me))
+	if len(b.Assessments) > 0 {
+		p.m.records.WithLabelValues("assessments", result).Add(float64(len(b.Assessments)))
+		p.m.messages.WithLabelValues("assessments", result).Add(float64(ma))
+	}
 	if err != nil {
 		return fmt.Errorf("produce %d records to kafka: %w", b.Len(), err)
 	}
 	p.m.bytes.WithLabelValues("checkins").Add(float64(bv))
 	p.m.bytes.WithLabelValues("proximity").Add(float64(be))
+	if ba > 0 {
+		p.m.bytes.WithLabelValues("assessments").Add(float64(ba))
+	}
 	return nil
 }
 
@@ -203,7 +214,9 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 // partition counts are known every shard is its own group.
 func (p *Producer) messages(b *event.Batch) []kafka.Message {
 	msgs := grouped(nil, p.topics.Checkins, b.Visits, p.checkinParts.Load(), p.cfg.MaxPerMsg, event.VisitShard, event.AppendVisitsWire)
-	return grouped(msgs, p.topics.Proximity, b.Encounters, p.proximityParts.Load(), p.cfg.MaxPerMsg, event.EncounterShard, event.AppendEncountersWire)
+	msgs = grouped(msgs, p.topics.Proximity, b.Encounters, p.proximityParts.Load(), p.cfg.MaxPerMsg, event.EncounterShard, event.AppendEncountersWire)
+	// Assessments are few (one a venue a day): a message per shard.
+	return grouped(msgs, p.topics.Assessments, b.Assessments, 0, p.cfg.MaxPerMsg, event.AssessmentShard, event.AppendAssessmentsWire)
 }
 
 // grouped appends to msgs the records of one kind for topic, grouped by

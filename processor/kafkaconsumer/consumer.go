@@ -52,6 +52,7 @@ import (
 
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/schemas/checklist"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -64,6 +65,8 @@ type Config struct {
 	FlushInterval time.Duration // or this long after its first message
 	LagInterval   time.Duration // how often consumer lag is measured
 	Limits        event.Limits  // structural checks (the clock is not consulted)
+	// Checklists check assessments' answers; nil: the shipped ones.
+	Checklists *checklist.Catalog
 	// DeadLetterMaxBytes is the most payload a dead letter carries; longer
 	// payloads are cut (kept under the broker's message.max.bytes, 1 MB by
 	// default, with room for the headers).
@@ -149,6 +152,13 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		return nil, err
 	}
 	topics, _ := event.TopicsFor(cfg.TopicPrefix)
+	if cfg.Checklists == nil {
+		cat, err := checklist.Shipped()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Checklists = cat
+	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -163,7 +173,7 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		Brokers:               cfg.Brokers,
 		Dialer:                &kafka.Dialer{ClientID: client, Timeout: 10 * time.Second, DualStack: true},
 		GroupID:               cfg.Group,
-		GroupTopics:           []string{topics.Checkins, topics.Proximity},
+		GroupTopics:           topics.Records(),
 		MinBytes:              1,
 		MaxBytes:              16 << 20,
 		MaxWait:               250 * time.Millisecond,
@@ -207,7 +217,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go c.watchLag(lagCtx)
-	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity})
+	c.log.Info("consuming", "topics", c.topics.Records())
 	var b pending
 	for ctx.Err() == nil {
 		b.reset()
@@ -281,7 +291,7 @@ func (c *Consumer) fill(ctx context.Context, b *pending) error {
 
 // take decodes m into the batch, dead-lettering what cannot be taken.
 func (c *Consumer) take(m *kafka.Message, b *pending) {
-	nv, ne := len(b.recs.Visits), len(b.recs.Encounters)
+	nv, ne, na := len(b.recs.Visits), len(b.recs.Encounters), len(b.recs.Assessments)
 	if err := event.DecodeWire(m.Value, &b.recs); err != nil {
 		b.dead = append(b.dead, c.deadLetter(m, m.Value, ReasonUndecodable, err))
 		b.reasons[ReasonUndecodable]++
@@ -315,7 +325,20 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 	}
 	deadE := len(b.recs.Encounters) - kept
 	b.recs.Encounters = b.recs.Encounters[:kept]
-	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne, deadV+deadE)
+	kept = na
+	for i := na; i < len(b.recs.Assessments); i++ {
+		a := &b.recs.Assessments[i]
+		if err := c.cfg.Limits.ValidateAssessment(a, c.cfg.Checklists, time.Time{}); err != nil {
+			b.dead = append(b.dead, c.deadLetter(m, event.AppendAssessmentsWire(nil, b.recs.Assessments[i:i+1]), string(event.ReasonOf(err)), err))
+			b.reasons[string(event.ReasonOf(err))]++
+			continue
+		}
+		b.recs.Assessments[kept] = *a
+		kept++
+	}
+	deadA := len(b.recs.Assessments) - kept
+	b.recs.Assessments = b.recs.Assessments[:kept]
+	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Assessments)-na, deadV+deadE+deadA)
 }
 
 func (c *Consumer) count(b *pending, topic string, stored, dead int) {
@@ -471,6 +494,8 @@ func (c *Consumer) topicLabel(topic string) string {
 		return "checkins"
 	case c.topics.Proximity:
 		return "proximity"
+	case c.topics.Assessments:
+		return "assessments"
 	default:
 		return "other"
 	}

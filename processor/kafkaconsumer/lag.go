@@ -37,7 +37,7 @@ func (c *Consumer) watchLag(ctx context.Context) {
 }
 
 func (c *Consumer) measureLag(ctx context.Context, client *kafka.Client) error {
-	lag, err := Lag(ctx, client, c.cfg.Group, []string{c.topics.Checkins, c.topics.Proximity})
+	lag, err := Lag(ctx, client, c.cfg.Group, c.topics.Records())
 	if err != nil {
 		return err
 	}
