@@ -65,15 +65,16 @@ type Options struct {
 
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
-	db     *pebble.DB
-	layout bucket.Layout
-	wo     *pebble.WriteOptions
-	log    *slog.Logger
-	cache  *pebble.Cache
-	ret    *retention.Metrics
-	reg    registry
-	defMu  sync.Mutex // one definition add at a time: check, then write
-	venues venueLock
+	db       *pebble.DB
+	layout   bucket.Layout
+	wo       *pebble.WriteOptions
+	log      *slog.Logger
+	cache    *pebble.Cache
+	ret      *retention.Metrics
+	reg      registry
+	defMu    sync.Mutex // one definition add at a time: check, then write
+	venues   venueLock
+	feedback feedbackLock
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout
