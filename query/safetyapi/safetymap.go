@@ -1,0 +1,275 @@
+package safetyapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
+
+	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/safety"
+	"github.com/truyvet/truyvet/schemas/checklist"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/venue"
+)
+
+// standing is a registered venue's standing on one day.
+type standing struct {
+	venue    venue.Venue
+	level    checklist.Level
+	counting *event.Assessment // nil: not assessed
+	feedback *int              // open reports; nil: no feedback queue here
+	sites    *int              // active exposure sites; nil: not known here
+}
+
+// standings reads every registered venue that passes f and its standing on d.
+func (h *Handler) standings(ctx context.Context, f venue.Filter, d bucket.Day) ([]standing, error) {
+	as, err := h.d.Assessments.DayAssessments(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("read assessments of %s: %w", d, err)
+	}
+	latest := safety.Latest(as)
+	var open, sites map[uint32]int
+	if h.d.Feedback != nil {
+		if open, err = h.d.Feedback.OpenFeedback(ctx); err != nil {
+			return nil, fmt.Errorf("count open feedback: %w", err)
+		}
+	}
+	if h.d.Sites != nil {
+		if sites, err = h.d.Sites.ActiveSites(ctx, d); err != nil {
+			return nil, fmt.Errorf("count active exposure sites: %w", err)
+		}
+	}
+	var out []standing
+	for v, err := range h.d.Registry.Venues(ctx, f) {
+		if err != nil {
+			return nil, err
+		}
+		s := standing{venue: v, level: checklist.LevelNotAssessed}
+		if a, ok := latest[v.ID]; ok {
+			s.level, s.counting = a.Level, &a
+		}
+		if open != nil {
+			n := open[v.ID]
+			s.feedback = &n
+		}
+		if sites != nil {
+			n := sites[v.ID]
+			s.sites = &n
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// filter reads ?province=&kind=.
+func filter(r *http.Request) (venue.Filter, error) {
+	q := r.URL.Query()
+	f := venue.Filter{Province: q.Get("province"), Kind: venue.Kind(q.Get("kind"))}
+	if f.Kind != "" && !f.Kind.Valid() {
+		return f, bad("kind", "invalid_value", "%.40q is not a venue kind", string(f.Kind))
+	}
+	if len(f.Province) > 2 {
+		return f, bad("province", "invalid_value", "a two-digit province code")
+	}
+	return f, nil
+}
+
+func (h *Handler) geoJSON(w http.ResponseWriter, r *http.Request) {
+	f, err := filter(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	d, err := h.dateParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ss, err := h.standings(r.Context(), f, d)
+	if err != nil {
+		h.log.Error("safety map", "err", err)
+		writeError(w, err)
+		return
+	}
+	fc := geojson.NewFeatureCollection()
+	fc.Features = make([]*geojson.Feature, 0, len(ss))
+	for _, s := range ss {
+		ft := geojson.NewFeature(orb.Point{s.venue.Lon, s.venue.Lat})
+		ft.ID = s.venue.ID
+		p := geojson.Properties{"venue_id": s.venue.ID, "name": s.venue.Name, "kind": s.venue.Kind, "province": s.venue.Province,
+			"date": d.String(), "level": s.level, "score": nil, "assessed_at": nil,
+			"open_feedback": s.feedback, "active_exposure_sites": s.sites}
+		if a := s.counting; a != nil {
+			p["score"] = float64(a.Tenths) / 10
+			p["assessed_at"] = time.Unix(a.SubmittedAt, 0).In(Local).Format(time.RFC3339)
+		}
+		ft.Properties = p
+		fc.Features = append(fc.Features, ft)
+	}
+	b, err := fc.MarshalJSON()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	_, _ = w.Write(b)
+}
+
+// DefaultHistoryDays is how many days a venue's history shows by default.
+const DefaultHistoryDays = 14
+
+// historyDay is one day of a venue's history.
+type historyDay struct {
+	Date       string          `json:"date"`
+	Level      checklist.Level `json:"level"`
+	Score      *float64        `json:"score"`
+	AssessedAt *string         `json:"assessed_at"`
+	Version    uint32          `json:"version,omitempty"`
+	Unmet      []string        `json:"unmet,omitempty"` // items not met, in checklist order
+	Filed      int             `json:"filed"`           // assessments filed that day, replaced ones included
+}
+
+type historyAnswer struct {
+	VenueID  uint32       `json:"venue_id"`
+	Name     string       `json:"name"`
+	Kind     venue.Kind   `json:"kind"`
+	Province string       `json:"province"`
+	Days     []historyDay `json:"days"` // newest first
+}
+
+func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
+	v, err := h.venueOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	maxDays := int(h.d.Limits.Retention/(24*time.Hour)) + 1
+	days := DefaultHistoryDays
+	if s := r.URL.Query().Get("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxDays {
+			writeError(w, bad("days", "invalid_value", "1 to %d", maxDays))
+			return
+		}
+		days = n
+	}
+	to := h.today()
+	from := to - bucket.Day(days-1) //nolint:gosec // days is at most retention
+	as, err := h.d.Assessments.VenueAssessments(r.Context(), v.ID, from, to)
+	if err != nil {
+		h.log.Error("venue history", "venue_id", v.ID, "err", err)
+		writeError(w, err)
+		return
+	}
+	out := historyAnswer{VenueID: v.ID, Name: v.Name, Kind: v.Kind, Province: v.Province, Days: []historyDay{}}
+	hist := safety.History(as, from, to)
+	for i := len(hist) - 1; i >= 0; i-- {
+		d := hist[i]
+		hd := historyDay{Date: d.Day.String(), Level: d.Level, Filed: d.Filed}
+		if a := d.Counting; a != nil {
+			score := float64(a.Tenths) / 10
+			at := time.Unix(a.SubmittedAt, 0).In(Local).Format(time.RFC3339)
+			hd.Score, hd.AssessedAt, hd.Version = &score, &at, a.Version
+			hd.Unmet = []string{}
+			if c, err := h.d.Checklists.For(a.Kind, a.Version); err == nil {
+				met := a.AnswerMap()
+				for _, it := range c.Items {
+					if !met[it.ID] {
+						hd.Unmet = append(hd.Unmet, it.ID)
+					}
+				}
+			}
+		}
+		out.Days = append(out.Days, hd)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Counts are the Safety Map's numbers for dashboards: registered venues by
+// level, overall and by province, on one day.
+type Counts struct {
+	Date      string                     `json:"date"`
+	Venues    int                        `json:"venues"`
+	Levels    map[checklist.Level]int    `json:"levels"`
+	Missing   int                        `json:"missing"` // not assessed that day
+	Provinces map[string]*ProvinceCounts `json:"provinces"`
+	Feedback  *int                       `json:"open_feedback"` // nil: no feedback queue here
+}
+
+// ProvinceCounts are one province's venues by level.
+type ProvinceCounts struct {
+	Venues  int                     `json:"venues"`
+	Levels  map[checklist.Level]int `json:"levels"`
+	Missing int                     `json:"missing"`
+}
+
+func levelMap() map[checklist.Level]int {
+	m := map[checklist.Level]int{}
+	for _, l := range checklist.Levels() {
+		m[l] = 0
+	}
+	return m
+}
+
+// counts folds standings into Counts.
+func counts(d bucket.Day, ss []standing) Counts {
+	c := Counts{Date: d.String(), Levels: levelMap(), Provinces: map[string]*ProvinceCounts{}}
+	for _, s := range ss {
+		c.Venues++
+		c.Levels[s.level]++
+		p := c.Provinces[s.venue.Province]
+		if p == nil {
+			p = &ProvinceCounts{Levels: levelMap()}
+			c.Provinces[s.venue.Province] = p
+		}
+		p.Venues++
+		p.Levels[s.level]++
+		if s.level == checklist.LevelNotAssessed {
+			c.Missing++
+			p.Missing++
+		}
+		if s.feedback != nil {
+			if c.Feedback == nil {
+				c.Feedback = new(int)
+			}
+			*c.Feedback += *s.feedback
+		}
+	}
+	return c
+}
+
+func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
+	f, err := filter(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	d, err := h.dateParam(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ss, err := h.standings(r.Context(), f, d)
+	if err != nil {
+		h.log.Error("safety summary", "err", err)
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, counts(d, ss))
+}
+
+// provinceCodes are the provinces of c in order.
+func (c Counts) provinceCodes() []string {
+	out := make([]string, 0, len(c.Provinces))
+	for p := range c.Provinces {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
