@@ -159,6 +159,11 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()
+	safe := safetySide{registry: store, producer: n.pipe, assessments: store, feedback: store, limits: cfg.Ingest.Limits}
+	if err := safe.routes(n.mux, d, now); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	n.mux.Handle("/", ui.Handler())
 	return n, nil
 }

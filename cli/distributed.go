@@ -160,8 +160,13 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
+	safe := safetySide{producer: prod, limits: icfg.Limits}
 	if venues != nil {
 		venues.routes(e.mux, nil, g.trail, d, env.Now)
+		safe.registry = venues.reg
+	}
+	if err := safe.routes(e.mux, d, env.Now); err != nil {
+		return e.fail(err)
 	}
 	g.accounts().Register(e.mux)
 	topics = prod.Topics()
@@ -371,11 +376,21 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeGuarded()
+	safe := safetySide{assessments: st}
 	if venues == nil {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil)
 	} else {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
+		fb, err := openFeedback(runCtx, af)
+		if err != nil {
+			return e.fail(err)
+		}
+		defer func() { _ = fb.Close() }()
+		safe.registry, safe.feedback = venues.reg, fb
+	}
+	if err := safe.routes(e.mux, d, env.Now); err != nil {
+		return e.fail(err)
 	}
 	start.started()
 	return e.served()
