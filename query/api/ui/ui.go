@@ -1,8 +1,10 @@
 // Package ui is the web UI of the query API, served at "/": a form to look
 // up a case's exposure graph, the graph itself, the F1 and F2 contact lists,
 // exposure sites, the pipeline's status and the recent lookups from the
-// audit trail; and at "/venue.html?id=" a venue's page (details, poster,
-// visitor list). It is plain HTML, CSS and JavaScript embedded in the
+// audit trail; at "/venue.html?id=" a venue's page (details, poster,
+// visitor list); and at "/map" the Safety Map (venues coloured by their
+// safety level over the provinces' outlines, a venue's history, the
+// epidemic picture beside it). It is plain HTML, CSS and JavaScript embedded in the
 // binary: no CDN, no build step, and it works offline.
 //
 // The page calls the JSON API from the browser (GET /v1/cases/{id}/exposures,
@@ -20,7 +22,7 @@ import (
 	"time"
 )
 
-//go:embed index.html venue.html app.js venue.js style.css favicon.svg
+//go:embed index.html venue.html app.js venue.js style.css favicon.svg map.html map.js map.css mapdata/provinces-vn.json
 var files embed.FS
 
 // asset is one embedded file, ready to serve.
@@ -79,9 +81,13 @@ func Handler() http.Handler {
 		case "venue.html":
 			assets["/venue.html"] = a
 			continue
+		case "map.html":
+			assets["/map"] = a
+			continue
 		}
 		assets["/ui/"+e.Name()] = a
 	}
+	mapAssets(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := assets[r.URL.Path]
 		if !ok {
