@@ -31,8 +31,8 @@ func TestAssessmentsAndFeedbackAreValidAndSeeded(t *testing.T) {
 		days[as[i].Day] = true
 	}
 	require.Contains(t, days, uint32(bucket.DayOf(cfg.End.Unix()-60)), "today is assessed")
-	require.Greater(t, levels[checklist.LevelGreen], 0)
-	require.Greater(t, levels[checklist.LevelRed], 0)
+	require.Positive(t, levels[checklist.LevelGreen])
+	require.Positive(t, levels[checklist.LevelRed])
 	again, err := c.Assessments(cat)
 	require.NoError(t, err)
 	require.Equal(t, as, again)

@@ -1,7 +1,6 @@
 package safetytest
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -88,7 +87,7 @@ func RunFeedback(t *testing.T, open func(t *testing.T) safety.FeedbackStore) {
 		require.GreaterOrEqual(t, won, 0)
 		for i, err := range errs {
 			if i != won {
-				require.True(t, errors.Is(err, safety.ErrAlreadyResolved), "%v", err)
+				require.ErrorIs(t, err, safety.ErrAlreadyResolved)
 			}
 		}
 		got, err := s.ListFeedback(t.Context(), safety.FeedbackFilter{})
