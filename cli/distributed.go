@@ -282,6 +282,11 @@ func runProcess(ctx context.Context, env Env) error {
 	}
 	if !st.Shared() {
 		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
+		if pb, ok := st.(*pebblestore.Store); ok {
+			if err := (safetySide{registry: pb, assessments: pb, feedback: pb}).routes(e.mux, d, env.Now); err != nil {
+				return fail(err)
+			}
+		}
 	} else {
 		g.accounts().Register(e.mux)
 	}

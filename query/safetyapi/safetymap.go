@@ -1,15 +1,14 @@
 package safetyapi
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geojson"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/safety"
@@ -97,28 +96,63 @@ func (h *Handler) geoJSON(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	fc := geojson.NewFeatureCollection()
-	fc.Features = make([]*geojson.Feature, 0, len(ss))
-	for _, s := range ss {
-		ft := geojson.NewFeature(orb.Point{s.venue.Lon, s.venue.Lat})
-		ft.ID = s.venue.ID
-		p := geojson.Properties{"venue_id": s.venue.ID, "name": s.venue.Name, "kind": s.venue.Kind, "province": s.venue.Province,
-			"date": d.String(), "level": s.level, "score": nil, "assessed_at": nil,
-			"open_feedback": s.feedback, "active_exposure_sites": s.sites}
-		if a := s.counting; a != nil {
-			p["score"] = float64(a.Tenths) / 10
-			p["assessed_at"] = time.Unix(a.SubmittedAt, 0).In(Local).Format(time.RFC3339)
-		}
-		ft.Properties = p
-		fc.Features = append(fc.Features, ft)
-	}
-	b, err := fc.MarshalJSON()
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	w.Header().Set("Content-Type", "application/geo+json")
-	_, _ = w.Write(b)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_, _ = bw.WriteString(`{"type":"FeatureCollection","features":[`)
+	date := d.String()
+	var buf []byte
+	for i, s := range ss {
+		f := feature{Type: "Feature", ID: s.venue.ID, Geometry: point{Type: "Point", Coordinates: [2]float64{s.venue.Lon, s.venue.Lat}},
+			Properties: properties{VenueID: s.venue.ID, Name: s.venue.Name, Kind: s.venue.Kind, Province: s.venue.Province, Date: date,
+				Level: s.level, OpenFeedback: s.feedback, ActiveExposureSites: s.sites}}
+		if a := s.counting; a != nil {
+			score := float64(a.Tenths) / 10
+			at := time.Unix(a.SubmittedAt, 0).In(Local).Format(time.RFC3339)
+			f.Properties.Score, f.Properties.AssessedAt = &score, &at
+		}
+		b, err := json.Marshal(&f)
+		if err != nil {
+			h.log.Error("encode the safety map", "venue_id", s.venue.ID, "err", err)
+			return // the answer is cut short: no valid JSON, never a wrong one
+		}
+		if i > 0 {
+			buf = append(buf[:0], ',')
+			_, _ = bw.Write(buf)
+		}
+		_, _ = bw.Write(b)
+	}
+	_, _ = bw.WriteString("]}\n")
+	_ = bw.Flush()
+}
+
+// feature is one venue on the map, an RFC 7946 Feature with a Point
+// geometry ([lon, lat]).
+type feature struct {
+	Type       string     `json:"type"`
+	ID         uint32     `json:"id"`
+	Geometry   point      `json:"geometry"`
+	Properties properties `json:"properties"`
+}
+
+type point struct {
+	Type        string     `json:"type"`
+	Coordinates [2]float64 `json:"coordinates"`
+}
+
+// properties are a map feature's: score and assessed_at are null when the
+// venue is not assessed that day, open_feedback and active_exposure_sites
+// when this server does not know them.
+type properties struct {
+	VenueID             uint32          `json:"venue_id"`
+	Name                string          `json:"name"`
+	Kind                venue.Kind      `json:"kind"`
+	Province            string          `json:"province"`
+	Date                string          `json:"date"`
+	Level               checklist.Level `json:"level"`
+	Score               *float64        `json:"score"`
+	AssessedAt          *string         `json:"assessed_at"`
+	OpenFeedback        *int            `json:"open_feedback"`
+	ActiveExposureSites *int            `json:"active_exposure_sites"`
 }
 
 // DefaultHistoryDays is how many days a venue's history shows by default.
