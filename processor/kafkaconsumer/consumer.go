@@ -299,46 +299,33 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 		return
 	}
 	// Keep the valid records in place; dead-letter the others one by one.
-	kept := nv
-	for i := nv; i < len(b.recs.Visits); i++ {
-		v := &b.recs.Visits[i]
-		if err := c.cfg.Limits.ValidateVisit(v, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendVisitsWire(nil, b.recs.Visits[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Visits[kept] = *v
-		kept++
-	}
-	deadV := len(b.recs.Visits) - kept
-	b.recs.Visits = b.recs.Visits[:kept]
-	kept = ne
-	for i := ne; i < len(b.recs.Encounters); i++ {
-		e := &b.recs.Encounters[i]
-		if err := c.cfg.Limits.ValidateEncounter(e, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendEncountersWire(nil, b.recs.Encounters[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Encounters[kept] = *e
-		kept++
-	}
-	deadE := len(b.recs.Encounters) - kept
-	b.recs.Encounters = b.recs.Encounters[:kept]
-	kept = na
-	for i := na; i < len(b.recs.Assessments); i++ {
-		a := &b.recs.Assessments[i]
-		if err := c.cfg.Limits.ValidateAssessment(a, c.cfg.Checklists, time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, event.AppendAssessmentsWire(nil, b.recs.Assessments[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
-			continue
-		}
-		b.recs.Assessments[kept] = *a
-		kept++
-	}
-	deadA := len(b.recs.Assessments) - kept
-	b.recs.Assessments = b.recs.Assessments[:kept]
+	var deadV, deadE, deadA int
+	never := time.Time{} // the clock is not consulted: ingest checked it
+	b.recs.Visits, deadV = keepValid(c, m, b, b.recs.Visits, nv,
+		func(v *event.Visit) error { return c.cfg.Limits.ValidateVisit(v, never) }, event.AppendVisitsWire)
+	b.recs.Encounters, deadE = keepValid(c, m, b, b.recs.Encounters, ne,
+		func(e *event.Encounter) error { return c.cfg.Limits.ValidateEncounter(e, never) }, event.AppendEncountersWire)
+	b.recs.Assessments, deadA = keepValid(c, m, b, b.recs.Assessments, na,
+		func(a *event.Assessment) error { return c.cfg.Limits.ValidateAssessment(a, c.cfg.Checklists, never) }, event.AppendAssessmentsWire)
 	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Assessments)-na, deadV+deadE+deadA)
+}
+
+// keepValid keeps, in place, the records of recs from index from on that
+// pass validate, dead-letters each other one (encoded alone) with its
+// reason, and returns the records kept and how many went.
+func keepValid[T any](c *Consumer, m *kafka.Message, b *pending, recs []T, from int, validate func(*T) error, encode func([]byte, []T) []byte) ([]T, int) {
+	kept := from
+	for i := from; i < len(recs); i++ {
+		if err := validate(&recs[i]); err != nil {
+			reason := string(event.ReasonOf(err))
+			b.dead = append(b.dead, c.deadLetter(m, encode(nil, recs[i:i+1]), reason, err))
+			b.reasons[reason]++
+			continue
+		}
+		recs[kept] = recs[i]
+		kept++
+	}
+	return recs[:kept], len(recs) - kept
 }
 
 func (c *Consumer) count(b *pending, topic string, stored, dead int) {

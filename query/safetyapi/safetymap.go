@@ -79,21 +79,31 @@ func filter(r *http.Request) (venue.Filter, error) {
 	return f, nil
 }
 
-func (h *Handler) geoJSON(w http.ResponseWriter, r *http.Request) {
+// asked reads the venues a request asks about (?province=&kind=&date=) and
+// their standings, or answers the error and returns false.
+func (h *Handler) asked(w http.ResponseWriter, r *http.Request) (bucket.Day, []standing, bool) {
 	f, err := filter(r)
 	if err != nil {
 		writeError(w, err)
-		return
+		return 0, nil, false
 	}
 	d, err := h.dateParam(r)
 	if err != nil {
 		writeError(w, err)
-		return
+		return 0, nil, false
 	}
 	ss, err := h.standings(r.Context(), f, d)
 	if err != nil {
-		h.log.Error("safety map", "err", err)
+		h.log.Error("read the safety map", "path", r.URL.Path, "err", err)
 		writeError(w, err)
+		return 0, nil, false
+	}
+	return d, ss, true
+}
+
+func (h *Handler) geoJSON(w http.ResponseWriter, r *http.Request) {
+	d, ss, ok := h.asked(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/geo+json")
@@ -279,23 +289,9 @@ func counts(d bucket.Day, ss []standing) Counts {
 }
 
 func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
-	f, err := filter(r)
-	if err != nil {
-		writeError(w, err)
-		return
+	if d, ss, ok := h.asked(w, r); ok {
+		writeJSON(w, http.StatusOK, counts(d, ss))
 	}
-	d, err := h.dateParam(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	ss, err := h.standings(r.Context(), f, d)
-	if err != nil {
-		h.log.Error("safety summary", "err", err)
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, counts(d, ss))
 }
 
 // provinceCodes are the provinces of c in order.
