@@ -235,13 +235,14 @@ async function epidemic(q) {
     const rows = $("case-rows");
     rows.replaceChildren();
     let total = 0;
+    // GET /v1/summary answers {"province", "from", "to", "days": [{"day", "cases_registered", …}]}
+    // for one province, or for the country ("*").
+    const where = sum.province && sum.province !== "*" ? sum.province : (q.get("province") || "all");
     for (const d of days) {
-      const byProv = d.cases_by_province || null;
-      const n = d.cases_registered !== undefined ? d.cases_registered : (d.cases !== undefined ? d.cases : null);
-      if (byProv) {
-        for (const [p, k] of Object.entries(byProv)) { rows.append(caseRow(d.date, p, k)); total += k; }
-      } else if (n !== null && typeof n === "number") {
-        rows.append(caseRow(d.date, d.province || q.get("province") || "all", n)); total += n;
+      const n = d.cases_registered;
+      if (typeof n === "number" && n > 0) {
+        rows.append(caseRow(d.day || d.date, where, n));
+        total += n;
       }
     }
     cases.textContent = "Cases registered (Ca bệnh ghi nhận), 14 days: " + total;
