@@ -405,7 +405,8 @@ func TestFeedback(t *testing.T) {
 }
 
 // Through the access guard: feedback needs no token and is rate-limited
-// per client with 429 and Retry-After; assessments need the venue's admin;
+// per client with 429 and Retry-After (a limit of its own, stricter than
+// the other public routes'); assessments need the venue's admin;
 // a provincial moderator sees and resolves their province's reports only.
 func TestThroughTheGuard(t *testing.T) {
 	var tokens = map[string]string{}
@@ -421,7 +422,7 @@ func TestThroughTheGuard(t *testing.T) {
 			tokens[name] = tok
 		}
 		g, err := access.NewGuard(access.Config{Policy: access.DefaultPolicy(), Auth: access.NewAuthenticator(s, nil),
-			PublicLimiter: access.NewLimiter(0.001, 3), Now: func() time.Time { return now },
+			PublicLimiter: access.NewLimiter(0.001, 10), ReportLimiter: access.NewLimiter(0.001, 3), Now: func() time.Time { return now },
 			Venues: func(ctx context.Context, id uint32) (string, bool, error) {
 				v, err := s.Venue(ctx, id)
 				if errors.Is(err, venue.ErrNotFound) {
@@ -461,12 +462,30 @@ func TestThroughTheGuard(t *testing.T) {
 	require.Len(t, q.Feedback, 4)
 	require.Equal(t, http.StatusForbidden, f.do(t, "POST", "/v1/feedback/2/resolve", "", bearer("viewer")...).Code, "report 2 is about a venue of 79")
 	require.Equal(t, http.StatusOK, f.do(t, "POST", "/v1/feedback/1/resolve", "", bearer("viewer")...).Code)
-	// The map and the checklists are public (and limited like feedback).
-	for path, code := range map[string]int{"/v1/checklists/school": 200, "/v1/safety-map.geojson": 200, "/v1/safety-map/summary": 200} {
-		req := httptest.NewRequest("GET", path, nil)
-		req.RemoteAddr = "192.0.2.78:4000"
-		rr := httptest.NewRecorder()
-		f.h.ServeHTTP(rr, req)
-		require.Equal(t, code, rr.Code, path)
+	// The map and the checklists are public: the client held back from
+	// reporting still reads them, within the public limit.
+	for _, path := range []string{"/v1/checklists/school", "/v1/safety-map.geojson", "/v1/safety-map/summary"} {
+		require.Equal(t, http.StatusOK, f.do(t, "GET", path, "").Code, path)
+	}
+	for range 10 {
+		f.do(t, "GET", "/v1/checklists/school", "")
+	}
+	rec = f.do(t, "GET", "/v1/checklists/school", "")
+	require.Equal(t, http.StatusTooManyRequests, rec.Code, "the public limit holds too")
+	require.NotEmpty(t, rec.Header().Get("Retry-After"))
+}
+
+// Assessments filed within one second count in the order they came.
+func TestSameSecondAssessmentsCountInOrder(t *testing.T) {
+	f := newFixture(t, nil)
+	for i := range 20 {
+		f.clock = now.Add(time.Duration(i) * time.Millisecond)
+		unmet := []string{}
+		want := "green"
+		if i%2 == 1 {
+			unmet, want = []string{"masks"}, "red"
+		}
+		require.Equal(t, http.StatusCreated, f.do(t, "POST", "/v1/venues/1/assessments", answers(t, venue.KindSchool, "2021-07-20", unmet...)).Code)
+		require.Equal(t, want, mapOf(t, f, "")[1].Level, "assessment %d", i)
 	}
 }
