@@ -25,7 +25,8 @@ type Config struct {
 	Policy        Policy
 	Auth          *Authenticator
 	Cases         Locate    // for ScopeCase; nil: no case is registered
-	Venues        Locate    // for ScopeVenue; nil: no venue's province is known
+	Venues        Locate    // for ScopeVenue and ScopeBodyVenue; nil: no venue's province is known
+	Sites         Locate    // for ScopeSite (an exposure site's venue's province); nil: none known
 	Audit         audit.Log // refused requests on audited routes are written here; nil: not audited
 	Limiter       *Limiter  // per token on LimitToken routes; nil: no limit
 	PublicLimiter *Limiter  // per client address on LimitClient and LimitReport routes; nil: no limit
@@ -235,15 +236,24 @@ func (g *Guard) target(ctx context.Context, rule Rule, r *http.Request) (Target,
 	var t Target
 	switch rule.Scope {
 	case ScopeNone:
-	case ScopeCase, ScopeVenue:
-		id, ok := pathID(r, rule.Param)
+	case ScopeCase, ScopeVenue, ScopeSite, ScopeBodyVenue:
+		var id uint32
+		var ok bool
+		if rule.Scope == ScopeBodyVenue {
+			id, ok = bodyVenue(r)
+		} else {
+			id, ok = pathID(r, rule.Param)
+		}
 		if !ok {
 			return t, nil // a bad id: unregistered, national only; the handler answers 400
 		}
 		t.Venue = id
 		locate := g.cfg.Cases
-		if rule.Scope == ScopeVenue {
+		switch rule.Scope {
+		case ScopeVenue, ScopeBodyVenue:
 			locate = g.cfg.Venues
+		case ScopeSite:
+			locate = g.cfg.Sites
 		}
 		if locate == nil {
 			return t, nil
@@ -271,6 +281,27 @@ func (g *Guard) target(ctx context.Context, rule Rule, r *http.Request) (Target,
 		t.Provinces = BodyProvinces(b)
 	}
 	return t, nil
+}
+
+// bodyVenue reads the "venue_id" of a JSON object body, leaving the body
+// for the handler; ok is false when there is none to read.
+func bodyVenue(r *http.Request) (uint32, bool) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxScopeBody+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	if err != nil || len(b) > maxScopeBody {
+		return 0, false
+	}
+	var o struct {
+		VenueID json.RawMessage `json:"venue_id"`
+	}
+	if json.Unmarshal(b, &o) != nil {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(string(o.VenueID), 10, 32)
+	return uint32(id), err == nil && id > 0
 }
 
 // BodyProvinces returns the "province" of a JSON object, or of each object of

@@ -22,6 +22,12 @@ const (
 	// venue, or another role scoped to its province (national when the
 	// venue's province is not known).
 	ScopeVenue
+	// ScopeBodyVenue: as ScopeVenue, for the "venue_id" of the JSON body
+	// (an exposure site's draft).
+	ScopeBodyVenue
+	// ScopeSite: the exposure site in the path parameter, by its venue's
+	// province (national when the site or its venue is not known).
+	ScopeSite
 )
 
 // Rule is what a route needs.
@@ -97,7 +103,7 @@ func inScope(s Scope, role Role, a *Account, t Target) bool {
 	switch s {
 	case ScopeNone:
 		return true
-	case ScopeCase:
+	case ScopeCase, ScopeSite:
 		if !t.Known {
 			return a.IsNational()
 		}
@@ -119,7 +125,7 @@ func inScope(s Scope, role Role, a *Account, t Target) bool {
 			}
 		}
 		return true
-	case ScopeVenue:
+	case ScopeVenue, ScopeBodyVenue:
 		if role == RoleVenueAdmin {
 			return a.HasVenue(t.Venue)
 		}
@@ -177,12 +183,12 @@ func DefaultPolicy() Policy {
 		{Pattern: "GET /v1/declarations", Roles: epi, Scope: ScopeQueryProvince},
 		{Pattern: "GET /v1/declarations/summary", Roles: []Role{RoleEpidemiologist, RoleViewer}, Scope: ScopeQueryProvince},
 		{Pattern: "GET /v1/summary", Roles: []Role{RoleEpidemiologist, RoleViewer}, Scope: ScopeQueryProvince},
-		{Pattern: "POST /v1/exposure-sites", Roles: epi},
+		{Pattern: "POST /v1/exposure-sites", Roles: epi, Scope: ScopeBodyVenue},
 		{Pattern: "GET /v1/definitions", Roles: epi},
 		{Pattern: "POST /v1/definitions", Roles: epi},
 		// approver
-		{Pattern: "POST /v1/exposure-sites/{id}/approve", Roles: []Role{RoleApprover}},
-		{Pattern: "POST /v1/exposure-sites/{id}/retract", Roles: []Role{RoleApprover}},
+		{Pattern: "POST /v1/exposure-sites/{id}/approve", Roles: []Role{RoleApprover}, Scope: ScopeSite, Param: "id"},
+		{Pattern: "POST /v1/exposure-sites/{id}/retract", Roles: []Role{RoleApprover}, Scope: ScopeSite, Param: "id"},
 		// venues
 		{Pattern: "POST /v1/venues", Roles: []Role{RoleApp, RoleEpidemiologist}, Scope: ScopeBodyProvince},
 		{Pattern: "GET /v1/venues", Roles: []Role{RoleApp, RoleEpidemiologist, RoleViewer}},

@@ -81,11 +81,14 @@ func contract() []spec {
 		{pattern: "GET /v1/declarations", method: "GET", path: "/v1/declarations?subject_id=3&province=01", roles: r(epi), jur: jurIn01},
 		{pattern: "GET /v1/declarations/summary", method: "GET", path: "/v1/declarations/summary", roles: r(epi, viewer), jur: jurNational},
 		{pattern: "GET /v1/summary", method: "GET", path: "/v1/summary?province=01", roles: r(epi, viewer), jur: jurIn01},
-		{pattern: "POST /v1/exposure-sites", method: "POST", path: "/v1/exposure-sites", roles: r(epi)},
+		{pattern: "POST /v1/exposure-sites", method: "POST", path: "/v1/exposure-sites", body: `{"venue_id":500,"from":"…"}`, roles: r(epi), jur: jurIn01},
+		{pattern: "POST /v1/exposure-sites", method: "POST", path: "/v1/exposure-sites", body: `{"venue_id":700}`, roles: r(epi), jur: jurNational},
+		{pattern: "POST /v1/exposure-sites", method: "POST", path: "/v1/exposure-sites", body: `{"venue_id":"500"}`, roles: r(epi), jur: jurNational},
 		{pattern: "GET /v1/definitions", method: "GET", path: "/v1/definitions", roles: r(epi)},
 		{pattern: "POST /v1/definitions", method: "POST", path: "/v1/definitions", roles: r(epi)},
-		{pattern: "POST /v1/exposure-sites/{id}/approve", method: "POST", path: "/v1/exposure-sites/3/approve", roles: r(approver)},
-		{pattern: "POST /v1/exposure-sites/{id}/retract", method: "POST", path: "/v1/exposure-sites/3/retract", roles: r(approver)},
+		{pattern: "POST /v1/exposure-sites/{id}/approve", method: "POST", path: "/v1/exposure-sites/3/approve", roles: r(approver), jur: jurIn01},
+		{pattern: "POST /v1/exposure-sites/{id}/approve", method: "POST", path: "/v1/exposure-sites/4/approve", roles: r(approver), jur: jurNational},
+		{pattern: "POST /v1/exposure-sites/{id}/retract", method: "POST", path: "/v1/exposure-sites/3/retract", roles: r(approver), jur: jurIn01},
 		{pattern: "POST /v1/venues", method: "POST", path: "/v1/venues", body: `[{"province":"01"},{"province":"01"}]`, roles: r(app, epi), jur: jurIn01},
 		{pattern: "GET /v1/venues", method: "GET", path: "/v1/venues?province=79", roles: r(app, epi, viewer)},
 		{pattern: "GET /v1/venues.geojson", method: "GET", path: "/v1/venues.geojson", roles: r(app, epi, viewer)},
@@ -181,6 +184,7 @@ func newFixture(t *testing.T) *fixture {
 	g, err := access.NewGuard(access.Config{
 		Policy: access.DefaultPolicy(), Auth: access.NewAuthenticator(f.store, nil),
 		Cases: cases, Venues: venues, Audit: f.audit,
+		Sites: func(_ context.Context, id uint32) (string, bool, error) { return "01", id == 3, nil },
 	}, next)
 	require.NoError(t, err)
 	f.guard = g

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,13 +78,16 @@ func (f *accessFlags) openPostgres(ctx context.Context) (*pgstore.Store, error) 
 // every writer shares, and the guard.
 type guarded struct {
 	venues access.Locate // ScopeVenue's provinces (the venue registry); nil: none known
-	state  accessState
-	trail  audit.Log
-	auth   *access.Authenticator
-	flags  *accessFlags
-	log    *slog.Logger
-	now    func() time.Time
-	reg    prometheus.Registerer
+	// sites is ScopeSite's (an exposure site's venue's province), set once
+	// the site store is open (later than the guard); none until then.
+	sites atomic.Pointer[access.Locate]
+	state accessState
+	trail audit.Log
+	auth  *access.Authenticator
+	flags *accessFlags
+	log   *slog.Logger
+	now   func() time.Time
+	reg   prometheus.Registerer
 }
 
 // setupAccess reads (or writes) the bootstrap token file and prepares the
@@ -184,6 +188,12 @@ func (g *guarded) guard(withCases bool) func(http.Handler) (http.Handler, error)
 			cfg.Cases = cases.Locate(g.state)
 		}
 		cfg.Venues = g.venues
+		cfg.Sites = func(ctx context.Context, id uint32) (string, bool, error) {
+			if l := g.sites.Load(); l != nil {
+				return (*l)(ctx, id)
+			}
+			return "", false, nil
+		}
 		if g.flags.ingestRate > 0 {
 			cfg.Limiter = access.NewLimiter(g.flags.ingestRate, g.flags.ingestBurst)
 		}

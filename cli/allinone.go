@@ -20,6 +20,7 @@ import (
 	"github.com/truyvet/truyvet/query/api/ui"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/venue"
 )
@@ -35,6 +36,7 @@ type allInOneConfig struct {
 	Query             api.Config
 	Access            accessFlags
 	Venues            venueFlags
+	Sites             siteFlags
 }
 
 func (c *allInOneConfig) register(fs *flag.FlagSet) {
@@ -48,6 +50,7 @@ func (c *allInOneConfig) register(fs *flag.FlagSet) {
 	durationFlag(fs, &c.Query.Timeout, "query-timeout", c.Query.Timeout, "longest an exposure query may run")
 	c.Access.register(fs, false, true)
 	c.Venues.register(fs, "")
+	c.Sites.register(fs)
 	fs.Lookup("venue-secret-file").Usage += "; default DATA_DIR/venue.secret"
 }
 
@@ -68,6 +71,9 @@ func (c *allInOneConfig) validate() error {
 	}
 	v := c.venueFlags()
 	if err := v.validate(); err != nil {
+		return err
+	}
+	if err := c.Sites.validate(); err != nil {
 		return err
 	}
 	return validateIngest(c.Ingest)
@@ -119,9 +125,12 @@ type node struct {
 	pipe   *processor.Pipe
 	ingest *ingest.Handler
 	venues *venueSide
+	sites  *siteSide
+	match  *sites.Matcher
 	engine *graph.Engine
 	mux    *http.ServeMux
 	access *guarded
+	sum    *summarySide
 }
 
 func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.Time) (*node, error) {
@@ -133,7 +142,20 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.store = store
-	n.proc, err = processor.New(cfg.layout(), store, processor.NewMetrics(d.reg))
+	// The processor writes through the matcher of published sites, which
+	// the registry tells at once of a change (Changed below): a grace of a
+	// second covers a batch matched against the copy before the change.
+	// Behind the matcher, the summary counts each batch as it is stored.
+	n.sum = newSummary(store, d, now)
+	siteMetrics := sites.NewMetrics(d.reg)
+	sink := n.sum.sink(store, nil)
+	n.match = sites.NewMatcher(sink, store, store, nil, siteMetrics, d.log, now)
+	if err := n.match.Refresh(ctx); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	n.sites = newSiteSide(cfg.Sites, time.Second, store, store, nil, siteMetrics, d, now)
+	n.proc, err = processor.New(cfg.layout(), n.match, processor.NewMetrics(d.reg))
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -143,7 +165,8 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		_ = store.Close()
 		return nil, err
 	}
-	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption())
+	sink.Provinces = n.venues.known // before the pipe runs
+	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption(), n.sum.ingestOption())
 	if err != nil {
 		_ = store.Close()
 		return nil, err
@@ -155,11 +178,19 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	n.ingest.Register(n.mux)
-	api.New(cfg.Query, n.engine, n.access.trail, store, definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	api.New(cfg.Query, n.engine, n.sum.trail(n.access.trail, store), n.sum.cases(store), definitions.New(store), api.NewMetrics(d.reg), d.log, now, api.WithVenues(store)).Register(n.mux)
+	n.sum.routes(n.mux)
 	n.access.accounts().Register(n.mux)
 	n.venues.routes(n.mux, store, n.access.trail, d, now)
 	n.access.venues = n.venues.locate()
-	safe := safetySide{registry: store, producer: n.pipe, assessments: store, feedback: store, limits: cfg.Ingest.Limits}
+	siteLoc := locateSites(store, store)
+	n.access.sites.Store(&siteLoc)
+	n.sites.routes(n.mux, store, store, n.engine, n.access.trail, func(ctx context.Context) {
+		if err := n.match.Refresh(ctx); err != nil {
+			n.log.Warn("cannot reload the published exposure sites; the next sweep catches what the matcher misses", "err", err)
+		}
+	}, d, now)
+	safe := safetySide{registry: store, producer: n.pipe, assessments: store, feedback: store, sites: activeSites{store}, limits: cfg.Ingest.Limits}
 	if err := safe.routes(n.mux, d, now); err != nil {
 		_ = store.Close()
 		return nil, err
@@ -186,6 +217,9 @@ func (n *node) run(ctx context.Context, srv *serveCmd, onListen func(addr string
 	wg.Go(func() {
 		n.store.RunRetention(pipeCtx, n.cfg.Ingest.Limits.Retention, n.cfg.RetentionInterval, n.now)
 	})
+	wg.Go(func() { n.match.Run(pipeCtx, n.cfg.Sites.refresh) })
+	n.sites.run(pipeCtx, &wg)
+	wg.Go(func() { n.sum.run(pipeCtx) })
 	n.log.Info("truyvet all-in-one starting", "data_dir", n.cfg.DataDir, "bucket", n.cfg.Bucket.String(),
 		"dwell", n.cfg.Dwell.String(), "retention", n.cfg.Ingest.Limits.Retention.String())
 	err := srv.serve(ctx, n.d, n.mux, ops{status: n.status, guard: n.access.guard(true)}, onListen)

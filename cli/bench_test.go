@@ -21,6 +21,13 @@ import (
 // for it to shut down cleanly.
 func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (url, token string, stop func()) {
 	tb.Helper()
+	_, url, token, stop = runNode(ctx, tb, dir, args...)
+	return url, token, stop
+}
+
+// runNode is startNode, also returning the node.
+func runNode(ctx context.Context, tb testing.TB, dir string, args ...string) (n *node, url, token string, stop func()) {
+	tb.Helper()
 	env := Env{Args: append([]string{"--listen", "127.0.0.1:0", "--data-dir", dir}, args...), Stdout: io.Discard, Stderr: io.Discard,
 		LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
 	srv := newServeCmd(env, "all-in-one", "", "")
@@ -28,14 +35,14 @@ func startNode(ctx context.Context, tb testing.TB, dir string, args ...string) (
 	cfg.register(srv.fs)
 	d, err := srv.setup(env, cfg.validate)
 	require.NoError(tb, err)
-	n, err := newNode(ctx, cfg, d, time.Now)
+	n, err = newNode(ctx, cfg, d, time.Now)
 	require.NoError(tb, err)
 	acct, err := n.access.accounts().Create(ctx, access.Spec{Name: "tests", Roles: []access.Role{access.RoleApp, access.RoleEpidemiologist, access.RoleAuditor, access.RoleViewer},
 		Provinces: []string{access.National}}, audit.Actor{ID: "test", Roles: []string{}}, "")
 	require.NoError(tb, err)
 	addrc, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- n.run(ctx, srv, func(a string) { addrc <- a }) }()
-	return "http://" + <-addrc, acct.Token, func() { require.NoError(tb, <-done) }
+	return n, "http://" + <-addrc, acct.Token, func() { require.NoError(tb, <-done) }
 }
 
 // TestBenchCommands runs bench generate, replay and query on a small city

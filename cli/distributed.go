@@ -22,8 +22,11 @@ import (
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/sites"
+	"github.com/truyvet/truyvet/sites/alertkafka"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/pebblestore"
+	"github.com/truyvet/truyvet/store/pgsites"
 	"github.com/truyvet/truyvet/store/pgstore"
 	"github.com/truyvet/truyvet/venue"
 )
@@ -37,7 +40,7 @@ type kafkaFlags struct {
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	k.cfg = kafkaproducer.DefaultConfig()
 	fs.StringVar(&k.brokers, "kafka-brokers", "", "comma-separated Kafka bootstrap brokers (required)")
-	fs.StringVar(&k.cfg.TopicPrefix, "kafka-topic-prefix", k.cfg.TopicPrefix, "prefix of the topics <prefix>checkins, <prefix>proximity, <prefix>deadletter")
+	fs.StringVar(&k.cfg.TopicPrefix, "kafka-topic-prefix", k.cfg.TopicPrefix, "prefix of the topics <prefix>checkins, <prefix>proximity, <prefix>deadletter, <prefix>alerts")
 	fs.IntVar(&k.cfg.Partitions, "kafka-partitions", k.cfg.Partitions, "partitions of the topics, when this process creates them")
 	fs.IntVar(&k.cfg.Replication, "kafka-replication", k.cfg.Replication, "replication factor of the topics, when this process creates them")
 	fs.StringVar(&k.cfg.Compression, "kafka-compression", k.cfg.Compression, "compression of produced batches: none, lz4, snappy, gzip or zstd")
@@ -93,6 +96,8 @@ func runIngest(ctx context.Context, env Env) error {
 	af.register(srv.fs, true, false)
 	var vf venueFlags
 	vf.register(srv.fs, "")
+	var ssf summaryStoreFlags
+	ssf.register(srv.fs)
 	var start startup
 	start.register(srv.fs)
 	var kcfg kafkaproducer.Config
@@ -156,7 +161,18 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer func() { _ = prod.Close() }()
-	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, venues.ingestOptions()...); err != nil {
+	iopts := venues.ingestOptions()
+	// The rejections' tally: flushed until runCtx ends (once more then),
+	// before its store closes.
+	var wg sync.WaitGroup
+	counters, closeCounters := ssf.open(runCtx, d.log)
+	defer func() { cancel(); wg.Wait(); closeCounters() }()
+	if counters != nil {
+		sum := newSummary(counters, d, env.Now)
+		iopts = append(iopts, sum.ingestOption())
+		wg.Go(func() { sum.run(runCtx) })
+	}
+	if h, err = ingest.NewHandler(icfg, prod, ingest.NewMetrics(d.reg), d.log, env.Now, iopts...); err != nil {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
@@ -187,8 +203,10 @@ func runProcess(ctx context.Context, env Env) error {
 		retention, retInterval time.Duration
 		kcfg                   kafkaproducer.Config
 		af                     accessFlags
+		sfl                    siteFlags
 	)
 	kf.register(srv.fs)
+	sfl.register(srv.fs)
 	sf.register(srv.fs, true)
 	af.register(srv.fs, true, true)
 	srv.fs.StringVar(&ccfg.Group, "kafka-group", ccfg.Group, "consumer group shared by the processor replicas")
@@ -217,7 +235,7 @@ func runProcess(ctx context.Context, env Env) error {
 		if retention <= 0 || retInterval <= 0 {
 			return errors.New("--retention and --retention-interval must be positive")
 		}
-		return nil
+		return sfl.validate()
 	})
 	if d == nil {
 		return err
@@ -260,7 +278,36 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer func() { _ = st.Close() }()
-	proc, err := processor.New(sf.layout(), st, processor.NewMetrics(d.reg))
+	sum := newSummary(st, d, env.Now)
+	provinces, stopProvinces, err := processProvinces(runCtx, st, af, d.log, env.Now)
+	if err != nil {
+		return fail(err)
+	}
+	defer stopProvinces()
+	siteStore, closeSites, err := openSiteStore(runCtx, st, af)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeSites()
+	siteMetrics := sites.NewMetrics(d.reg)
+	var sink processor.Sink = sum.sink(st, provinces)
+	var match *sites.Matcher
+	var side *siteSide
+	if siteStore != nil {
+		// Processors send every alert: those of late stays (the matcher)
+		// and the sweeps of published and retracted sites, to the store of
+		// sent alerts and to <prefix>alerts.
+		pub := alertkafka.New(kcfg.Brokers, topics.Alerts, d.log)
+		defer func() { _ = pub.Close() }()
+		side = newSiteSide(sfl, sfl.grace(), siteStore, st, pub, siteMetrics, d, env.Now)
+		// The copy of the published sites must be there before the first batch.
+		match = sites.NewMatcher(sink, siteStore, st, pub, siteMetrics, d.log, env.Now)
+		if err := match.Refresh(runCtx); err != nil {
+			return fail(err)
+		}
+		sink = match
+	}
+	proc, err := processor.New(sf.layout(), sink, processor.NewMetrics(d.reg))
 	if err != nil {
 		return fail(err)
 	}
@@ -281,9 +328,12 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	if !st.Shared() {
-		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil)
+		registerQuery(e.mux, api.DefaultConfig(), st, g, d, env.Now, nil, sum)
 		if pb, ok := st.(*pebblestore.Store); ok {
-			if err := (safetySide{registry: pb, assessments: pb, feedback: pb}).routes(e.mux, d, env.Now); err != nil {
+			siteLoc := locateSites(pb, pb)
+			g.sites.Store(&siteLoc)
+			side.routes(e.mux, pb, st, graph.NewEngine(st), g.trail, func(ctx context.Context) { _ = match.Refresh(ctx) }, d, env.Now)
+			if err := (safetySide{registry: pb, assessments: pb, feedback: pb, sites: activeSites{pb}}).routes(e.mux, d, env.Now); err != nil {
 				return fail(err)
 			}
 		}
@@ -300,6 +350,13 @@ func runProcess(ctx context.Context, env Env) error {
 		cancel()
 	})
 	wg.Go(func() { st.RunRetention(runCtx, retention, retInterval, env.Now) })
+	if match != nil {
+		wg.Go(func() { match.Run(runCtx, sfl.refresh) })
+	}
+	if side != nil {
+		side.run(runCtx, &wg)
+	}
+	wg.Go(func() { sum.run(runCtx) })
 	start.started()
 	err = e.served()
 	cancel()
@@ -346,12 +403,17 @@ func runQuery(ctx context.Context, env Env) error {
 	af.register(srv.fs, true, false)
 	var vf venueFlags
 	vf.register(srv.fs, "")
+	var sfl siteFlags
+	sfl.register(srv.fs)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
 	var start startup
 	start.register(srv.fs)
 	d, err := srv.setup(env, func() error {
 		if af.pgURL == "" {
 			return pgstore.ErrNoURL
+		}
+		if err := sfl.validate(); err != nil {
+			return err
 		}
 		return sf.validate()
 	})
@@ -381,11 +443,12 @@ func runQuery(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	defer closeGuarded()
+	sum := newSummary(st, d, env.Now)
 	safe := safetySide{assessments: st}
 	if venues == nil {
-		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil)
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil, sum)
 	} else {
-		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg)
+		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg, sum)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
 		fb, err := openFeedback(runCtx, af)
 		if err != nil {
@@ -394,11 +457,31 @@ func runQuery(ctx context.Context, env Env) error {
 		defer func() { _ = fb.Close() }()
 		safe.registry, safe.feedback = venues.reg, fb
 	}
+	if venues != nil {
+		// Sites name registered venues: without a registry there are none.
+		ss, err := pgsites.Open(runCtx, pgsites.Options{URL: af.pgURL, Schema: af.pgSchema})
+		if err != nil {
+			return e.fail(err)
+		}
+		defer func() { _ = ss.Close() }()
+		// The processors sweep published sites (they write <prefix>alerts);
+		// this server only records the transitions and serves the feed.
+		side := &siteSide{st: ss, m: sites.NewMetrics(d.reg)}
+		siteLoc := locateSites(ss, venues.reg)
+		g.sites.Store(&siteLoc)
+		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
+		safe.sites = activeSites{ss}
+	}
 	if err := safe.routes(e.mux, d, env.Now); err != nil {
 		return e.fail(err)
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() { sum.run(runCtx) })
 	start.started()
-	return e.served()
+	err = e.served()
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // openGuarded opens what the access guard of a distributed ingest or query
@@ -426,18 +509,20 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 	return g, venues, closeAll, nil
 }
 
-// registerQuery adds the query API, the accounts routes and the UI over s,
-// auditing to g's trail. Contact definitions live in s.
+// registerQuery adds the query API, the summary, the accounts routes and
+// the UI over s, auditing to g's trail and counting cases and lookups in
+// sum. Contact definitions live in s.
 // With a venue registry reg, exposure sites are named and contact
 // definitions' venue kinds come from it (without, every venue is "other").
-func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry) {
+func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
 	var eopts []graph.Option
 	var opts []api.Option
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))
 	}
-	api.New(cfg, graph.NewEngine(s, eopts...), g.trail, g.state, definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
+	api.New(cfg, graph.NewEngine(s, eopts...), sum.trail(g.trail, g.state), sum.cases(g.state), definitions.New(s), api.NewMetrics(d.reg), d.log, now, opts...).Register(mux)
+	sum.routes(mux)
 	g.accounts().Register(mux)
 	mux.Handle("/", ui.Handler())
 }

@@ -158,7 +158,7 @@ func postRaw(token, url string, body []byte) (*http.Response, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return http.DefaultClient.Do(req)
+	return client.Do(req)
 }
 
 func post(t testing.TB, token, url string, body []byte) (int, map[string]any) {
@@ -191,7 +191,7 @@ func fetch(token, url string, accept string) (int, []byte, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -326,7 +326,7 @@ func TestAllInOneEndToEndSurvivesKill9(t *testing.T) {
 	code, body := get(t, p.token, p.url("/readyz"), "")
 	require.Equal(t, http.StatusOK, code, string(body))
 	venues := venuetest.Specs(6)
-	require.NoError(t, replay.RegisterVenues(t.Context(), &http.Client{Transport: access.Bearer{Token: p.token, Base: http.DefaultTransport}}, p.url(""), venues))
+	require.NoError(t, replay.RegisterVenues(t.Context(), &http.Client{Transport: access.Bearer{Token: p.token, Base: client.Transport}}, p.url(""), venues))
 
 	now := time.Now().Unix()
 	base := now - 40*3600

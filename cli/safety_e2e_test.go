@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -17,6 +18,23 @@ import (
 	"github.com/truyvet/truyvet/store/chstore/chtest"
 	"github.com/truyvet/truyvet/venue"
 )
+
+// postJSON posts a JSON body with the token (none: "") and decodes the answer.
+func postJSON(t *testing.T, token, url string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out
+}
 
 // venueAdmin creates, on the store named by where, an administrator of
 // venue 1 (province 79) and returns its token.
@@ -89,17 +107,17 @@ func levelOf(p *proc) (string, float64, bool) {
 // moderated there.
 func safetyRoad(t *testing.T, in, out *proc, admin string) {
 	t.Helper()
-	code, body := post(t, in.token, in.url("/v1/venues"), []byte(market))
+	code, body := postJSON(t, in.token, in.url("/v1/venues"), []byte(market))
 	require.Equal(t, http.StatusCreated, code, body)
-	code, body = post(t, admin, in.url("/v1/venues/1/assessments"), marketAnswers(t, "ventilation"))
+	code, body = postJSON(t, admin, in.url("/v1/venues/1/assessments"), marketAnswers(t, "ventilation"))
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Equal(t, "green", body["level"])
 	require.InDelta(t, 94.0, body["score"], 1e-9)
-	code, body = post(t, in.token, in.url("/v1/venues/1/assessments"), marketAnswers(t))
+	code, body = postJSON(t, in.token, in.url("/v1/venues/1/assessments"), marketAnswers(t))
 	require.Equal(t, http.StatusForbidden, code, "a tracing account is not the venue's admin: %v", body)
 	require.Eventually(t, func() bool { l, _, ok := levelOf(out); return ok && l == "green" }, time.Minute, 100*time.Millisecond, "the assessment reaches the map")
 
-	code, body = post(t, admin, in.url("/v1/venues/1/assessments"), marketAnswers(t, "masks"))
+	code, body = postJSON(t, admin, in.url("/v1/venues/1/assessments"), marketAnswers(t, "masks"))
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Equal(t, "red", body["level"], "masks are critical")
 	require.Eventually(t, func() bool { l, _, ok := levelOf(out); return ok && l == "red" }, time.Minute, 100*time.Millisecond, "the second assessment of the day counts")
@@ -107,12 +125,12 @@ func safetyRoad(t *testing.T, in, out *proc, admin string) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, string(raw), `"filed":2`)
 
-	code, body = post(t, "", out.url("/v1/venues/1/feedback"), []byte(`{"category":"crowding","text":"Đông quá"}`))
+	code, body = postJSON(t, "", out.url("/v1/venues/1/feedback"), []byte(`{"category":"crowding","text":"Đông quá"}`))
 	require.Equal(t, http.StatusAccepted, code, body)
 	code, raw = get(t, out.token, out.url("/v1/feedback?status=open"), "")
 	require.Equal(t, http.StatusOK, code, string(raw))
 	require.Contains(t, string(raw), `"category":"crowding"`)
-	code, body = post(t, out.token, out.url("/v1/feedback/1/resolve"), []byte(`{"resolution":"ok"}`))
+	code, body = postJSON(t, out.token, out.url("/v1/feedback/1/resolve"), []byte(`{"resolution":"ok"}`))
 	require.Equal(t, http.StatusOK, code, body)
 	code, raw = get(t, "", out.url("/v1/safety-map/summary"), "")
 	require.Equal(t, http.StatusOK, code)

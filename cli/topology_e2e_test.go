@@ -38,7 +38,8 @@ func newTopology(t *testing.T, processors int) *topology {
 	tp.ch = []string{"--clickhouse-addr", strings.Join(chAddr, ","), "--clickhouse-database", tp.db}
 	tp.pg = pgArgs(t)
 	tp.token = account(t, tp.bin, tp.pg...)
-	tp.ing = start(t, tp.bin, append(append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, tp.kafka...), tp.pg...)...)
+	// ingest's --clickhouse-addr: its rejections reach the summary's counters.
+	tp.ing = start(t, tp.bin, append(append(append([]string{"ingest", "--listen", "127.0.0.1:0", "--ingest-timeout", "3s"}, tp.kafka...), tp.pg...), tp.ch...)...)
 	tp.ing.token = tp.token
 	for range processors {
 		tp.procs = append(tp.procs, tp.startProcessor(t))
@@ -119,6 +120,29 @@ func TestTopologyReal(t *testing.T) {
 		}
 	}
 	tp.waitAnswers(t, all, randomQueries(rng, 80, base, 12), 90*time.Second)
+
+	// The summary counts what the processors stored (a replayed batch of the
+	// killed one may count twice: at least once) and ingest's rejections.
+	code, rejected := post(t, tp.ing.token, tp.ing.url("/v1/checkins"), []byte(`{"visit_id":"no-user","venue_id":1,"enter":"2021-07-15T08:00:00Z"}`+"\n"))
+	require.Equal(t, http.StatusAccepted, code, rejected)
+	require.Eventually(t, func() bool {
+		code, b, err := fetch(tp.query.token, tp.query.url("/v1/summary"), "")
+		if err != nil || code != http.StatusOK {
+			return false
+		}
+		var a struct {
+			Days []struct {
+				RecordsIn  map[string]int `json:"records_in"`
+				Rejections map[string]int `json:"rejections"`
+			} `json:"days"`
+		}
+		if json.Unmarshal(b, &a) != nil {
+			return false
+		}
+		today := a.Days[len(a.Days)-1]
+		return today.RecordsIn["visit"] >= len(all.Visits) && today.RecordsIn["encounter"] >= len(all.Encounters) &&
+			today.Rejections["missing_field"] == 1
+	}, 30*time.Second, 200*time.Millisecond, "the summary counts the records stored and ingest's rejection")
 
 	// Nothing was dead-lettered, and the survivor stored records.
 	code, body := get(t, tp.procs[1].token, tp.procs[1].url("/v1/status"), "")

@@ -33,6 +33,7 @@ type Handler struct {
 
 	venues            Venues // nil: venue ids taken on faith
 	requireRegistered bool
+	rejected          func(reason string) // WithRejections; nil: none
 }
 
 // NewHandler returns the ingest handler. now is the server clock used for the
@@ -168,6 +169,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 	h.counts.received.Add(int64(n + len(resp.Rejected)))
 	for _, rej := range resp.Rejected {
 		em.rejected(event.Reason(rej.Reason)).Inc()
+		if h.rejected != nil {
+			h.rejected(rej.Reason)
+		}
 	}
 	h.counts.rejected.Add(int64(len(resp.Rejected)))
 

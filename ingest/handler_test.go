@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/internal/metricstest"
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -87,8 +88,9 @@ func newFixture(t *testing.T, edit func(c *Config)) *fixture {
 	prod := &fakeProducer{}
 	h, err := NewHandler(cfg, prod, m, nil, func() time.Time { return testNow })
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	h.Register(mux)
+	inner := http.NewServeMux()
+	h.Register(inner)
+	mux := openapitest.Mux(t, inner)
 	return &fixture{h: h, mux: mux, prod: prod, reg: reg, m: m}
 }
 
@@ -635,7 +637,7 @@ func TestSchemas(t *testing.T) {
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.JSONEq(t, `{"version":"v1","schemas":["assessment","definition","encounter","feedback","visit"]}`, rec.Body.String())
+	require.JSONEq(t, `{"version":"v1","schemas":["alert","assessment","definition","encounter","exposure-site","feedback","visit"]}`, rec.Body.String())
 	rec = httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas/nope", nil))
 	require.Equal(t, http.StatusNotFound, rec.Code)

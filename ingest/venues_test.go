@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/venue/qrsig"
 )
 
@@ -26,8 +27,9 @@ func venueFixture(t *testing.T, requireRegistered bool) (*http.ServeMux, *fakePr
 	h, err := NewHandler(DefaultConfig(), prod, NewMetrics(prometheus.NewRegistry()), nil, func() time.Time { return testNow },
 		WithVenues(registered{k}, requireRegistered))
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	h.Register(mux)
+	inner := http.NewServeMux()
+	h.Register(inner)
+	mux := openapitest.Mux(t, inner)
 	return mux, prod, k
 }
 

@@ -24,6 +24,8 @@
 //   - safety.AssessmentStore: venues' daily self-assessments (the Safety
 //     Map's), written with the batch like the other records, every one
 //     kept, dropped by day like them (safety/safetytest is their suite).
+//   - summary.Counters: the dashboard's counters (GET /v1/summary), added
+//     to as records stream in and dropped with their days by retention.
 //   - Retention, Counter: below.
 //
 // The audit trail is not part of it: a hash chain needs one writer at a
@@ -46,6 +48,7 @@ import (
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/safety"
+	"github.com/truyvet/truyvet/summary"
 )
 
 // Counts are what a store holds, for GET /v1/status. They are a gauge of
@@ -79,6 +82,7 @@ type Backend interface {
 	graph.CrowdStore
 	definitions.Store
 	safety.AssessmentStore
+	summary.Counters
 	Retention
 	Counter
 	io.Closer

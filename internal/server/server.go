@@ -1,7 +1,8 @@
 // Package server runs a truyvet process's HTTP: the public listener, with
-// the ops routes every mode has (/metrics, /healthz, /readyz, /v1/status)
-// beside the mode's own, and an opt-in private debug listener with Go's
-// profiles; both shut down gracefully when the context ends.
+// the ops routes every mode has (/metrics, /healthz, /readyz, /v1/status,
+// /v1/openapi.json) beside the mode's own, and an opt-in private debug
+// listener with Go's profiles; both shut down gracefully when the context
+// ends.
 package server
 
 import (
@@ -22,6 +23,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/internal/route"
+	"github.com/truyvet/truyvet/openapi"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
@@ -118,9 +120,9 @@ type Config struct {
 	Guard func(http.Handler) (http.Handler, error)
 }
 
-// Serve adds /metrics (reg), /healthz, /readyz and /v1/status to mux and
-// serves it on cfg.Listen (and Go's profiles on cfg.DebugListen) until ctx
-// ends, then shuts down gracefully. log gets a line per listener: "serving"
+// Serve adds /metrics (reg), /healthz, /readyz, /v1/status and
+// /v1/openapi.json to mux and serves it on cfg.Listen (and Go's profiles on
+// cfg.DebugListen) until ctx ends, then shuts down gracefully. log gets a line per listener: "serving"
 // with addr, and the debug listener's with debug_addr.
 func Serve(ctx context.Context, cfg Config, mux *http.ServeMux, reg *prometheus.Registry, log *slog.Logger) error {
 	if cfg.Now == nil {
@@ -187,6 +189,7 @@ func opsRoutes(mux *http.ServeMux, reg *prometheus.Registry, ready *atomic.Bool,
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	openapi.Register(mux)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		st, err := cfg.Status(r.Context())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/truyvet/truyvet/cases"
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/audit/audittest"
@@ -109,9 +110,9 @@ func serverWithRegistry(t *testing.T) (*http.ServeMux, *audittest.Memory, *regis
 	reg := &registry{cases: map[uint32]cases.Case{}}
 	now := func() time.Time { return time.Unix(t0+86400, 0) }
 	a := api.New(api.DefaultConfig(), graph.NewEngine(world{}), tr, reg, definitions.New(&definitions.Memory{}), api.NewMetrics(prometheus.NewRegistry()), nil, now)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	return mux, tr, reg
+	inner := http.NewServeMux()
+	a.Register(inner)
+	return openapitest.Mux(t, inner), tr, reg
 }
 
 func do(mux *http.ServeMux, path string, hdr ...string) *httptest.ResponseRecorder {

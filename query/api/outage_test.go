@@ -12,6 +12,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/internal/faultproxy"
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/api"
 	"github.com/truyvet/truyvet/query/audit/audittest"
@@ -45,8 +46,9 @@ func TestLookupStoreUnreachable(t *testing.T) {
 	now := func() time.Time { return time.Unix(t0+86400, 0) }
 	trail := &audittest.Memory{} // the trail lives in PostgreSQL or the embedded store, not in ClickHouse
 	a := api.New(api.DefaultConfig(), graph.NewEngine(store), trail, nil, nil, api.NewMetrics(prometheus.NewRegistry()), nil, now)
-	mux := http.NewServeMux()
-	a.Register(mux)
+	inner := http.NewServeMux()
+	a.Register(inner)
+	mux := openapitest.Mux(t, inner)
 	const path = "/v1/cases/1/exposures?depth=1&purpose=outage+test"
 
 	rec := do(mux, path)

@@ -33,6 +33,9 @@ const (
 	ActionCaseRegister  = "case.register"  // POST /v1/cases
 	ActionAccountCreate = "account.create" // POST /v1/accounts, truyvet accounts create
 	ActionAccountRevoke = "account.revoke" // DELETE /v1/accounts/{id}, truyvet accounts revoke
+	ActionSiteCreate    = "site.create"    // POST /v1/exposure-sites
+	ActionSiteApprove   = "site.approve"   // POST /v1/exposure-sites/{id}/approve
+	ActionSiteRetract   = "site.retract"   // POST /v1/exposure-sites/{id}/retract
 )
 
 // Limits on the free-text fields, in bytes; longer values are cut (on a

@@ -28,7 +28,8 @@ func NewCounted(l Log, reg prometheus.Registerer) *Counted {
 			Name: "truyvet_audit_write_errors_total", Help: "Audit appends that failed.",
 		}),
 	}
-	for _, a := range []string{ActionExposures, ActionVisitors, ActionCaseRegister, ActionAccountCreate, ActionAccountRevoke} {
+	for _, a := range []string{ActionExposures, ActionVisitors, ActionCaseRegister, ActionAccountCreate, ActionAccountRevoke,
+		ActionSiteCreate, ActionSiteApprove, ActionSiteRetract} {
 		c.written.WithLabelValues(a)
 	}
 	if reg != nil {
@@ -53,7 +54,8 @@ func (c *Counted) All(ctx context.Context) iter.Seq2[Entry, error] { return c.Lo
 
 func actionLabel(a string) string {
 	switch a {
-	case ActionExposures, ActionVisitors, ActionCaseRegister, ActionAccountCreate, ActionAccountRevoke:
+	case ActionExposures, ActionVisitors, ActionCaseRegister, ActionAccountCreate, ActionAccountRevoke,
+		ActionSiteCreate, ActionSiteApprove, ActionSiteRetract:
 		return a
 	}
 	return "other"

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/venueapi"
 	"github.com/truyvet/truyvet/schemas/event"
@@ -54,7 +55,8 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	posters, err := poster.NewRenderer()
 	require.NoError(t, err)
-	f := &fixture{mux: http.NewServeMux(), store: s, codes: codes}
+	inner := http.NewServeMux()
+	f := &fixture{mux: openapitest.Mux(t, inner), store: s, codes: codes}
 	venueapi.New(venueapi.Deps{
 		Registry: s, Provinces: provinces{"01": true, "79": true}, Codes: codes, Posters: posters, Stays: s,
 		Audit: func(_ context.Context, _ *http.Request, e venueapi.VisitorsEntry) error {
@@ -63,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 		},
 		Registered: func(vs []venue.Venue) { f.told = append(f.told, vs...) },
 		Now:        func() time.Time { return now },
-	}).Register(f.mux)
+	}).Register(inner)
 	return f
 }
 

@@ -12,6 +12,7 @@ type Topics struct {
 	Checkins   string // visits, keyed by venue shard
 	Proximity  string // encounters, keyed by unordered pair shard
 	DeadLetter string // records a processor could not take, with the reason in a header
+	Alerts     string // exposure-site alerts (JSON), keyed by user, for the apps' push services
 	// Assessments are venues' daily self-checks, keyed by venue shard.
 	Assessments string
 }
@@ -26,14 +27,17 @@ func TopicsFor(prefix string) (Topics, error) {
 	}) >= 0 {
 		return Topics{}, ErrBadTopicPrefix
 	}
-	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", DeadLetter: prefix + "deadletter",
+	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", DeadLetter: prefix + "deadletter", Alerts: prefix + "alerts",
 		Assessments: prefix + "assessments"}, nil
 }
 
 // All lists the topics.
-func (t Topics) All() []string { return []string{t.Checkins, t.Proximity, t.DeadLetter, t.Assessments} }
+func (t Topics) All() []string {
+	return []string{t.Checkins, t.Proximity, t.DeadLetter, t.Alerts, t.Assessments}
+}
 
-// Records lists the topics that carry records (all but the dead letters).
+// Records lists the topics the processors consume: those that carry
+// records (not the dead letters, not the alerts they send).
 func (t Topics) Records() []string { return []string{t.Checkins, t.Proximity, t.Assessments} }
 
 // Shards is the number of virtual shards records are keyed by. A shard is the

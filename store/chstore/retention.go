@@ -16,6 +16,9 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 	if err != nil {
 		return nil, err
 	}
+	if err := s.dropSummaryBefore(ctx, cutoff); err != nil {
+		return nil, err
+	}
 	return retention.DropEach(ctx, days, cutoff, s.dropDay)
 }
 

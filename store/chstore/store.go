@@ -54,6 +54,11 @@ type Options struct {
 	QueryTimeout time.Duration
 	Logger       *slog.Logger
 	Metrics      *Metrics
+
+	// CountersOnly opens the store for the summary's counters alone
+	// (AddCounts, from a process that keeps no records, such as ingest):
+	// the layout is not checked.
+	CountersOnly bool
 }
 
 // DefaultOptions returns options for a local server.
@@ -124,14 +129,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to clickhouse %v: %w", opts.Addr, err)
 	}
 	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m}
-	if err := s.init(ctx, opts.Migrate); err != nil {
+	if err := s.init(ctx, opts.Migrate, !opts.CountersOnly); err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Store) init(ctx context.Context, migrate bool) error {
+func (s *Store) init(ctx context.Context, migrate, layout bool) error {
 	v, err := s.conn.ServerVersion()
 	if err != nil {
 		return fmt.Errorf("clickhouse server version: %w", err)
@@ -141,6 +146,9 @@ func (s *Store) init(ctx context.Context, migrate bool) error {
 		if err := s.migrate(ctx); err != nil {
 			return err
 		}
+	}
+	if !layout {
+		return nil
 	}
 	return s.checkLayout(ctx)
 }

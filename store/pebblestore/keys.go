@@ -18,6 +18,7 @@ import (
 //	bitmaps    'b' day:4 venue:4 bucket:4                                → roaring (merge: OR)
 //	days       'd' day:4                                                 → (marker)
 //	counters   'c' name                                                  → int64 (merge: add)
+//	summary    'n' day:4 len:1 province len:1 metric key                 → int64 (merge: add; summary.go)
 //	meta       'm' name                                                  → value
 //	old audit  'a' unixnano:8 seq:8         → JSON audit.Entry (moved into the chain on open)
 //	registry   'U', 'T', 'C', 'A'           → accounts, tokens, cases, the audit chain (registry.go)

@@ -14,14 +14,14 @@ import (
 // mergerName is persisted by Pebble; a store opened with another merger fails.
 const mergerName = "truyvet.merge.v1"
 
-// merger ORs co-location bitmaps, adds counters and takes the later end per
-// hour of visitor hour bounds. All three are commutative and associative, and
+// merger ORs co-location bitmaps, adds counters (the status's and the
+// summary's) and takes the later end per hour of visitor hour bounds. All three are commutative and associative, and
 // bitmaps and bounds idempotent, which is what lets a
 // replayed or reordered batch leave the store unchanged.
 var merger = &pebble.Merger{
 	Name: mergerName,
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		if len(key) > 0 && key[0] == spaceCounter {
+		if len(key) > 0 && (key[0] == spaceCounter || key[0] == spaceSummary) {
 			m := &counterMerger{}
 			return m, m.add(value)
 		}

@@ -38,6 +38,7 @@ import (
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/retention"
+	"github.com/truyvet/truyvet/summary"
 )
 
 // Compile-time check: the store keeps the whole store contract.
@@ -74,6 +75,7 @@ type Store struct {
 	reg      registry
 	defMu    sync.Mutex // one definition add at a time: check, then write
 	venues   venueLock
+	sites    siteLock
 	feedback feedbackLock
 }
 
@@ -201,6 +203,13 @@ func (s *Store) Layout() bucket.Layout { return s.layout }
 
 // Write implements processor.Sink: one atomic, synced Pebble batch.
 func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
+	return s.WriteCounted(ctx, b, nil)
+}
+
+// WriteCounted is Write with the summary's counts of the batch in the same
+// atomic batch (summary.CountedSink): the counts are there exactly when the
+// records are.
+func (s *Store) WriteCounted(ctx context.Context, b *processor.Batch, counts []summary.Delta) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -262,6 +271,9 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 	}
 	addCounter(wb, "visits", len(b.Records.Visits))
 	addCounter(wb, "encounters", len(b.Records.Encounters))
+	if err := mergeSummary(wb, counts); err != nil {
+		return err
+	}
 	if err := wb.Commit(s.wo); err != nil {
 		return fmt.Errorf("commit batch of %d records: %w", b.Records.Len(), err)
 	}

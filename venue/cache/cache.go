@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,13 @@ type Cache struct {
 
 	snap atomic.Pointer[snapshot]
 	mu   sync.Mutex // serialises writers (refresh, Add)
+
+	// The venues' provinces, for the summary's counts: an index into
+	// names per venue, updated in place (a copy per refresh would cost a
+	// map of every venue).
+	provMu sync.RWMutex
+	prov   map[uint32]uint8
+	names  []string // names[0] is "": not known
 }
 
 // snapshot is one immutable state of the cache.
@@ -76,6 +84,7 @@ func New(reg venue.Registry, opts Options) *Cache {
 			Help: "Refreshes of ingest's copy of the venue registry that failed.",
 		})}
 	c.snap.Store(&snapshot{ids: roaring.New()})
+	c.prov, c.names = map[uint32]uint8{}, []string{""}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(c.errs,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -119,6 +128,34 @@ func (c *Cache) Add(vs []venue.Venue) {
 		next.ids.Add(v.ID)
 	}
 	c.snap.Store(&next)
+	c.setProvinces(vs)
+}
+
+// setProvinces records the provinces of vs.
+func (c *Cache) setProvinces(vs []venue.Venue) {
+	c.provMu.Lock()
+	defer c.provMu.Unlock()
+	for _, v := range vs {
+		i := slices.Index(c.names, v.Province)
+		if i < 0 {
+			if len(c.names) == 256 {
+				continue // not a province list of 2021 or since; left unknown
+			}
+			i = len(c.names)
+			c.names = append(c.names, v.Province)
+		}
+		c.prov[v.ID] = uint8(i) //nolint:gosec // i < 256
+	}
+}
+
+// ProvincesOf sets dst[i] to the province of venue ids[i], "" when it is not
+// known (summary.Provinces).
+func (c *Cache) ProvincesOf(ids []uint32, dst []string) {
+	c.provMu.RLock()
+	defer c.provMu.RUnlock()
+	for i, id := range ids {
+		dst[i] = c.names[c.prov[id]]
+	}
 }
 
 // Load catches up with the registry: every venue registered after the last
@@ -141,6 +178,7 @@ func (c *Cache) Load(ctx context.Context) error {
 			added.Add(v.ID)
 			next.seq = max(next.seq, v.Seq)
 		}
+		c.setProvinces(vs)
 		if len(vs) < page {
 			break
 		}

@@ -112,3 +112,21 @@ func gauge(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	require.Failf(t, "no such metric", "%s", name)
 	return 0
 }
+
+// TestProvincesOf checks the cache knows the provinces of the venues it
+// loaded and was told of, and "" for others.
+func TestProvincesOf(t *testing.T) {
+	reg := registry(t)
+	hanoi := venuetest.Spec(1)
+	hanoi.Province = "01"
+	_, err := reg.Register(t.Context(), []venue.Spec{hanoi})
+	require.NoError(t, err)
+	c := cache.New(reg, cache.Options{})
+	require.NoError(t, c.Load(t.Context()))
+	vs, err := reg.Register(t.Context(), []venue.Spec{venuetest.Spec(2)})
+	require.NoError(t, err)
+	c.Add(vs)
+	got := make([]string, 3)
+	c.ProvincesOf([]uint32{1, vs[0].ID, 999}, got)
+	require.Equal(t, []string{"01", "79", ""}, got)
+}

@@ -750,6 +750,13 @@
       { key: 'first', label: 'First (Từ)', value: (s) => parseTime(s.first), cell: (s) => fmtTime(parseTime(s.first)) },
       { key: 'last', label: 'Last (Đến)', value: (s) => parseTime(s.last), cell: (s) => fmtTime(parseTime(s.last)) },
       { key: 'exposed', label: 'People exposed (Số người)', num: true, firstDir: 'desc', value: (s) => s.exposed, cell: (s) => fmtNum(s.exposed) },
+      {
+        key: 'alert', label: 'Alert (Cảnh báo)', value: (s) => s.venue_id,
+        cell: (s) => el('a', {
+          class: 'draft-site', href: '/sites.html?' + new URLSearchParams({ venue: s.venue_id, from: s.first, to: s.last, case: (lastQuery && lastQuery.case) || '' }),
+          title: 'Draft an exposure site for this venue and window (tạo cảnh báo)', text: 'Draft site',
+        }),
+      },
     ];
     view.tables.push(makeTable($('sites-table'), cols, venues, { key: 'first', dir: 'asc' }, 'No venue exposures (không có địa điểm).'));
   }

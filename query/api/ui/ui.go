@@ -2,9 +2,11 @@
 // up a case's exposure graph, the graph itself, the F1 and F2 contact lists,
 // exposure sites, the pipeline's status and the recent lookups from the
 // audit trail; at "/venue.html?id=" a venue's page (details, poster,
-// visitor list); and at "/map" the Safety Map (venues coloured by their
-// safety level over the provinces' outlines, a venue's history, the
-// epidemic picture beside it). It is plain HTML, CSS and JavaScript embedded in the
+// visitor list); at "/sites.html" an exposure site's draft, reach, approval
+// and alerts, and at "/exposure-sites.html" the public list of sites; and
+// at "/map" the Safety Map (venues coloured by their safety level over the
+// provinces' outlines, a venue's history, the epidemic picture beside it).
+// It is plain HTML, CSS and JavaScript embedded in the
 // binary: no CDN, no build step, and it works offline.
 //
 // The page calls the JSON API from the browser (GET /v1/cases/{id}/exposures,
@@ -22,7 +24,9 @@ import (
 	"time"
 )
 
-//go:embed index.html venue.html app.js venue.js style.css favicon.svg map.html map.js map.css mapdata/provinces-vn.json
+//go:embed index.html venue.html app.js venue.js style.css favicon.svg
+//go:embed sites.html sites.js sites.css exposure-sites.html exposure-sites.js
+//go:embed map.html map.js map.css mapdata/provinces-vn.json
 var files embed.FS
 
 // asset is one embedded file, ready to serve.
@@ -78,8 +82,8 @@ func Handler() http.Handler {
 			assets["/"] = a
 			assets["/index.html"] = a
 			continue
-		case "venue.html":
-			assets["/venue.html"] = a
+		case "venue.html", "sites.html", "exposure-sites.html":
+			assets["/"+e.Name()] = a
 			continue
 		case "map.html":
 			assets["/map"] = a

@@ -57,7 +57,7 @@ func TestIndexServesTheForm(t *testing.T) {
 // another origin (the UI must work offline).
 func TestAssetsAndTypes(t *testing.T) {
 	h := Handler()
-	pages := map[string]bool{"/": true, "/venue.html": true}
+	pages := map[string]bool{"/": true, "/venue.html": true, "/sites.html": true, "/exposure-sites.html": true}
 	for page := range pages {
 		html := get(t, h, http.MethodGet, page, nil).Body
 		refs := regexp.MustCompile(`(?:src|href)="([^"#]+)"`).FindAllStringSubmatch(html, -1)
@@ -71,6 +71,8 @@ func TestAssetsAndTypes(t *testing.T) {
 	want := map[string]string{
 		"/ui/app.js":      "text/javascript; charset=utf-8",
 		"/ui/venue.js":    "text/javascript; charset=utf-8",
+		"/ui/sites.js":    "text/javascript; charset=utf-8",
+		"/ui/sites.css":   "text/css; charset=utf-8",
 		"/ui/style.css":   "text/css; charset=utf-8",
 		"/ui/favicon.svg": "image/svg+xml",
 	}
