@@ -53,8 +53,8 @@ type Producer interface {
 }
 
 // ActiveSites counts the exposure sites active on a local day per venue
-// (published, not retracted, reaching the day). The exposure-site registry
-// provides it once it lands; until it is wired, the map says
+// (published, not retracted, on the public list that day); the command line
+// reads them from the exposure-site registry. Without one, the map says
 // "active_exposure_sites": null rather than a count it does not know.
 type ActiveSites interface {
 	ActiveSites(ctx context.Context, day bucket.Day) (map[uint32]int, error)
