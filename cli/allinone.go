@@ -149,12 +149,14 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 	n.sum = newSummary(store, d, now)
 	siteMetrics := sites.NewMetrics(d.reg)
 	sink := n.sum.sink(store, nil)
-	n.match = sites.NewMatcher(sink, store, store, nil, siteMetrics, d.log, now)
+	// The site store counts publications and alerts sent for the summary.
+	siteStore := n.sum.sites(store, nil)
+	n.match = sites.NewMatcher(sink, siteStore, store, nil, siteMetrics, d.log, now)
 	if err := n.match.Refresh(ctx); err != nil {
 		_ = store.Close()
 		return nil, err
 	}
-	n.sites = newSiteSide(cfg.Sites, time.Second, store, store, nil, siteMetrics, d, now)
+	n.sites = newSiteSide(cfg.Sites, time.Second, siteStore, store, nil, siteMetrics, d, now)
 	n.proc, err = processor.New(cfg.layout(), n.match, processor.NewMetrics(d.reg))
 	if err != nil {
 		_ = store.Close()
@@ -165,7 +167,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		_ = store.Close()
 		return nil, err
 	}
-	sink.Provinces = n.venues.known // before the pipe runs
+	sink.Provinces, siteStore.Provinces = n.venues.known, n.venues.known // before the pipe runs
 	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption(), n.sum.ingestOption())
 	if err != nil {
 		_ = store.Close()

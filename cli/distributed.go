@@ -25,6 +25,7 @@ import (
 	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/sites/alertkafka"
 	"github.com/truyvet/truyvet/store"
+	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/pebblestore"
 	"github.com/truyvet/truyvet/store/pgsites"
 	"github.com/truyvet/truyvet/store/pgstore"
@@ -284,11 +285,15 @@ func runProcess(ctx context.Context, env Env) error {
 		return fail(err)
 	}
 	defer stopProvinces()
-	siteStore, closeSites, err := openSiteStore(runCtx, st, af)
+	opened, closeSites, err := openSiteStore(runCtx, st, af)
 	if err != nil {
 		return fail(err)
 	}
 	defer closeSites()
+	var siteStore sites.Store
+	if opened != nil {
+		siteStore = sum.sites(opened, provinces) // publications and alerts sent, for the summary
+	}
 	siteMetrics := sites.NewMetrics(d.reg)
 	var sink processor.Sink = sum.sink(st, provinces)
 	var match *sites.Matcher
@@ -466,7 +471,7 @@ func runQuery(ctx context.Context, env Env) error {
 		defer func() { _ = ss.Close() }()
 		// The processors sweep published sites (they write <prefix>alerts);
 		// this server only records the transitions and serves the feed.
-		side := &siteSide{st: ss, m: sites.NewMetrics(d.reg)}
+		side := &siteSide{st: sum.sites(ss, venues.known), m: sites.NewMetrics(d.reg)}
 		siteLoc := locateSites(ss, venues.reg)
 		g.sites.Store(&siteLoc)
 		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
@@ -517,6 +522,13 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
 	var eopts []graph.Option
 	var opts []api.Option
+	if _, remote := s.(*chstore.Store); remote {
+		// Over the network a round trip costs more than reading a venue's
+		// visitors: the first tier too is read by venue (the case in one
+		// query, its venues' visitors in another), not through the bitmaps
+		// and then the candidates' stays (bench/README.md).
+		eopts = append(eopts, graph.VenueReads(1))
+	}
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))

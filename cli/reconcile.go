@@ -52,6 +52,7 @@ func runReconcile(ctx context.Context, env Env) error {
 	opts := chstore.DefaultOptions()
 	opts.Addr = splitList(sf.chAddr)
 	opts.Database, opts.Username, opts.Password, opts.Layout, opts.Migrate, opts.Logger = sf.chDB, sf.chUser, sf.chPassword, sf.layout(), false, log
+	opts.Cluster = sf.chCluster
 	store, err := chstore.Open(ctx, opts)
 	if err != nil {
 		return err

@@ -117,6 +117,20 @@ func sitesScenario(t *testing.T, ingest, query *proc, epi, approver string) int 
 	code, body2 := get(t, "", query.url("/v1/exposure-sites"), "")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, string(body2), "Chợ Bình Tây")
+	code, body2 = get(t, "", query.url("/v1/exposure-sites?format=csv"), "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body2), "Chợ Bình Tây")
+	code, body2 = get(t, "", query.url("/v1/exposure-sites.geojson"), "")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(body2), `"FeatureCollection"`)
+	code, out, _ = call(t, http.MethodGet, query.url(fmt.Sprintf("/v1/exposure-sites/%d", id)), "", "")
+	require.Equal(t, http.StatusOK, code, out)
+	require.Equal(t, "published", out["status"])
+	code, out, _ = call(t, http.MethodGet, query.url("/v1/exposure-sites/0"), "", "")
+	require.Equal(t, http.StatusBadRequest, code, out)
+	code, out, _ = call(t, http.MethodPost, query.url(fmt.Sprintf("/v1/exposure-sites/%d/approve", id)), approver, "")
+	require.Equal(t, http.StatusConflict, code, out) // published already
+	require.Equal(t, "status_published", out["reason"])
 
 	code, out, _ = call(t, http.MethodPost, query.url(fmt.Sprintf("/v1/exposure-sites/%d/retract", id)), approver, `{"reason":"nhầm địa điểm"}`)
 	require.Equal(t, http.StatusOK, code, out)
@@ -139,7 +153,7 @@ func TestSitesAllInOne(t *testing.T) {
 	_, epi01 := accountIn(t, bin, "epi Hà Nội", "epidemiologist", "01", "--data-dir", dir)
 	_, appr01 := accountIn(t, bin, "approver Hà Nội", "approver", "01", "--data-dir", dir)
 	p := start(t, bin, "all-in-one", "--listen", "127.0.0.1:0", "--data-dir", dir)
-	sitesScenario(t, p, p, epi, appr)
+	sent := sitesScenario(t, p, p, epi, appr)
 
 	// Jurisdiction: the venue (in 79) decides, for drafts and approvals.
 	now := time.Now()
@@ -155,6 +169,38 @@ func TestSitesAllInOne(t *testing.T) {
 		return strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="retraction"} 17`) &&
 			strings.Contains(string(metrics), `truyvet_sites_alerts_produced_total{type="exposure"} 17`)
 	}, 10*time.Second, 50*time.Millisecond, "truyvet_sites_alerts_produced_total")
+
+	// The summary counts the one publication (the refused approval is not
+	// one) and every alert stored, exposures and retractions.
+	requireSiteCounts(t, p.url("/v1/summary"), epi, sent)
+	published, alerted := siteCounts(t, p.url("/v1/summary?province=79"), epi)
+	require.Equal(t, []float64{1, float64(sent)}, []float64{published, alerted}, "counted in the venue's province")
+}
+
+// siteCounts are the sites published and alerts sent over the days of the
+// summary at url.
+func siteCounts(t *testing.T, url, token string) (published, alerted float64) {
+	t.Helper()
+	code, out, _ := call(t, http.MethodGet, url, token, "")
+	require.Equal(t, http.StatusOK, code, out)
+	for _, d := range out["days"].([]any) {
+		day := d.(map[string]any)
+		published += day["sites_published"].(float64)
+		alerted += day["alerts_sent"].(float64)
+	}
+	return published, alerted
+}
+
+// requireSiteCounts waits for the summary at url to count one site
+// published and sent alerts sent.
+func requireSiteCounts(t *testing.T, url, token string, sent int) {
+	t.Helper()
+	var published, alerted float64
+	require.Eventually(t, func() bool {
+		published, alerted = siteCounts(t, url, token)
+		return published == 1 && alerted == float64(sent)
+	}, 20*time.Second, 100*time.Millisecond, "GET /v1/summary: want sites_published 1 and alerts_sent %d", sent)
+	require.Equal(t, []float64{1, float64(sent)}, []float64{published, alerted})
 }
 
 // TestSitesDistributedReal runs ingest, two processors and query on the
@@ -206,4 +252,8 @@ func TestSitesDistributedReal(t *testing.T) {
 	}
 	require.Len(t, got, n)
 	require.Equal(t, n, msgs, "one sweeper per site: no alert twice on the topic without a crash")
+
+	// The query server counts the publication, the processors the alerts
+	// they stored, in the one ClickHouse store of counters.
+	requireSiteCounts(t, q.url("/v1/summary"), epi, n)
 }

@@ -19,6 +19,7 @@ import (
 // --clickhouse-addr is set, else the embedded store under --data-dir.
 type storeFlags struct {
 	chAddr, chDB, chUser, chPassword string
+	chCluster                        string
 	chMigrate                        bool
 	dataDir                          string
 	cacheBytes                       int64
@@ -30,6 +31,7 @@ func (f *storeFlags) register(fs *flag.FlagSet, embedded bool) {
 	f.embedded = embedded
 	fs.StringVar(&f.chAddr, "clickhouse-addr", "", "ClickHouse native-protocol address(es), comma-separated (e.g. 127.0.0.1:9000)")
 	fs.StringVar(&f.chDB, "clickhouse-database", "truyvet", "ClickHouse database of this deployment")
+	fs.StringVar(&f.chCluster, "clickhouse-cluster", "", "ClickHouse cluster (remote_servers) holding the database: Distributed tables over replicated ones, created ON CLUSTER; empty: one server")
 	fs.StringVar(&f.chUser, "clickhouse-user", "default", "ClickHouse user")
 	secretFlag(fs, &f.chPassword, "clickhouse-password", "ClickHouse password (never printed)")
 	fs.BoolVar(&f.chMigrate, "clickhouse-migrate", true, "create or upgrade the ClickHouse schema on start")
@@ -69,13 +71,13 @@ func (f *storeFlags) open(ctx context.Context, start *startup, reg prometheus.Re
 	if f.chAddr != "" {
 		opts := chstore.DefaultOptions()
 		opts.Addr = splitList(f.chAddr)
-		opts.Database, opts.Username, opts.Password = f.chDB, f.chUser, f.chPassword
+		opts.Database, opts.Username, opts.Password, opts.Cluster = f.chDB, f.chUser, f.chPassword, f.chCluster
 		opts.Layout, opts.Migrate, opts.Logger, opts.Metrics = f.layout(), f.chMigrate, log, chstore.NewMetrics(reg)
 		s, err := awaitDep(ctx, start, "clickhouse", func(ctx context.Context) (*chstore.Store, error) { return chstore.Open(ctx, opts) })
 		if err != nil {
 			return nil, err
 		}
-		log.Info("using the ClickHouse store", "addr", opts.Addr, "database", opts.Database, "server", s.ServerVersion())
+		log.Info("using the ClickHouse store", "addr", opts.Addr, "database", opts.Database, "cluster", opts.Cluster, "server", s.ServerVersion())
 		return s, nil
 	}
 	s, err := pebblestore.OpenStandby(ctx, pebblestore.Options{Dir: f.dataDir, Layout: f.layout(), CacheBytes: f.cacheBytes, Logger: log, Registerer: reg})

@@ -15,6 +15,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/pgvenue"
@@ -63,6 +64,12 @@ func (s *summarySide) cases(reg cases.Registry) cases.Registry {
 
 func (s *summarySide) trail(t audit.Log, reg cases.Registry) audit.Log {
 	return summary.Audit{Log: t, Cases: reg, Tally: s.tally}
+}
+
+// sites counts the publications and the new alerts of st, in the province
+// of their venue from provinces (nil: unknown; may be set until first use).
+func (s *summarySide) sites(st sites.Store, provinces summary.Provinces) *summary.Sites {
+	return &summary.Sites{Store: st, Provinces: provinces, Tally: s.tally}
 }
 
 // venueProvinces keeps a copy of the venues' provinces from the registry

@@ -31,11 +31,17 @@ type topology struct {
 }
 
 func newTopology(t *testing.T, processors int) *topology {
-	brokers, chAddr := kafkatest.Real(t), chtest.Addr(t)
-	tp := &topology{bin: buildBinary(t), prefix: kafkatest.Prefix(t)}
-	tp.db = chtest.Database(t, chAddr)
+	chAddr := chtest.Addr(t)
+	db := chtest.Database(t, chAddr)
+	return newTopologyOn(t, processors, db, "--clickhouse-addr", strings.Join(chAddr, ","), "--clickhouse-database", db)
+}
+
+// newTopologyOn is newTopology on the ClickHouse database db that the
+// flags ch name.
+func newTopologyOn(t *testing.T, processors int, db string, ch ...string) *topology {
+	brokers := kafkatest.Real(t)
+	tp := &topology{bin: buildBinary(t), prefix: kafkatest.Prefix(t), db: db, ch: ch}
 	tp.kafka = []string{"--kafka-brokers", strings.Join(brokers, ","), "--kafka-topic-prefix", tp.prefix, "--kafka-partitions", "4"}
-	tp.ch = []string{"--clickhouse-addr", strings.Join(chAddr, ","), "--clickhouse-database", tp.db}
 	tp.pg = pgArgs(t)
 	tp.token = account(t, tp.bin, tp.pg...)
 	// ingest's --clickhouse-addr: its rejections reach the summary's counters.
@@ -107,7 +113,34 @@ func TestTopologyReal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binaries; not in -short")
 	}
-	tp := newTopology(t, 2)
+	testTopologyKill(t, newTopology(t, 2))
+}
+
+// TestTopologyCluster is TestTopologyReal on the ClickHouse cluster of
+// deploy/local/cluster-up.sh (2 shards x 2 replicas, --clickhouse-cluster).
+func TestTopologyCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binaries; not in -short")
+	}
+	addr, cluster := chtest.Cluster(t)
+	db := chtest.ClusterDatabase(t, addr, cluster)
+	testTopologyKill(t, newTopologyOn(t, 2, db, "--clickhouse-addr", strings.Join(addr, ","), "--clickhouse-cluster", cluster, "--clickhouse-database", db))
+}
+
+// TestTopologyClusterReplicaDown is TestTopologyCluster with shard 2's first
+// replica stopped from the start: the processors and the query server start,
+// migrate, write and read through the other replica.
+func TestTopologyClusterReplicaDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binaries; not in -short")
+	}
+	addr, cluster := chtest.Cluster(t)
+	chtest.StopReplica(t, "s2r1")
+	db := chtest.ClusterDatabase(t, addr, cluster)
+	testTopologyKill(t, newTopologyOn(t, 2, db, "--clickhouse-addr", strings.Join(addr, ","), "--clickhouse-cluster", cluster, "--clickhouse-database", db))
+}
+
+func testTopologyKill(t *testing.T, tp *topology) {
 	base := time.Now().Unix() - 40*3600
 	rng := rand.New(rand.NewPCG(41, 42))
 	all := storetest.RandomRecords(rng, 80, 6, 400, base)

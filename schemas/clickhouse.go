@@ -18,6 +18,23 @@ type Migration struct {
 	Version    int
 	Name       string
 	Statements []string // with {db} standing for the database
+	// ShardKeys holds, for each statement, the expression of its
+	// "-- shard_key:" line (empty without one); see ClusterStatements.
+	ShardKeys []string
+}
+
+// OnCluster returns the migration's statements as a cluster named cluster
+// runs them (ClusterStatements, in order).
+func (m Migration) OnCluster(cluster string) ([]string, error) {
+	var out []string
+	for i, st := range m.Statements {
+		sts, err := ClusterStatements(st, m.ShardKeys[i], cluster)
+		if err != nil {
+			return nil, fmt.Errorf("migration %d (%s), statement %d: %w", m.Version, m.Name, i+1, err)
+		}
+		out = append(out, sts...)
+	}
+	return out, nil
 }
 
 // ClickHouseMigrations returns the ClickHouse schema's migrations in order,
@@ -38,7 +55,8 @@ func ClickHouseMigrations() ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: name, Statements: splitSQL(string(b))})
+		sts, keys := splitStatements(string(b))
+		out = append(out, Migration{Version: v, Name: name, Statements: sts, ShardKeys: keys})
 	}
 	slices.SortFunc(out, func(a, b Migration) int { return a.Version - b.Version })
 	for i := 1; i < len(out); i++ {
@@ -52,17 +70,43 @@ func ClickHouseMigrations() ([]Migration, error) {
 // splitSQL splits a file into statements at semicolons, dropping "--"
 // comment lines. Statements hold no string literals with ";" or "--".
 func splitSQL(s string) []string {
-	var lines []string
+	sts, _ := splitStatements(s)
+	return sts
+}
+
+// splitStatements is splitSQL that also returns, for each statement, the
+// expression of the "-- shard_key:" line among its comments ("" without
+// one).
+func splitStatements(s string) (sts, keys []string) {
+	var cur strings.Builder
+	key := ""
+	end := func() {
+		if st := strings.TrimSpace(cur.String()); st != "" {
+			sts, keys = append(sts, st), append(keys, key)
+		}
+		cur.Reset()
+		key = ""
+	}
 	for l := range strings.SplitSeq(s, "\n") {
-		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
-			lines = append(lines, l)
+		t := strings.TrimSpace(l)
+		if m := shardKeyLine.FindStringSubmatch(t); m != nil {
+			key = m[1]
+			continue
 		}
-	}
-	var out []string
-	for st := range strings.SplitSeq(strings.Join(lines, "\n"), ";") {
-		if st = strings.TrimSpace(st); st != "" {
-			out = append(out, st)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
 		}
+		for {
+			before, after, found := strings.Cut(l, ";")
+			cur.WriteString(before)
+			if !found {
+				break
+			}
+			end()
+			l = after
+		}
+		cur.WriteByte('\n')
 	}
-	return out
+	end()
+	return sts, keys
 }

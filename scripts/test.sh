@@ -23,6 +23,29 @@ if [ -z "${TRUYVET_IT_KAFKA_BROKERS:-}" ] || [ -z "${TRUYVET_IT_CLICKHOUSE_ADDR:
     echo "deploy/local/up.sh failed; integration tests will skip"
   fi
 fi
+echo "== cluster: deploy/local/cluster-up.sh (2 shards x 2 replicas of ClickHouse, ZooKeeper)"
+# The store's tests on a ClickHouse cluster. It installs Debian's zookeeper
+# on first use; under CI a failure here is fatal, elsewhere those tests skip.
+if [ -z "${TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR:-}" ]; then
+  if out=$(deploy/local/cluster-up.sh); then
+    TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_CLICKHOUSE_CLUSTER_ADDR=//p')
+    TRUYVET_IT_CLICKHOUSE_CLUSTER=$(printf '%s\n' "$out" | sed -n 's/^TRUYVET_CLICKHOUSE_CLUSTER=//p')
+    export TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR TRUYVET_IT_CLICKHOUSE_CLUSTER
+    local_cluster=1
+    if [ "${CI:-}" = true ]; then
+      if [ "${local_services:-}" = 1 ]; then
+        trap 'deploy/local/down.sh >/dev/null 2>&1 || true; deploy/local/cluster-down.sh >/dev/null 2>&1 || true' EXIT
+      else
+        trap 'deploy/local/cluster-down.sh >/dev/null 2>&1 || true' EXIT
+      fi
+    fi
+  elif [ "${CI:-}" = true ]; then
+    echo "deploy/local/cluster-up.sh failed; CI needs the ClickHouse cluster"; exit 1
+  else
+    echo "deploy/local/cluster-up.sh failed; the cluster tests will skip"
+  fi
+fi
+echo "TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR=${TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR:-}"
 echo "TRUYVET_IT_KAFKA_BROKERS=${TRUYVET_IT_KAFKA_BROKERS:-}"
 echo "TRUYVET_IT_CLICKHOUSE_ADDR=${TRUYVET_IT_CLICKHOUSE_ADDR:-}"
 echo "TRUYVET_IT_POSTGRES_URL=${TRUYVET_IT_POSTGRES_URL:-}"
@@ -49,6 +72,10 @@ go test -race -count=1 -timeout 20m ./...
 if [ "${local_services:-}" = 1 ]; then
   echo "== outages: the local broker and ClickHouse are stopped and started under load"
   TRUYVET_IT_OUTAGES=1 go test -race -count=1 -timeout 10m -run '^TestOutage' ./cli/
+fi
+if [ "${local_cluster:-}" = 1 ]; then
+  echo "== cluster faults: a replica of the local ClickHouse cluster is stopped"
+  TRUYVET_IT_CLUSTER_FAULTS=1 go test -race -count=1 -timeout 10m -run 'ReplicaDown' ./store/chstore/ ./cli/
 fi
 ./scripts/check-deploy.sh  # manifests, dashboards and alert rules (deploy/)
 echo "== fuzz (${FUZZTIME:-10s} each)"

@@ -18,11 +18,13 @@
 //   - lookups, contacts_found: answered exposure lookups and the people they
 //     found (F1 + F2), in the case's province, from their audit entries
 //     (Audit wraps the trail).
-//   - sites_published, alerts_sent, venues_by_level{level}: defined here and
-//     answered (as 0) today; the exposure-site, alert and self-assessment
-//     stages feed them through the same Counters when they land. A venue's
-//     level is a gauge kept as counts: its feed adds 1 to the new level and
-//     -1 to the old when a venue's level for a day changes.
+//   - sites_published, alerts_sent: the exposure-site store, per approval
+//     that succeeds and per alert stored (not a duplicate), in the province
+//     of the site's venue (Sites wraps it; Tally).
+//   - venues_by_level{level}: defined here and answered (as 0) today; the
+//     self-assessment stage feeds it through the same Counters when it
+//     lands. A venue's level is a gauge kept as counts: its feed adds 1 to
+//     the new level and -1 to the old when a venue's level for a day changes.
 //
 // Days are local days (Asia/Ho_Chi_Minh) of when the count happened at the
 // server (records: when processed), not of the records' own times: the
@@ -55,8 +57,8 @@ const (
 	CasesRegistered = "cases_registered" // key: ""
 	Lookups         = "lookups"          // key: ""
 	ContactsFound   = "contacts_found"   // key: ""
-	SitesPublished  = "sites_published"  // key: ""; fed by exposure sites
-	AlertsSent      = "alerts_sent"      // key: ""; fed by alerts
+	SitesPublished  = "sites_published"  // key: ""; fed by Sites
+	AlertsSent      = "alerts_sent"      // key: ""; fed by Sites
 	VenuesByLevel   = "venues_by_level"  // key: level; fed by self-assessments
 )
 

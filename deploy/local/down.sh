@@ -2,7 +2,7 @@
 # Stops what deploy/local/up.sh started (every service, or those named).
 # --purge also deletes their data (the downloaded jars stay cached); --kill
 # sends SIGKILL at once instead of SIGTERM (kafka and clickhouse), as a crash
-# would. It honours the same TRUYVET_LOCAL_DIR and TRUYVET_POSTGRES_DIR as
+# would. --cluster stops the ClickHouse cluster instead (cluster-down.sh). It honours the same TRUYVET_LOCAL_DIR and TRUYVET_POSTGRES_DIR as
 # up.sh, so it stops the instance that the same environment started.
 set -euo pipefail
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
@@ -13,7 +13,8 @@ for a in "$@"; do
     --purge) purge=true ;;
     --kill) kill=true ;;
     kafka | clickhouse | postgres) ;;
-    *) echo "usage: down.sh [kafka] [clickhouse] [postgres] [--purge] [--kill]" >&2; exit 2 ;;
+    cluster | --cluster) ;;
+    *) echo "usage: down.sh [kafka] [clickhouse] [postgres] [--cluster] [--purge] [--kill]" >&2; exit 2 ;;
   esac
 done
 
@@ -45,6 +46,12 @@ for a in "$@"; do case $a in --purge | --kill) ;; *) services+=("$a") ;; esac; d
 [ ${#services[@]} -gt 0 ] || services=(kafka clickhouse postgres)
 for s in "${services[@]}"; do
   case $s in
+    cluster | --cluster)
+      flags=()
+      if $purge; then flags+=(--purge); fi
+      if $kill; then flags+=(--kill); fi
+      "$(dirname "$0")/cluster-down.sh" "${flags[@]}"
+      continue ;;
     kafka | clickhouse) stop "$s" "$state/$s/$s.pid" ;;
     postgres)
       pgdir=$state/postgres

@@ -5,6 +5,7 @@
 # PostgreSQL server (Debian's postgresql-15), which the peer benchmarks use.
 #
 #   deploy/local/up.sh [kafka] [clickhouse] [postgres]     # default: every service
+#   deploy/local/up.sh --cluster   # a ClickHouse cluster (2 shards x 2 replicas, ZooKeeper): cluster-up.sh
 #
 # Prints one NAME=value line per service on stdout (progress goes to stderr):
 #   TRUYVET_KAFKA_BROKERS=127.0.0.1:19092
@@ -195,6 +196,7 @@ for s in "${services[@]}"; do
     kafka) start_kafka ;;
     clickhouse) start_clickhouse ;;
     postgres) start_postgres ;;
-    *) log "unknown service $s (known: kafka, clickhouse, postgres)"; exit 2 ;;
+    cluster | --cluster) "$here/cluster-up.sh" ;; # the ClickHouse cluster (cluster-up.sh)
+    *) log "unknown service $s (known: kafka, clickhouse, postgres, --cluster)"; exit 2 ;;
   esac
 done

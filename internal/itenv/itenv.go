@@ -64,3 +64,30 @@ func LocalServiceEnv(tb testing.TB) []string {
 	}
 	return env
 }
+
+// Defaults of deploy/local/cluster-up.sh.
+const (
+	defaultClusterBasePort = "29000"
+	defaultClusterName     = "truyvet_2x2"
+)
+
+// LocalClusterEnv returns the environment for running
+// deploy/local/cluster-up.sh and cluster-down.sh on the cluster that
+// TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR (its first server's port is the base
+// port) and TRUYVET_IT_CLICKHOUSE_CLUSTER point at. As LocalServiceEnv, a
+// cluster on other than the default ports needs its TRUYVET_LOCAL_DIR set.
+func LocalClusterEnv(tb testing.TB) []string {
+	tb.Helper()
+	env := os.Environ()
+	first, _, _ := strings.Cut(os.Getenv("TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR"), ",")
+	if _, port, err := net.SplitHostPort(first); err == nil {
+		if port != defaultClusterBasePort && os.Getenv("TRUYVET_LOCAL_DIR") == "" {
+			tb.Fatalf("the TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR cluster is not on the default ports: set TRUYVET_LOCAL_DIR to its instance's, so deploy/local/cluster-down.sh stops that one")
+		}
+		env = append(env, "TRUYVET_CLUSTER_BASE_PORT="+port)
+	}
+	if name := os.Getenv("TRUYVET_IT_CLICKHOUSE_CLUSTER"); name != "" && name != defaultClusterName {
+		env = append(env, "TRUYVET_CLICKHOUSE_CLUSTER="+name)
+	}
+	return env
+}

@@ -1,6 +1,7 @@
 package itenv
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -34,5 +35,23 @@ func TestRequire(t *testing.T) {
 	Require(r, name, "probe")
 	if r.skip == "" || r.fatal != "" {
 		t.Fatalf("outside CI a missing service skips the test: fatal %q skip %q", r.fatal, r.skip)
+	}
+}
+
+func TestLocalClusterEnv(t *testing.T) {
+	t.Setenv("TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR", "127.0.0.1:29000,127.0.0.1:29001")
+	t.Setenv("TRUYVET_IT_CLICKHOUSE_CLUSTER", "other")
+	t.Setenv("TRUYVET_LOCAL_DIR", "")
+	env := LocalClusterEnv(t)
+	if !slices.Contains(env, "TRUYVET_CLUSTER_BASE_PORT=29000") || !slices.Contains(env, "TRUYVET_CLICKHOUSE_CLUSTER=other") {
+		t.Fatalf("env lacks the cluster's base port or name: %v", env[len(env)-2:])
+	}
+	// On other ports, without the instance's directory, the scripts would
+	// stop the default cluster: refused.
+	t.Setenv("TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR", "127.0.0.1:39000")
+	r := &recorder{TB: t}
+	LocalClusterEnv(r)
+	if r.fatal == "" {
+		t.Fatal("a cluster on other ports without TRUYVET_LOCAL_DIR must fail the test")
 	}
 }

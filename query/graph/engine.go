@@ -183,6 +183,14 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 	w := s.q.Window
 	one := []uint32{s.q.Case}
 	caseSrc := source{id: s.q.Case, from: w.From}
+	if ps, ok := s.store.(PersonStore); ok {
+		stays, contacts, err := ps.Person(ctx, s.q.Case, w)
+		if err != nil {
+			return source{}, fmt.Errorf("read stays and encounters of case %d: %w", s.q.Case, err)
+		}
+		caseSrc.stays, caseSrc.contacts = stays, contacts
+		return s.caseRead(caseSrc), nil
+	}
 	for us, err := range s.store.Stays(ctx, one, w) {
 		if err != nil {
 			return source{}, fmt.Errorf("read stays of case %d: %w", s.q.Case, err)
@@ -195,10 +203,15 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 		}
 		caseSrc.contacts = append(caseSrc.contacts, uc.Contacts...)
 	}
+	return s.caseRead(caseSrc), nil
+}
+
+// caseRead counts what was read of the case and draws its timeline.
+func (s *search) caseRead(caseSrc source) source {
 	s.res.Stats.StaysRead += len(caseSrc.stays)
 	s.res.Stats.ContactsRead += len(caseSrc.contacts)
-	s.res.Timeline = timeline(caseSrc, w)
-	return caseSrc, nil
+	s.res.Timeline = timeline(caseSrc, s.q.Window)
+	return caseSrc
 }
 
 // sourcesFrom turns the F1 members into the sources of tier 2, reading the

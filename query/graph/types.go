@@ -122,6 +122,18 @@ type Store interface {
 	Present(ctx context.Context, ranges []bucket.Range) (*roaring.Bitmap, error)
 }
 
+// PersonStore is a Store that reads one person's stays and encounters
+// together, in one round trip. The engine reads the case so, first thing in
+// every query; over a network each round trip is latency the answer waits
+// for.
+type PersonStore interface {
+	Store
+
+	// Person returns user's stays and encounters that may overlap w, as
+	// Stays and Contacts would yield them. The caller owns the slices.
+	Person(ctx context.Context, user uint32, w Window) ([]Stay, []Contact, error)
+}
+
 // Visitor is one person's combined stay at a venue, seen from the venue.
 type Visitor struct {
 	User uint32

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/truyvet/truyvet/access"
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/openapi/openapitest"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/siteapi"
@@ -46,6 +48,9 @@ func (f *fixture) as(t *testing.T, id, method, path, body string) (int, []byte) 
 	req, err := http.NewRequestWithContext(t.Context(), method, f.srv.URL+path, bytes.NewBufferString(body))
 	require.NoError(t, err)
 	req.Header.Set("X-Account", id)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := f.srv.Client().Do(req)
 	require.NoError(t, err)
 	defer func() { _ = resp.Body.Close() }()
@@ -83,8 +88,10 @@ func setup(t *testing.T) *fixture {
 			f.trail = append(f.trail, e)
 			return nil
 		}})
-	mux := http.NewServeMux()
-	h.Register(mux)
+	inner := http.NewServeMux()
+	h.Register(inner)
+	// Every answer is checked against the OpenAPI document.
+	mux := openapitest.Handler(t, inner)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := r.Header.Get("X-Account"); id != "" {
 			r = r.WithContext(access.WithAccount(r.Context(), access.Account{ID: id, Name: id}))
@@ -209,6 +216,9 @@ func TestLifecycle(t *testing.T) {
 	code, b = f.as(t, "", "GET", "/v1/exposure-sites", "")
 	require.Equal(t, http.StatusOK, code)
 	require.JSONEq(t, `{"sites":[]}`, string(b))
+	code, b = f.as(t, "approver", "POST", "/v1/exposure-sites/1/retract", `{"reason":"again"}`)
+	require.Equal(t, http.StatusConflict, code)
+	require.Contains(t, string(b), `"reason":"status_retracted"`)
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -217,7 +227,7 @@ func TestLifecycle(t *testing.T) {
 		actions = append(actions, fmt.Sprintf("%s %d %s", e.Action, e.Status, e.Account.ID))
 	}
 	require.Equal(t, []string{"site.create 201 epi", "site.approve 403 epi", "site.approve 200 approver", "site.approve 409 approver2",
-		"site.retract 400 approver", "site.retract 200 approver"}, actions)
+		"site.retract 400 approver", "site.retract 200 approver", "site.retract 409 approver"}, actions)
 }
 
 func waitAlerts(t *testing.T, f *fixture, n int) []map[string]any {
@@ -255,6 +265,14 @@ func TestCreateRefusals(t *testing.T) {
 	}
 	code, _ := f.as(t, "epi", "GET", "/v1/exposure-sites/9", "")
 	require.Equal(t, http.StatusNotFound, code)
+	code, _ = f.as(t, "approver", "POST", "/v1/exposure-sites/9/approve", "")
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = f.as(t, "approver", "POST", "/v1/exposure-sites/9/retract", `{"reason":"x"}`)
+	require.Equal(t, http.StatusNotFound, code)
+	code, _ = f.as(t, "app", "GET", "/v1/alerts?limit=0", "")
+	require.Equal(t, http.StatusBadRequest, code)
+	code, _ = f.as(t, "epi", "POST", "/v1/exposure-sites", `{"advice":"`+strings.Repeat("x", sites.MaxRequestBytes)+`"}`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
 	code, _ = f.as(t, "epi", "GET", "/v1/exposure-sites/x", "")
 	require.Equal(t, http.StatusBadRequest, code)
 }

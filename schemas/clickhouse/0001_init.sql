@@ -9,6 +9,8 @@
 -- thousand candidates skip most of a day. Records of
 -- one stay share (user, enter, venue, visit_id); readers take the largest
 -- exit. Replays are exact duplicates, which merges fold away.
+-- On a cluster, a user's stays live on one shard (per-user reads).
+-- shard_key: intHash32(user)
 CREATE TABLE IF NOT EXISTS {db}.stays (
     day UInt32,
     user UInt32,
@@ -24,6 +26,8 @@ SETTINGS index_granularity = 1024;
 
 -- Encounters, both directions (user is either phone's side), ordered for
 -- per-user lookups.
+-- On a cluster, each direction lives on its user's shard (per-user reads).
+-- shard_key: intHash32(user)
 CREATE TABLE IF NOT EXISTS {db}.contacts (
     day UInt32,
     user UInt32,
@@ -41,6 +45,8 @@ SETTINGS index_granularity = 1024;
 -- Co-location bitmaps: for each (venue, bucket), portable 32-bit roaring
 -- bitmaps of the users present. Each writer adds one row per key per batch;
 -- the set for a key is the OR of its rows (see schemas/README.md).
+-- On a cluster, a venue's bitmaps live on one shard (per-venue reads).
+-- shard_key: intHash32(venue)
 CREATE TABLE IF NOT EXISTS {db}.bitmaps (
     day UInt32,
     venue UInt32,
@@ -52,6 +58,8 @@ PARTITION BY day
 ORDER BY (venue, bucket);
 
 -- The audit trail of exposure lookups, outside retention.
+-- On a cluster, no read picks rows by key: spread evenly.
+-- shard_key: rand()
 CREATE TABLE IF NOT EXISTS {db}.audit (
     time Int64,
     entry String
@@ -59,6 +67,8 @@ CREATE TABLE IF NOT EXISTS {db}.audit (
 ORDER BY time;
 
 -- Settings fixed for the store's life (bucket layout).
+-- On a cluster, a name's rows live on one shard.
+-- shard_key: cityHash64(name)
 CREATE TABLE IF NOT EXISTS {db}.meta (
     name String,
     value String

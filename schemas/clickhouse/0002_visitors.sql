@@ -5,6 +5,8 @@
 -- one primary-key range per venue, instead of a bitmap union and then the
 -- stays of each candidate (see schemas/README.md). Records of one stay share
 -- (venue, enter, user, visit_id); readers take the largest exit.
+-- On a cluster, a venue's visitors live on one shard (per-venue reads).
+-- shard_key: intHash32(venue)
 CREATE TABLE IF NOT EXISTS {db}.visitors (
     day UInt32,
     venue UInt32,

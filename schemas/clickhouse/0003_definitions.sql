@@ -6,6 +6,8 @@
 -- added first (then the smaller JSON) is the version, and the other server
 -- sees that it lost and takes the next version (see schemas/README.md).
 -- added is the Unix time in nanoseconds.
+-- On a cluster, every version of a name lives on one shard.
+-- shard_key: cityHash64(name)
 CREATE TABLE IF NOT EXISTS {db}.definitions (
     name String,
     version UInt32,

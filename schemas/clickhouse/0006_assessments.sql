@@ -6,6 +6,7 @@
 -- (submitted_at, assessment_id); readers pick it. Replays are exact
 -- duplicates, which merges and readers fold away. answers is a JSON object
 -- of item id to met; score is in tenths of a percent.
+-- shard_key: intHash32(venue)
 CREATE TABLE IF NOT EXISTS {db}.assessments (
     day UInt32,
     venue UInt32,

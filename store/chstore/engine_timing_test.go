@@ -25,8 +25,20 @@ import (
 // and F2 for 100 random cases. It reports insert rows/s, bytes on disk per
 // stored record, and F1/F2 p50/p99. The demo city by default;
 // TRUYVET_BENCH_TIER=S for tier S (1 M people, one day).
+// Besides the default engine it times ones that find every tier through the
+// bitmaps, that read the first tier by venue too, and that read the case in
+// two queries (stays, then encounters) rather than one (graph.PersonStore).
+// TRUYVET_BENCH_CLUSTER=1 runs it on the cluster of
+// TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR (disk bytes then count one replica of
+// each shard).
 func BenchmarkTierS(b *testing.B) {
-	addr := chtest.Addr(b)
+	var addr []string
+	cluster := ""
+	if os.Getenv("TRUYVET_BENCH_CLUSTER") == "1" {
+		addr, cluster = chtest.Cluster(b)
+	} else {
+		addr = chtest.Addr(b)
+	}
 	cfg := synth.Demo()
 	if os.Getenv("TRUYVET_BENCH_TIER") == "S" {
 		cfg = synth.TierS()
@@ -35,8 +47,11 @@ func BenchmarkTierS(b *testing.B) {
 	// Wednesday, so figures do not depend on the weekday they are taken.
 	for range b.N {
 		db := chtest.Database(b, addr)
+		if cluster != "" {
+			db = chtest.ClusterDatabase(b, addr, cluster)
+		}
 		opts := chstore.DefaultOptions()
-		opts.Addr, opts.Database, opts.Layout = addr, db, bucket.DefaultLayout()
+		opts.Addr, opts.Database, opts.Layout, opts.Cluster = addr, db, bucket.DefaultLayout(), cluster
 		ctx := context.Background()
 		s, err := chstore.Open(ctx, opts)
 		require.NoError(b, err)
@@ -65,11 +80,22 @@ func BenchmarkTierS(b *testing.B) {
 		require.NoError(b, err)
 		// Query a settled store, as the embedded benchmark does: merges
 		// fold a bulk load's parts (bitmaps included) in the background.
+		parts := "system.parts"
 		for _, table := range []string{"stays", "visitors", "contacts", "bitmaps"} {
-			require.NoError(b, conn.Exec(ctx, "OPTIMIZE TABLE "+db+"."+table+" FINAL"))
+			if cluster == "" {
+				require.NoError(b, conn.Exec(ctx, "OPTIMIZE TABLE "+db+"."+table+" FINAL"))
+				continue
+			}
+			for _, a := range addr { // the leader replica of each shard merges; the others fetch
+				c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{a}})
+				require.NoError(b, err)
+				_ = c.Exec(ctx, "OPTIMIZE TABLE "+db+"."+table+"_local FINAL")
+				_ = c.Close()
+			}
+			parts = "cluster('" + cluster + "', system.parts)"
 		}
 		var rows, diskBytes uint64
-		require.NoError(b, conn.QueryRow(ctx, "SELECT sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = ? AND active", db).Scan(&rows, &diskBytes))
+		require.NoError(b, conn.QueryRow(ctx, "SELECT sum(rows), sum(bytes_on_disk) FROM "+parts+" WHERE database = ? AND active", db).Scan(&rows, &diskBytes))
 		_ = conn.Close()
 		b.ReportMetric(float64(rows)/load.Seconds(), "rows/s")
 		b.ReportMetric(float64(records)/load.Seconds(), "records/s")
@@ -82,7 +108,14 @@ func BenchmarkTierS(b *testing.B) {
 		engines := []struct {
 			name string
 			eng  *graph.Engine
-		}{{"", graph.NewEngine(s)}, {"bitmaps-", graph.NewEngine(s, graph.VenueReads(0))}}
+		}{
+			{"", graph.NewEngine(s)},
+			{"bitmaps-", graph.NewEngine(s, graph.VenueReads(0))},
+			{"venues-", graph.NewEngine(s, graph.VenueReads(1))},
+			// The case read as two queries (stays, then encounters), as
+			// before graph.PersonStore.
+			{"split-", graph.NewEngine(splitCase{s})},
+		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, depth := range []int{1, 2} {
 			lat := make([][]time.Duration, len(engines))
@@ -118,3 +151,7 @@ func BenchmarkTierS(b *testing.B) {
 		require.NoError(b, s.Close())
 	}
 }
+
+// splitCase hides graph.PersonStore: the engine reads the case's stays and
+// encounters in two queries.
+type splitCase struct{ graph.VenueStore }

@@ -70,13 +70,19 @@ func (s *Store) recordedLayout(ctx context.Context) (bucket.Layout, error) {
 
 // createLayout creates the layout view with l, unless another process did.
 func (s *Store) createLayout(ctx context.Context, l bucket.Layout) error {
-	q := fmt.Sprintf("CREATE VIEW %s.layout AS SELECT toInt64(%d) AS bucket_seconds, toInt64(%d) AS dwell_seconds",
-		s.db, l.BucketSeconds, l.DwellSeconds)
+	onCluster := ""
+	if s.cluster != "" {
+		// Every server runs the queue of ON CLUSTER statements in one order,
+		// so the first CREATE queued is the one every server keeps.
+		onCluster = " ON CLUSTER " + s.cluster
+	}
+	q := fmt.Sprintf("CREATE VIEW %s.layout%s AS SELECT toInt64(%d) AS bucket_seconds, toInt64(%d) AS dwell_seconds",
+		s.db, onCluster, l.BucketSeconds, l.DwellSeconds)
 	// A concurrent CREATE of the same name may be refused while the other
 	// one is under way ("is creating or attaching right now", also code 57);
 	// the view is then there once that one finishes.
 	for wait := 10 * time.Millisecond; ; wait *= 2 {
-		err := s.conn.Exec(ctx, q)
+		err := s.ddl(ctx, q)
 		if err == nil {
 			s.log.Info("recorded bucket layout", "database", s.db, "bucket_seconds", l.BucketSeconds, "dwell_seconds", l.DwellSeconds)
 			return nil

@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		insert: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "truyvet_store_clickhouse_insert_duration_seconds",
 			Help: "Time per ClickHouse insert, by table.", Buckets: durations}, []string{"table"}),
 		query: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "truyvet_store_clickhouse_query_duration_seconds",
-			Help: "Time per ClickHouse read, by what was read (stays, visitors, contacts, bitmaps).", Buckets: durations}, []string{"op"}),
+			Help: "Time per ClickHouse read, by what was read (stays, visitors, contacts, bitmaps, person: a case's stays and contacts together).", Buckets: durations}, []string{"op"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "truyvet_store_clickhouse_errors_total",
 			Help: "Failed ClickHouse inserts and queries, by operation."}, []string{"op"}),
 		ret: retention.NewMetrics(),

@@ -46,11 +46,54 @@ func idList(ids []uint32) string {
 	return string(b)
 }
 
+// stayFolder combines one user's visit records, given in (enter, venue,
+// visit_id, exit) order, into stays by the visit rule, keeping those that
+// may overlap w.
+type stayFolder struct {
+	layout  bucket.Layout
+	w       graph.Window
+	cur     graph.Stay
+	curID   string
+	curExit int64
+	open    bool
+	out     []graph.Stay
+}
+
+func (f *stayFolder) add(enter int64, venue uint32, visitID string, exit int64) {
+	if f.open && enter == f.cur.Start && venue == f.cur.Venue && visitID == f.curID {
+		f.curExit = max(f.curExit, exit)
+		return
+	}
+	f.flush()
+	f.cur, f.curID, f.curExit, f.open = graph.Stay{Venue: venue, Interval: graph.Interval{Start: enter}}, visitID, exit, true
+}
+
+func (f *stayFolder) flush() {
+	if !f.open {
+		return
+	}
+	f.cur.End, f.cur.Imputed = f.layout.StayEnd(f.cur.Start, f.curExit), f.curExit == 0
+	if f.cur.End > f.w.From && f.cur.Start < f.w.To && f.cur.End > f.cur.Start {
+		f.out = append(f.out, f.cur)
+	}
+	f.open = false
+}
+
+// take ends the user's records and returns their stays sorted by Start,
+// valid until the next add.
+func (f *stayFolder) take() []graph.Stay {
+	f.flush()
+	out := f.out
+	slices.SortFunc(out, func(a, b graph.Stay) int { return cmp.Compare(a.Start, b.Start) })
+	f.out = f.out[:0]
+	return out
+}
+
 // Stays implements graph.Store.
 func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserStays, error] {
 	return func(yield func(graph.UserStays, error) bool) {
 		days := dayList(w)
-		var out []graph.Stay
+		f := stayFolder{layout: s.layout, w: w}
 		for chunk := range slices.Chunk(users, usersPerQuery) {
 			start := time.Now()
 			rows, err := s.conn.Query(ctx, "SELECT user, enter, venue, visit_id, exit FROM "+s.db+".stays WHERE day IN ("+days+
@@ -61,34 +104,15 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 				return
 			}
 			var (
-				cur         graph.Stay
 				curUser     uint32
-				curID       string
-				curExit     int64
-				open, has   bool
+				has         bool
 				user, venue uint32
 				enter, exit int64
 				visitID     string
 			)
-			flush := func() {
-				if !open {
-					return
-				}
-				cur.End, cur.Imputed = s.layout.StayEnd(cur.Start, curExit), curExit == 0
-				if cur.End > w.From && cur.Start < w.To && cur.End > cur.Start {
-					out = append(out, cur)
-				}
-				open = false
-			}
 			emit := func() bool {
-				flush()
-				if len(out) == 0 {
-					return true
-				}
-				slices.SortFunc(out, func(a, b graph.Stay) int { return cmp.Compare(a.Start, b.Start) })
-				ok := yield(graph.UserStays{User: curUser, Stays: out}, nil)
-				out = out[:0]
-				return ok
+				out := f.take()
+				return len(out) == 0 || yield(graph.UserStays{User: curUser, Stays: out}, nil)
 			}
 			for rows.Next() {
 				if err := rows.Scan(&user, &enter, &venue, &visitID, &exit); err != nil {
@@ -96,19 +120,12 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 					yield(graph.UserStays{}, err)
 					return
 				}
-				if has && user != curUser {
-					if !emit() {
-						_ = rows.Close()
-						return
-					}
+				if has && user != curUser && !emit() {
+					_ = rows.Close()
+					return
 				}
-				if open && user == curUser && enter == cur.Start && venue == cur.Venue && visitID == curID {
-					curExit = max(curExit, exit)
-					continue
-				}
-				flush()
 				curUser, has = user, true
-				cur, curID, curExit, open = graph.Stay{Venue: venue, Interval: graph.Interval{Start: enter}}, visitID, exit, true
+				f.add(enter, venue, visitID, exit)
 			}
 			err = rows.Err()
 			_ = rows.Close()
@@ -330,4 +347,75 @@ func (s *Store) RecordIDs(ctx context.Context, kind event.Kind, day bucket.Day, 
 		yield(id)
 	}
 	return unavailable("read record ids", rows.Err())
+}
+
+var _ graph.PersonStore = (*Store)(nil)
+
+// Person implements graph.PersonStore: the user's visit records and
+// encounters in one query (UNION ALL of the two tables, the columns cast
+// alike), folded as Stays and Contacts fold them.
+func (s *Store) Person(ctx context.Context, user uint32, w graph.Window) ([]graph.Stay, []graph.Contact, error) {
+	days := dayList(w)
+	u := strconv.FormatUint(uint64(user), 10)
+	q := "SELECT toUInt8(0) AS kind, enter AS t, venue AS other, visit_id AS id, exit AS x, toInt16(0) AS r FROM " + s.db + ".stays WHERE day IN (" + days + ") AND user = " + u +
+		" UNION ALL SELECT toUInt8(1), start, peer, '', toInt64(duration), rssi FROM " + s.db + ".contacts WHERE day IN (" + days + ") AND user = " + u +
+		" AND start < " + strconv.FormatInt(w.To, 10) + " AND start + duration > " + strconv.FormatInt(w.From, 10)
+	start := time.Now()
+	rows, err := s.conn.Query(ctx, q)
+	if err != nil {
+		s.m.errors.WithLabelValues("person").Inc()
+		return nil, nil, unavailable("read stays and contacts", err)
+	}
+	type visit struct {
+		enter, exit int64
+		venue       uint32
+		id          string
+	}
+	var (
+		visits   []visit
+		contacts []graph.Contact
+		kind     uint8
+		t, x     int64
+		other    uint32
+		id       string
+		rssi     int16
+	)
+	for rows.Next() {
+		if err := rows.Scan(&kind, &t, &other, &id, &x, &rssi); err != nil {
+			_ = rows.Close()
+			return nil, nil, err
+		}
+		if kind == 0 {
+			visits = append(visits, visit{enter: t, exit: x, venue: other, id: id})
+			continue
+		}
+		c := graph.Contact{Peer: other, Interval: graph.Interval{Start: t, End: t + x}}
+		if rssi >= event.MinRSSI && rssi <= event.MaxRSSI { // -1000: none
+			c.RSSI, c.HasRSSI = int8(rssi), true
+		}
+		contacts = append(contacts, c)
+	}
+	err = rows.Err()
+	_ = rows.Close()
+	s.m.query.WithLabelValues("person").Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, nil, unavailable("read stays and contacts", err)
+	}
+	slices.SortFunc(visits, func(a, b visit) int {
+		return cmp.Or(cmp.Compare(a.enter, b.enter), cmp.Compare(a.venue, b.venue), strings.Compare(a.id, b.id), cmp.Compare(a.exit, b.exit))
+	})
+	f := stayFolder{layout: s.layout, w: w}
+	for _, v := range visits {
+		f.add(v.enter, v.venue, v.id, v.exit)
+	}
+	stays := slices.Clone(f.take())
+	slices.SortFunc(contacts, func(a, b graph.Contact) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.Peer, b.Peer), cmp.Compare(a.End, b.End))
+	})
+	var folded []graph.Contact
+	for _, c := range contacts {
+		// The same meeting under several ids (resends, both phones) adds nothing.
+		folded = graph.AppendContact(folded, c)
+	}
+	return stays, folded, nil
 }

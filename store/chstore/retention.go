@@ -24,7 +24,11 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 
 func (s *Store) dropDay(ctx context.Context, d bucket.Day) error {
 	for _, table := range []string{"stays", "visitors", "contacts", "bitmaps", "assessments"} {
-		if err := s.conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %d", s.db, table, uint32(d))); err != nil {
+		onCluster := ""
+		if s.cluster != "" {
+			onCluster = " ON CLUSTER " + s.cluster
+		}
+		if err := s.ddl(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %d", s.db, s.table(table), onCluster, uint32(d))); err != nil {
 			s.m.errors.WithLabelValues("drop_partition").Inc()
 			return fmt.Errorf("drop day %s from %s: %w", d, table, err)
 		}

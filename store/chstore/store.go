@@ -6,7 +6,9 @@
 //
 // It runs on ClickHouse 18.16 (Debian's package) and current releases: inserts
 // name their columns, set operations on bitmaps happen here in Go, and days
-// are UInt32 partitions dropped whole by retention.
+// are UInt32 partitions dropped whole by retention. With Options.Cluster it
+// keeps the same tables on a ClickHouse cluster, Distributed over replicated
+// shards (cluster.go; schemas/README.md, section 5a).
 //
 // Metrics (see NewMetrics):
 //
@@ -14,7 +16,7 @@
 //	truyvet_store_clickhouse_bytes_written_total{table}       approximate uncompressed bytes inserted
 //	truyvet_store_clickhouse_insert_duration_seconds{table}   time per insert
 //	truyvet_store_clickhouse_errors_total{op}                 failed inserts and queries
-//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, visitors, contacts, bitmaps)
+//	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, visitors, contacts, bitmaps, person)
 //	truyvet_store_retention_dropped_days_total                days dropped by retention
 //	truyvet_store_retention_runs_total{result}                retention passes
 package chstore
@@ -44,16 +46,24 @@ var _ store.Backend = (*Store)(nil)
 
 // Options configure a store.
 type Options struct {
-	Addr         []string // host:port of the native protocol
-	Database     string
-	Username     string
-	Password     string
-	Layout       bucket.Layout
-	Migrate      bool // apply the embedded schema on Open (default true via DefaultOptions)
-	DialTimeout  time.Duration
-	QueryTimeout time.Duration
-	Logger       *slog.Logger
-	Metrics      *Metrics
+	Addr     []string // host:port of the native protocol
+	Database string
+	Username string
+	Password string
+	Layout   bucket.Layout
+	Migrate  bool // apply the embedded schema on Open (default true via DefaultOptions)
+	// Cluster, when set, is the name of a ClickHouse cluster (remote_servers)
+	// that holds the database: tables are Distributed over replicated local
+	// tables, created ON CLUSTER (see cluster.go). Empty: one server.
+	Cluster string
+	// ClusterDDLTimeout bounds how long the servers of a cluster get to run
+	// an ON CLUSTER statement (distributed_ddl_task_timeout); the store waits
+	// only for the servers that are up.
+	ClusterDDLTimeout time.Duration
+	DialTimeout       time.Duration
+	QueryTimeout      time.Duration
+	Logger            *slog.Logger
+	Metrics           *Metrics
 
 	// CountersOnly opens the store for the summary's counters alone
 	// (AddCounts, from a process that keeps no records, such as ingest):
@@ -71,6 +81,8 @@ func DefaultOptions() Options {
 		Migrate:      true,
 		DialTimeout:  5 * time.Second,
 		QueryTimeout: 60 * time.Second,
+
+		ClusterDDLTimeout: 180 * time.Second,
 	}
 }
 
@@ -97,12 +109,19 @@ type Store struct {
 	log     *slog.Logger
 	m       *Metrics
 	version string
+
+	cluster     string // empty: one server
+	ddlTimeout  time.Duration
+	dialTimeout time.Duration
 }
 
 // Open connects, applies the schema if asked, and checks the layout.
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	if !dbName.MatchString(opts.Database) {
 		return nil, fmt.Errorf("%q: %w", opts.Database, ErrBadDatabase)
+	}
+	if opts.Cluster != "" && !dbName.MatchString(opts.Cluster) {
+		return nil, fmt.Errorf("cluster %q: %w", opts.Cluster, ErrBadDatabase)
 	}
 	if err := opts.Layout.Validate(); err != nil {
 		return nil, err
@@ -115,7 +134,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	var settings clickhouse.Settings
+	if opts.Cluster != "" {
+		settings = clusterSettings()
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
+		Settings:         settings,
 		Addr:             opts.Addr,
 		Auth:             clickhouse.Auth{Database: "default", Username: opts.Username, Password: opts.Password},
 		DialTimeout:      opts.DialTimeout,
@@ -128,7 +152,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to clickhouse %v: %w", opts.Addr, err)
 	}
-	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m}
+	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m,
+		cluster: opts.Cluster, ddlTimeout: max(opts.ClusterDDLTimeout, time.Second), dialTimeout: opts.DialTimeout}
 	if err := s.init(ctx, opts.Migrate, !opts.CountersOnly); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -142,6 +167,11 @@ func (s *Store) init(ctx context.Context, migrate, layout bool) error {
 		return fmt.Errorf("clickhouse server version: %w", err)
 	}
 	s.version = fmt.Sprintf("%d.%d.%d", v.Version.Major, v.Version.Minor, v.Version.Patch)
+	if s.cluster != "" {
+		if err := s.checkLoadBalancing(ctx); err != nil {
+			return err
+		}
+	}
 	if migrate {
 		if err := s.migrate(ctx); err != nil {
 			return err
@@ -160,10 +190,22 @@ func (s *Store) ServerVersion() string { return s.version }
 // Statements are idempotent (IF NOT EXISTS), so processes starting together
 // may both apply one.
 func (s *Store) migrate(ctx context.Context) error {
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+s.db); err != nil {
+	createDB := "CREATE DATABASE IF NOT EXISTS " + s.db
+	if s.cluster != "" {
+		createDB += " ON CLUSTER " + s.cluster
+	}
+	if err := s.ddl(ctx, createDB); err != nil {
 		return fmt.Errorf("create database %s: %w", s.db, err)
 	}
-	if err := s.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.db+".schema_migrations (version UInt32, name String, applied Int64) ENGINE = MergeTree ORDER BY version"); err != nil {
+	bookkeeping, err := s.statements(schemas.Migration{
+		Name:       "schema_migrations",
+		Statements: []string{"CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, name String, applied Int64) ENGINE = MergeTree ORDER BY version"},
+		ShardKeys:  []string{"version"},
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.ddlAll(ctx, s.withDB(bookkeeping)); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied := map[uint32]bool{}
@@ -188,10 +230,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		if applied[uint32(m.Version)] {
 			continue
 		}
-		for _, st := range m.Statements {
-			if err := s.conn.Exec(ctx, strings.ReplaceAll(st, "{db}", s.db)); err != nil {
-				return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
-			}
+		sts, err := s.statements(m)
+		if err != nil {
+			return err
+		}
+		if err := s.ddlAll(ctx, s.withDB(sts)); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
 		}
 		if err := s.insertRow(ctx, "schema_migrations", "version, name, applied", uint32(m.Version), m.Name, time.Now().Unix()); err != nil {
 			return fmt.Errorf("record migration %d: %w", m.Version, err)
@@ -199,6 +243,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		s.log.Info("applied schema migration", "version", m.Version, "name", m.Name, "database", s.db)
 	}
 	return nil
+}
+
+// withDB puts the database's name in statements for {db}.
+func (s *Store) withDB(sts []string) []string {
+	out := make([]string, len(sts))
+	for i, st := range sts {
+		out[i] = strings.ReplaceAll(st, "{db}", s.db)
+	}
+	return out
 }
 
 // Layout implements graph.Store.
@@ -249,7 +302,12 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 
 // Days lists the local days with data, from the tables' partitions.
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table IN ('stays', 'contacts', 'bitmaps', 'assessments') AND active ORDER BY partition", s.db)
+	parts := "system.parts"
+	if s.cluster != "" {
+		parts = "cluster('" + s.cluster + "', system.parts)" // a replica of each shard
+	}
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table IN (?, ?, ?, ?) AND active ORDER BY partition",
+		s.db, s.table("stays"), s.table("contacts"), s.table("bitmaps"), s.table("assessments"))
 	if err != nil {
 		return nil, unavailable("list partitions", err)
 	}

@@ -120,3 +120,33 @@ func TestDropBeforeDropsWholePartitions(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, days[1:], after)
 }
+
+func openCluster(t *testing.T, addr []string, cluster, db string, layout bucket.Layout) *chstore.Store {
+	t.Helper()
+	opts := chstore.DefaultOptions()
+	opts.Addr, opts.Cluster, opts.Database, opts.Layout = addr, cluster, db, layout
+	s, err := chstore.Open(t.Context(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// The conformance suite on a ClickHouse cluster (2 shards x 2 replicas from
+// deploy/local/cluster-up.sh): Distributed tables over replicated ones.
+func TestClusterConformance(t *testing.T) {
+	addr, cluster := chtest.Cluster(t)
+	storetest.Run(t, func(t *testing.T, layout bucket.Layout) store.Backend {
+		return openCluster(t, addr, cluster, chtest.ClusterDatabase(t, addr, cluster), layout)
+	})
+}
+
+// The conformance suite on the cluster with shard 1's first replica stopped:
+// migrations, retention and the layout's ON CLUSTER statements wait only for
+// the servers that are up, and reads and writes go to the other replica.
+func TestClusterReplicaDownConformance(t *testing.T) {
+	addr, cluster := chtest.Cluster(t)
+	chtest.StopReplica(t, "s1r1")
+	storetest.Run(t, func(t *testing.T, layout bucket.Layout) store.Backend {
+		return openCluster(t, addr, cluster, chtest.ClusterDatabase(t, addr, cluster), layout)
+	})
+}

@@ -69,7 +69,11 @@ func (s *Store) SummaryCounts(ctx context.Context, q summary.Query) ([]summary.C
 // dropSummaryBefore drops the summary's day partitions before cutoff, the
 // days without data (say, of rejections only) too.
 func (s *Store) dropSummaryBefore(ctx context.Context, cutoff bucket.Day) error {
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = 'summary' AND active", s.db)
+	parts := "system.parts"
+	if s.cluster != "" {
+		parts = "cluster('" + s.cluster + "', system.parts)" // a replica of each shard
+	}
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table = ? AND active", s.db, s.table("summary"))
 	if err != nil {
 		return unavailable("list summary partitions", err)
 	}
@@ -89,7 +93,11 @@ func (s *Store) dropSummaryBefore(ctx context.Context, cutoff bucket.Day) error 
 		return err
 	}
 	for _, p := range old {
-		if err := s.conn.Exec(ctx, "ALTER TABLE "+s.db+".summary DROP PARTITION "+p); err != nil {
+		onCluster := ""
+		if s.cluster != "" {
+			onCluster = " ON CLUSTER " + s.cluster
+		}
+		if err := s.ddl(ctx, "ALTER TABLE "+s.db+"."+s.table("summary")+onCluster+" DROP PARTITION "+p); err != nil {
 			s.m.errors.WithLabelValues("drop_partition").Inc()
 			return fmt.Errorf("drop summary day %s: %w", p, err)
 		}

@@ -7,6 +7,9 @@ package chtest
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +22,43 @@ import (
 
 // EnvAddr names the real server integration tests use.
 const EnvAddr = "TRUYVET_IT_CLICKHOUSE_ADDR"
+
+// The real cluster integration tests use (what deploy/local/cluster-up.sh
+// prints as TRUYVET_CLICKHOUSE_CLUSTER_ADDR and TRUYVET_CLICKHOUSE_CLUSTER):
+// the servers' addresses, and the cluster's name, truyvet_2x2 when unset.
+const (
+	EnvClusterAddr = "TRUYVET_IT_CLICKHOUSE_CLUSTER_ADDR"
+	EnvCluster     = "TRUYVET_IT_CLICKHOUSE_CLUSTER"
+)
+
+// Cluster returns the cluster's server addresses and name, or fails or
+// skips the test.
+func Cluster(tb testing.TB) (addr []string, name string) {
+	tb.Helper()
+	addr = strings.Split(itenv.Require(tb, EnvClusterAddr, "ClickHouse cluster (deploy/local/cluster-up.sh)"), ",")
+	name = os.Getenv(EnvCluster)
+	if name == "" {
+		name = "truyvet_2x2"
+	}
+	return addr, name
+}
+
+// ClusterDatabase is Database on a cluster: the database is dropped ON
+// CLUSTER at the test's end, without waiting for servers that are down
+// (they drop it when they return).
+func ClusterDatabase(tb testing.TB, addr []string, cluster string) string {
+	tb.Helper()
+	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e12, seq.Add(1))
+	tb.Cleanup(func() {
+		conn, err := clickhouse.Open(&clickhouse.Options{Addr: addr, Settings: clickhouse.Settings{"distributed_ddl_task_timeout": 0}})
+		if err != nil {
+			return
+		}
+		defer func() { _ = conn.Close() }()
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" ON CLUSTER "+cluster)
+	})
+	return name
+}
 
 // Addr returns the server's addresses, or fails or skips the test.
 func Addr(tb testing.TB) []string {
@@ -41,4 +81,50 @@ func Database(tb testing.TB, addr []string) string {
 		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name)
 	})
 	return name
+}
+
+// EnvClusterFaults is the variable that, set to 1, lets tests stop and
+// start servers of the cluster (scripts/test.sh sets it in a phase of its own, after the other
+// tests, which share the cluster).
+const EnvClusterFaults = "TRUYVET_IT_CLUSTER_FAULTS"
+
+// StopReplica stops one server of the local cluster (deploy/local's
+// cluster-down.sh, e.g. "s1r1": shard 1's first replica) for the rest of the
+// test, and starts it again at its end. Without TRUYVET_IT_CLUSTER_FAULTS=1
+// the test is skipped: it would break the other tests sharing the cluster.
+func StopReplica(tb testing.TB, server string) {
+	tb.Helper()
+	if os.Getenv(EnvClusterFaults) != "1" {
+		tb.Skipf("stops a server of the shared cluster; set %s=1 (scripts/test.sh does, after the other tests)", EnvClusterFaults)
+	}
+	run := func(script string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(repoRoot(tb), "deploy", "local", script), server) //nolint:gosec // the repo's own script, a server name the test gives
+		cmd.Env = itenv.LocalClusterEnv(tb)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("%s %s: %v\n%s", script, server, err, out)
+		}
+	}
+	run("cluster-down.sh")
+	tb.Cleanup(func() { run("cluster-up.sh") })
+}
+
+// repoRoot is the directory holding go.mod, above the test's directory.
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
 }
