@@ -29,7 +29,8 @@ type Config struct {
 	Sites         Locate    // for ScopeSite (an exposure site's venue's province); nil: none known
 	Audit         audit.Log // refused requests on audited routes are written here; nil: not audited
 	Limiter       *Limiter  // per token on LimitToken routes; nil: no limit
-	PublicLimiter *Limiter  // per client address on LimitClient routes; nil: no limit
+	PublicLimiter *Limiter  // per client address on LimitClient and LimitReport routes; nil: no limit
+	ReportLimiter *Limiter  // per client address on LimitReport routes (citizens' reports), after PublicLimiter; nil: no limit
 	Metrics       *Metrics
 	Log           *slog.Logger
 	Now           func() time.Time
@@ -103,7 +104,10 @@ func Actor(a *Account) audit.Actor {
 func (g *Guard) guard(rule Rule) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rule.Public {
-			if rule.Limit == LimitClient && !g.allow(w, g.cfg.PublicLimiter, clientKey(r)) {
+			if (rule.Limit == LimitClient || rule.Limit == LimitReport) && !g.allow(w, g.cfg.PublicLimiter, clientKey(r)) {
+				return
+			}
+			if rule.Limit == LimitReport && !g.allow(w, g.cfg.ReportLimiter, clientKey(r)) {
 				return
 			}
 			g.next.ServeHTTP(w, r)

@@ -49,6 +49,7 @@ const (
 	LimitNone   Limit = iota
 	LimitToken        // per token (ingest)
 	LimitClient       // per client address (public routes)
+	LimitReport       // per client address, as LimitClient and then the stricter limit of citizens' reports
 )
 
 // Result is the outcome of an authorisation, the label of
@@ -159,7 +160,7 @@ func DefaultPolicy() Policy {
 		{Pattern: "GET /v1/safety-map", Public: true, Limit: LimitClient},
 		{Pattern: "GET /v1/safety-map/", Public: true, Limit: LimitClient},
 		{Pattern: "GET /v1/safety-map.geojson", Public: true, Limit: LimitClient},
-		{Pattern: "POST /v1/venues/{id}/feedback", Public: true, Limit: LimitClient},
+		{Pattern: "POST /v1/venues/{id}/feedback", Public: true, Limit: LimitReport},
 		// Any account.
 		{Pattern: "/v1/"},
 		{Pattern: "GET /v1/status"},

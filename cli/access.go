@@ -36,6 +36,8 @@ type accessFlags struct {
 	pgURL, pgSchema          string
 	ingestRate, publicRate   float64
 	ingestBurst, publicBurst int
+	reportRate               float64
+	reportBurst              int
 	oidc                     access.OIDCConfig
 }
 
@@ -54,6 +56,8 @@ func (f *accessFlags) register(fs *flag.FlagSet, postgres, embedded bool) {
 	fs.IntVar(&f.ingestBurst, "rate-limit-ingest-burst", 4000, "burst of requests per token on the ingest routes")
 	fs.Float64Var(&f.publicRate, "rate-limit-public", 20, "requests a second per client address on the public routes (0: no limit)")
 	fs.IntVar(&f.publicBurst, "rate-limit-public-burst", 40, "burst of requests per client address on the public routes")
+	fs.Float64Var(&f.reportRate, "rate-limit-feedback", 0.05, "citizens' reports (POST /v1/venues/{id}/feedback) a second per client address, within the public limit (0: no limit of their own)")
+	fs.IntVar(&f.reportBurst, "rate-limit-feedback-burst", 5, "burst of citizens' reports per client address")
 }
 
 func (f *accessFlags) registerPostgres(fs *flag.FlagSet, optional bool) {
@@ -195,6 +199,9 @@ func (g *guarded) guard(withCases bool) func(http.Handler) (http.Handler, error)
 		}
 		if g.flags.publicRate > 0 {
 			cfg.PublicLimiter = access.NewLimiter(g.flags.publicRate, g.flags.publicBurst)
+		}
+		if g.flags.reportRate > 0 {
+			cfg.ReportLimiter = access.NewLimiter(g.flags.reportRate, g.flags.reportBurst)
 		}
 		return access.NewGuard(cfg, next)
 	}

@@ -193,6 +193,11 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 			n.log.Warn("cannot reload the published exposure sites; the next sweep catches what the matcher misses", "err", err)
 		}
 	}, d, now)
+	safe := safetySide{registry: store, producer: n.pipe, assessments: store, feedback: store, sites: activeSites{store}, limits: cfg.Ingest.Limits}
+	if err := safe.routes(n.mux, d, now); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	n.mux.Handle("/", ui.Handler())
 	return n, nil
 }

@@ -72,6 +72,9 @@ func runDemo(ctx context.Context, env Env) error {
 		return err
 	}
 	loaded, err := demo.Load(ctx, c, n.proc, n.engine)
+	if err == nil {
+		err = loaded.LoadSafety(ctx, n.proc, n.store)
+	}
 	if err != nil {
 		_ = n.store.Close()
 		return err

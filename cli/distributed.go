@@ -177,8 +177,13 @@ func runIngest(ctx context.Context, env Env) error {
 		return e.fail(err)
 	}
 	h.Register(e.mux)
+	safe := safetySide{producer: prod, limits: icfg.Limits}
 	if venues != nil {
 		venues.routes(e.mux, nil, g.trail, d, env.Now)
+		safe.registry = venues.reg
+	}
+	if err := safe.routes(e.mux, d, env.Now); err != nil {
+		return e.fail(err)
 	}
 	g.accounts().Register(e.mux)
 	topics = prod.Topics()
@@ -333,12 +338,15 @@ func runProcess(ctx context.Context, env Env) error {
 			siteLoc := locateSites(pb, pb)
 			g.sites.Store(&siteLoc)
 			side.routes(e.mux, pb, st, graph.NewEngine(st), g.trail, func(ctx context.Context) { _ = match.Refresh(ctx) }, d, env.Now)
+			if err := (safetySide{registry: pb, assessments: pb, feedback: pb, sites: activeSites{pb}}).routes(e.mux, d, env.Now); err != nil {
+				return fail(err)
+			}
 		}
 	} else {
 		g.accounts().Register(e.mux)
 	}
 	lag = &groupLag{client: &kafka.Client{Addr: kafka.TCP(kcfg.Brokers...), Timeout: 5 * time.Second},
-		group: ccfg.Group, topics: []string{topics.Checkins, topics.Proximity, topics.Declarations}, now: env.Now}
+		group: ccfg.Group, topics: topics.Records(), now: env.Now}
 
 	var wg sync.WaitGroup
 	var consErr error
@@ -442,11 +450,18 @@ func runQuery(ctx context.Context, env Env) error {
 	}
 	defer closeGuarded()
 	sum := newSummary(st, d, env.Now)
+	safe := safetySide{assessments: st}
 	if venues == nil {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil, sum)
 	} else {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg, sum)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
+		fb, err := openFeedback(runCtx, af)
+		if err != nil {
+			return e.fail(err)
+		}
+		defer func() { _ = fb.Close() }()
+		safe.registry, safe.feedback = venues.reg, fb
 	}
 	if venues != nil {
 		// Sites name registered venues: without a registry there are none.
@@ -461,6 +476,10 @@ func runQuery(ctx context.Context, env Env) error {
 		siteLoc := locateSites(ss, venues.reg)
 		g.sites.Store(&siteLoc)
 		side.routes(e.mux, venues.reg, st, graph.NewEngine(st, graph.WithVenueKinds(venue.KindsOf{Registry: venues.reg})), g.trail, nil, d, env.Now)
+		safe.sites = activeSites{ss}
+	}
+	if err := safe.routes(e.mux, d, env.Now); err != nil {
+		return e.fail(err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { sum.run(runCtx) })

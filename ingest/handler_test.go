@@ -625,7 +625,7 @@ func TestServerConcurrent(t *testing.T) {
 
 func TestSchemas(t *testing.T) {
 	mux := newFixture(t, nil).mux
-	for _, name := range []string{"visit", "encounter.schema.json", "definition"} {
+	for _, name := range []string{"visit", "encounter.schema.json", "definition", "assessment", "feedback"} {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas/"+name, nil))
 		require.Equal(t, http.StatusOK, rec.Code)
@@ -637,7 +637,7 @@ func TestSchemas(t *testing.T) {
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas", nil))
 	require.Equal(t, http.StatusOK, rec.Code)
-	require.JSONEq(t, `{"version":"v1","schemas":["alert","declaration","definition","encounter","exposure-site","visit"]}`, rec.Body.String())
+	require.JSONEq(t, `{"version":"v1","schemas":["alert","assessment","declaration","definition","encounter","exposure-site","feedback","visit"]}`, rec.Body.String())
 	rec = httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/schemas/nope", nil))
 	require.Equal(t, http.StatusNotFound, rec.Code)

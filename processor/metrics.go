@@ -9,6 +9,7 @@ import (
 // Metrics are the processor's Prometheus series; the package doc lists them.
 type Metrics struct {
 	visits, encounters, declarations prometheus.Counter
+	assessments                      prometheus.Counter
 	batches                          prometheus.Counter
 	batchRecords                     prometheus.Histogram
 	bitmapKeys                       prometheus.Counter
@@ -29,6 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		visits:       records.WithLabelValues(event.KindVisit.String()),
 		encounters:   records.WithLabelValues(event.KindEncounter.String()),
 		declarations: records.WithLabelValues(event.KindDeclaration.String()),
+		assessments:  records.WithLabelValues(event.KindAssessment.String()),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "truyvet_processor_batches_total", Help: "Batches written to the sink.",
 		}),

@@ -123,6 +123,7 @@ func (p *Processor) Process(ctx context.Context, recs *event.Batch) error {
 	p.metrics.visits.Add(float64(len(recs.Visits)))
 	p.metrics.encounters.Add(float64(len(recs.Encounters)))
 	p.metrics.declarations.Add(float64(len(recs.Declarations)))
+	p.metrics.assessments.Add(float64(len(recs.Assessments)))
 	p.metrics.bitmapKeys.Add(float64(len(b.Bitmaps)))
 	p.metrics.bitmapEntries.Add(float64(entries))
 	return nil

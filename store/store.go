@@ -23,6 +23,9 @@
 //   - definitions.Store: added contact definitions, each name@version
 //     written once (a second add of it is definitions.ErrExists) and never
 //     dropped by retention.
+//   - safety.AssessmentStore: venues' daily self-assessments (the Safety
+//     Map's), written with the batch like the other records, every one
+//     kept, dropped by day like them (safety/safetytest is their suite).
 //   - summary.Counters: the dashboard's counters (GET /v1/summary), added
 //     to as records stream in and dropped with their days by retention.
 //   - Retention, Counter: below.
@@ -47,6 +50,7 @@ import (
 	"github.com/truyvet/truyvet/query/declapi"
 	"github.com/truyvet/truyvet/query/definitions"
 	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/safety"
 	"github.com/truyvet/truyvet/summary"
 )
 
@@ -82,6 +86,7 @@ type Backend interface {
 	graph.CrowdStore
 	definitions.Store
 	declapi.Store
+	safety.AssessmentStore
 	summary.Counters
 	Retention
 	Counter

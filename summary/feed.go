@@ -62,26 +62,11 @@ func (s *Sink) counts(b *processor.Batch) []Delta {
 	day := bucket.DayOf(s.Now().Unix())
 	var ds []Delta
 	if vs := b.Records.Visits; len(vs) > 0 {
-		byProvince := map[string]int64{}
-		if s.Provinces == nil {
-			byProvince[Unknown] = int64(len(vs))
-		} else {
-			ids := make([]uint32, len(vs))
-			for i := range vs {
-				ids[i] = vs[i].VenueID
-			}
-			provs := make([]string, len(vs))
-			s.Provinces.ProvincesOf(ids, provs)
-			for _, p := range provs {
-				if p == "" {
-					p = Unknown
-				}
-				byProvince[p]++
-			}
+		ids := make([]uint32, len(vs))
+		for i := range vs {
+			ids[i] = vs[i].VenueID
 		}
-		for p, n := range byProvince {
-			ds = append(ds, Delta{Day: day, Province: p, Metric: RecordsIn, Key: "visit", N: n})
-		}
+		ds = s.byVenueProvince(ds, day, "visit", ids)
 	}
 	if n := len(b.Records.Encounters); n > 0 {
 		ds = append(ds, Delta{Day: day, Province: Unknown, Metric: RecordsIn, Key: "encounter", N: int64(n)})
@@ -94,6 +79,35 @@ func (s *Sink) counts(b *processor.Batch) []Delta {
 		for p, n := range byProvince {
 			ds = append(ds, Delta{Day: day, Province: p, Metric: RecordsIn, Key: "declaration", N: n})
 		}
+	}
+	if as := b.Records.Assessments; len(as) > 0 {
+		ids := make([]uint32, len(as))
+		for i := range as {
+			ids[i] = as[i].VenueID
+		}
+		ds = s.byVenueProvince(ds, day, "assessment", ids)
+	}
+	return ds
+}
+
+// byVenueProvince appends the records_in of kind for records at venues, in
+// each venue's province (Unknown when not known).
+func (s *Sink) byVenueProvince(ds []Delta, day bucket.Day, kind string, venues []uint32) []Delta {
+	byProvince := map[string]int64{}
+	if s.Provinces == nil {
+		byProvince[Unknown] = int64(len(venues))
+	} else {
+		provs := make([]string, len(venues))
+		s.Provinces.ProvincesOf(venues, provs)
+		for _, p := range provs {
+			if p == "" {
+				p = Unknown
+			}
+			byProvince[p]++
+		}
+	}
+	for p, n := range byProvince {
+		ds = append(ds, Delta{Day: day, Province: p, Metric: RecordsIn, Key: kind, N: n})
 	}
 	return ds
 }

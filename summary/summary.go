@@ -70,7 +70,7 @@ const Unknown = "unknown"
 var Levels = []string{"green", "yellow", "orange", "red", "not_assessed"}
 
 // Kinds are the record kinds every answer lists.
-var Kinds = []string{"visit", "encounter", "declaration"}
+var Kinds = []string{"visit", "encounter", "declaration", "assessment"}
 
 // Delta is one addition to a counter.
 type Delta struct {

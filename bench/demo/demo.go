@@ -28,6 +28,8 @@ type Loaded struct {
 	Took               time.Duration // writing them
 	Window             graph.Window  // the city's span
 	Case               Pick
+	// The Safety Map's assessments and citizen reports (LoadSafety).
+	Assessments, Feedback int
 }
 
 // Pick is a case, the size of its graph and its story.
@@ -270,7 +272,12 @@ func (l *Loaded) Print(w io.Writer, addr, token string) {
 	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/declarations/summary'\n", base)
 	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/audit?case=%d'\n", base, p.ID)
 	fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/v1/status    # the city was loaded into the store, not posted: processed %d, accepted 0\n", base, visits+encounters+l.Declarations)
-	fmt.Fprintf(&sb, "  curl -s %s/metrics | grep ^truyvet_\n\n", base)
-	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph (it asks for the token once). Ctrl-C stops the demo.\n", base, p.ID)
+	fmt.Fprintf(&sb, "  curl -s %s/metrics | grep ^truyvet_\n", base)
+	if l.Assessments > 0 {
+		fmt.Fprintf(&sb, "  curl -s '%s/v1/safety-map.geojson'    # the Safety Map: %d venue self-assessments, %d citizen reports\n", base, l.Assessments, l.Feedback)
+		fmt.Fprintf(&sb, "  curl -s -H \"Authorization: Bearer $TOKEN\" '%s/v1/feedback?status=open'\n", base)
+	}
+	sb.WriteString("\n")
+	fmt.Fprintf(&sb, "or open %s/#case=%d&depth=2 in a browser to see the graph (it asks for the token once), %s/map for the Safety Map. Ctrl-C stops the demo.\n", base, p.ID, base)
 	_, _ = io.WriteString(w, sb.String())
 }

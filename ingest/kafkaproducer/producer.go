@@ -172,7 +172,7 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 	if err != nil {
 		result = "error"
 	}
-	var nmsg, nbytes [3]int
+	var nmsg, nbytes [4]int
 	for i := range msgs {
 		t := 1
 		switch msgs[i].Topic {
@@ -180,13 +180,15 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 			t = 0
 		case p.topics.Declarations:
 			t = 2
+		case p.topics.Assessments:
+			t = 3
 		}
 		nmsg[t]++
 		nbytes[t] += len(msgs[i].Value)
 	}
-	for t, n := range [3]int{len(b.Visits), len(b.Encounters), len(b.Declarations)} {
-		if n == 0 && nmsg[t] == 0 && t == 2 {
-			continue // keep the declarations series away until there are some
+	for t, n := range [4]int{len(b.Visits), len(b.Encounters), len(b.Declarations), len(b.Assessments)} {
+		if n == 0 && nmsg[t] == 0 && t >= 2 {
+			continue // keep the declarations and assessments series away until there are some
 		}
 		p.m.records.WithLabelValues(topicLabels[t], result).Add(float64(n))
 		p.m.messages.WithLabelValues(topicLabels[t], result).Add(float64(nmsg[t]))
@@ -210,12 +212,14 @@ func (p *Producer) Produce(ctx context.Context, b *event.Batch) error {
 func (p *Producer) messages(b *event.Batch) []kafka.Message {
 	msgs := grouped(nil, p.topics.Checkins, b.Visits, p.checkinParts.Load(), p.cfg.MaxPerMsg, event.VisitShard, event.AppendVisitsWire)
 	msgs = grouped(msgs, p.topics.Proximity, b.Encounters, p.proximityParts.Load(), p.cfg.MaxPerMsg, event.EncounterShard, event.AppendEncountersWire)
-	return grouped(msgs, p.topics.Declarations, b.Declarations, p.declarationParts.Load(), p.cfg.MaxPerMsg, event.DeclarationShard, event.AppendDeclarationsWire)
+	msgs = grouped(msgs, p.topics.Declarations, b.Declarations, p.declarationParts.Load(), p.cfg.MaxPerMsg, event.DeclarationShard, event.AppendDeclarationsWire)
+	// Assessments are few (one a venue a day): a message per shard.
+	return grouped(msgs, p.topics.Assessments, b.Assessments, 0, p.cfg.MaxPerMsg, event.AssessmentShard, event.AppendAssessmentsWire)
 }
 
-// topicLabels are the metric labels of the checkins, proximity and
-// declarations topics.
-var topicLabels = [3]string{"checkins", "proximity", "declarations"}
+// topicLabels are the metric labels of the checkins, proximity,
+// declarations and assessments topics.
+var topicLabels = [4]string{"checkins", "proximity", "declarations", "assessments"}
 
 // grouped appends to msgs the records of one kind for topic, grouped by
 // shard mod parts (every shard on its own while parts is unknown), at most

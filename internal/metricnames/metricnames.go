@@ -24,6 +24,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/processor/kafkaconsumer"
 	"github.com/truyvet/truyvet/query/api"
+	"github.com/truyvet/truyvet/query/safetyapi"
 	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store/chstore"
 	"github.com/truyvet/truyvet/store/pebblestore"
@@ -59,6 +60,7 @@ func Registered(ctx context.Context, dir string) ([]Stage, error) {
 		{"processor/kafkaconsumer", func(reg prometheus.Registerer) error { kafkaconsumer.NewMetrics(reg); return nil }},
 		{"query/api", func(reg prometheus.Registerer) error { api.NewMetrics(reg); return nil }},
 		{"query/audit", func(reg prometheus.Registerer) error { audit.NewCounted(nil, reg); return nil }},
+		{"query/safetyapi", func(reg prometheus.Registerer) error { safetyapi.NewMetrics(reg); return nil }},
 		{"sites", func(reg prometheus.Registerer) error { sites.NewMetrics(reg); return nil }},
 		{"store/chstore", func(reg prometheus.Registerer) error { chstore.NewMetrics(reg); return nil }},
 		{"summary", func(reg prometheus.Registerer) error { summary.NewMetrics(reg); return nil }},

@@ -52,6 +52,7 @@ import (
 
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/schemas/checklist"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -64,6 +65,8 @@ type Config struct {
 	FlushInterval time.Duration // or this long after its first message
 	LagInterval   time.Duration // how often consumer lag is measured
 	Limits        event.Limits  // structural checks (the clock is not consulted)
+	// Checklists check assessments' answers; nil: the shipped ones.
+	Checklists *checklist.Catalog
 	// DeadLetterMaxBytes is the most payload a dead letter carries; longer
 	// payloads are cut (kept under the broker's message.max.bytes, 1 MB by
 	// default, with room for the headers).
@@ -149,6 +152,13 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		return nil, err
 	}
 	topics, _ := event.TopicsFor(cfg.TopicPrefix)
+	if cfg.Checklists == nil {
+		cat, err := checklist.Shipped()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Checklists = cat
+	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -163,7 +173,7 @@ func New(cfg Config, proc *processor.Processor, m *Metrics, log *slog.Logger) (*
 		Brokers:               cfg.Brokers,
 		Dialer:                &kafka.Dialer{ClientID: client, Timeout: 10 * time.Second, DualStack: true},
 		GroupID:               cfg.Group,
-		GroupTopics:           []string{topics.Checkins, topics.Proximity, topics.Declarations},
+		GroupTopics:           topics.Records(),
 		MinBytes:              1,
 		MaxBytes:              16 << 20,
 		MaxWait:               250 * time.Millisecond,
@@ -207,7 +217,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go c.watchLag(lagCtx)
-	c.log.Info("consuming", "topics", []string{c.topics.Checkins, c.topics.Proximity, c.topics.Declarations})
+	c.log.Info("consuming", "topics", c.topics.Records())
 	var b pending
 	for ctx.Err() == nil {
 		b.reset()
@@ -281,7 +291,7 @@ func (c *Consumer) fill(ctx context.Context, b *pending) error {
 
 // take decodes m into the batch, dead-lettering what cannot be taken.
 func (c *Consumer) take(m *kafka.Message, b *pending) {
-	nv, ne, nd := len(b.recs.Visits), len(b.recs.Encounters), len(b.recs.Declarations)
+	nv, ne, nd, na := len(b.recs.Visits), len(b.recs.Encounters), len(b.recs.Declarations), len(b.recs.Assessments)
 	if err := event.DecodeWire(m.Value, &b.recs); err != nil {
 		b.dead = append(b.dead, c.deadLetter(m, m.Value, ReasonUndecodable, err))
 		b.reasons[ReasonUndecodable]++
@@ -289,12 +299,17 @@ func (c *Consumer) take(m *kafka.Message, b *pending) {
 		return
 	}
 	// Keep the valid records in place; dead-letter the others one by one.
-	var deadV, deadE, deadD int
+	var deadV, deadE, deadD, deadA int
 	l := &c.cfg.Limits
 	b.recs.Visits, deadV = keepValid(c, m, b, b.recs.Visits, nv, l.ValidateVisit, event.AppendVisitsWire)
 	b.recs.Encounters, deadE = keepValid(c, m, b, b.recs.Encounters, ne, l.ValidateEncounter, event.AppendEncountersWire)
 	b.recs.Declarations, deadD = keepValid(c, m, b, b.recs.Declarations, nd, l.ValidateDeclaration, event.AppendDeclarationsWire)
-	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Declarations)-nd, deadV+deadE+deadD)
+	b.recs.Assessments, deadA = keepValid(c, m, b, b.recs.Assessments, na,
+		func(a *event.Assessment, never time.Time) error {
+			return l.ValidateAssessment(a, c.cfg.Checklists, never)
+		}, event.AppendAssessmentsWire)
+	c.count(b, m.Topic, len(b.recs.Visits)-nv+len(b.recs.Encounters)-ne+len(b.recs.Declarations)-nd+len(b.recs.Assessments)-na,
+		deadV+deadE+deadD+deadA)
 }
 
 // keepValid compacts recs[from:] to its valid records (checked without the
@@ -305,8 +320,9 @@ func keepValid[T any](c *Consumer, m *kafka.Message, b *pending, recs []T, from 
 	kept := from
 	for i := from; i < len(recs); i++ {
 		if err := validate(&recs[i], time.Time{}); err != nil {
-			b.dead = append(b.dead, c.deadLetter(m, encode(nil, recs[i:i+1]), string(event.ReasonOf(err)), err))
-			b.reasons[string(event.ReasonOf(err))]++
+			reason := string(event.ReasonOf(err))
+			b.dead = append(b.dead, c.deadLetter(m, encode(nil, recs[i:i+1]), reason, err))
+			b.reasons[reason]++
 			continue
 		}
 		recs[kept] = recs[i]
@@ -470,6 +486,8 @@ func (c *Consumer) topicLabel(topic string) string {
 		return "proximity"
 	case c.topics.Declarations:
 		return "declarations"
+	case c.topics.Assessments:
+		return "assessments"
 	default:
 		return "other"
 	}

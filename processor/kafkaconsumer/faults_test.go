@@ -206,7 +206,7 @@ func TestLagOnlyOwnedPartitions(t *testing.T) {
 	require.NoError(t, err)
 	ccfg := consumerConfig(brokers, pcfg.TopicPrefix)
 	all := []string{}
-	for _, topic := range []string{"checkins", "proximity"} {
+	for _, topic := range []string{"checkins", "proximity", "declarations", "assessments"} {
 		for p := range pcfg.Partitions {
 			all = append(all, topic+"/"+strconv.Itoa(p))
 		}

@@ -2,6 +2,7 @@ package kafkaconsumer
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -37,7 +38,7 @@ func (c *Consumer) watchLag(ctx context.Context) {
 }
 
 func (c *Consumer) measureLag(ctx context.Context, client *kafka.Client) error {
-	lag, err := Lag(ctx, client, c.cfg.Group, []string{c.topics.Checkins, c.topics.Proximity, c.topics.Declarations})
+	lag, err := Lag(ctx, client, c.cfg.Group, c.topics.Records())
 	if err != nil {
 		return err
 	}
@@ -71,6 +72,9 @@ func Assigned(ctx context.Context, client *kafka.Client, group, clientID string)
 	}
 	out := map[TopicPartition]bool{}
 	for _, g := range resp.Groups {
+		if errors.Is(g.Error, kafka.GroupIdNotFound) {
+			continue // the group is still forming: the broker answered, nothing is assigned yet
+		}
 		if g.Error != nil {
 			return nil, g.Error
 		}
@@ -117,7 +121,7 @@ func Lag(ctx context.Context, client *kafka.Client, group string, topics []strin
 	if err != nil {
 		return nil, err
 	}
-	if committed.Error != nil {
+	if committed.Error != nil && !errors.Is(committed.Error, kafka.GroupIdNotFound) { // a group still forming has committed nothing
 		return nil, committed.Error
 	}
 	done := map[TopicPartition]int64{}

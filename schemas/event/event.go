@@ -14,6 +14,7 @@ const (
 	KindVisit       Kind = 1
 	KindEncounter   Kind = 2
 	KindDeclaration Kind = 3
+	KindAssessment  Kind = 4 // a venue's daily self-check (assessment.go)
 )
 
 func (k Kind) String() string {
@@ -24,6 +25,8 @@ func (k Kind) String() string {
 		return "encounter"
 	case KindDeclaration:
 		return "declaration"
+	case KindAssessment:
+		return "assessment"
 	default:
 		return "unknown"
 	}
@@ -77,16 +80,20 @@ type Batch struct {
 	Visits       []Visit
 	Encounters   []Encounter
 	Declarations []Declaration
+	Assessments  []Assessment
 }
 
 // Len is the number of records in the batch.
-func (b *Batch) Len() int { return len(b.Visits) + len(b.Encounters) + len(b.Declarations) }
+func (b *Batch) Len() int {
+	return len(b.Visits) + len(b.Encounters) + len(b.Declarations) + len(b.Assessments)
+}
 
 // Reset empties the batch, keeping its capacity.
 func (b *Batch) Reset() {
 	b.Visits = b.Visits[:0]
 	b.Encounters = b.Encounters[:0]
 	b.Declarations = b.Declarations[:0]
+	b.Assessments = b.Assessments[:0]
 }
 
 // Append adds every record of o to b.
@@ -94,4 +101,5 @@ func (b *Batch) Append(o *Batch) {
 	b.Visits = append(b.Visits, o.Visits...)
 	b.Encounters = append(b.Encounters, o.Encounters...)
 	b.Declarations = append(b.Declarations, o.Declarations...)
+	b.Assessments = append(b.Assessments, o.Assessments...)
 }

@@ -12,6 +12,7 @@ type Topics struct {
 	Checkins     string // visits, keyed by venue shard
 	Proximity    string // encounters, keyed by unordered pair shard
 	Declarations string // health declarations, keyed by subject shard
+	Assessments  string // venues' daily self-checks, keyed by venue shard
 	DeadLetter   string // records a processor could not take, with the reason in a header
 	Alerts       string // exposure-site alerts (JSON), keyed by user, for the apps' push services
 }
@@ -27,12 +28,18 @@ func TopicsFor(prefix string) (Topics, error) {
 		return Topics{}, ErrBadTopicPrefix
 	}
 	return Topics{Checkins: prefix + "checkins", Proximity: prefix + "proximity", Declarations: prefix + "declarations",
-		DeadLetter: prefix + "deadletter", Alerts: prefix + "alerts"}, nil
+		Assessments: prefix + "assessments", DeadLetter: prefix + "deadletter", Alerts: prefix + "alerts"}, nil
 }
 
 // All lists the topics.
 func (t Topics) All() []string {
-	return []string{t.Checkins, t.Proximity, t.Declarations, t.DeadLetter, t.Alerts}
+	return []string{t.Checkins, t.Proximity, t.Declarations, t.Assessments, t.DeadLetter, t.Alerts}
+}
+
+// Records lists the topics the processors consume: those that carry
+// records (not the dead letters, not the alerts they send).
+func (t Topics) Records() []string {
+	return []string{t.Checkins, t.Proximity, t.Declarations, t.Assessments}
 }
 
 // Shards is the number of virtual shards records are keyed by. A shard is the
@@ -43,6 +50,9 @@ const Shards = 256
 
 // VisitShard is the shard of a visit: by venue.
 func VisitShard(v *Visit) uint16 { return uint16(mixShard(uint64(v.VenueID)) % Shards) }
+
+// AssessmentShard is the shard of an assessment: by venue, like its check-ins.
+func AssessmentShard(a *Assessment) uint16 { return uint16(mixShard(uint64(a.VenueID)) % Shards) }
 
 // EncounterShard is the shard of an encounter: by unordered pair, so the two
 // phones' reports of one meeting travel together.

@@ -31,6 +31,8 @@ import (
 // are contact_with_case | visited_outbreak_area<<2 (each an Answer); onset is
 // 0 when none was given.
 //
+// Assessments (KindAssessment) are laid out in assessment_wire.go.
+//
 // Version 1 is the only version. A decoder refuses versions it does not know
 // (ErrWireVersion) rather than guess; a new version is added beside it.
 const (
@@ -148,7 +150,7 @@ func WireKind(msg []byte) (Kind, error) {
 		return 0, fmt.Errorf("%w %d", ErrWireVersion, msg[1])
 	}
 	switch k := Kind(msg[2]); k {
-	case KindVisit, KindEncounter, KindDeclaration:
+	case KindVisit, KindEncounter, KindDeclaration, KindAssessment:
 		return k, nil
 	default:
 		return 0, fmt.Errorf("%w: unknown record kind %d", ErrWire, msg[2])
@@ -171,7 +173,7 @@ func DecodeWire(msg []byte, dst *Batch) error {
 	if r.err != nil {
 		return r.err
 	}
-	markV, markE, markD := len(dst.Visits), len(dst.Encounters), len(dst.Declarations)
+	markV, markE, markD, markA := len(dst.Visits), len(dst.Encounters), len(dst.Declarations), len(dst.Assessments)
 	switch kind {
 	case KindVisit:
 		dst.Visits = slices.Grow(dst.Visits, int(n))
@@ -227,9 +229,19 @@ func DecodeWire(msg []byte, dst *Batch) error {
 			}
 			dst.Declarations = append(dst.Declarations, d)
 		}
+	case KindAssessment:
+		for range n {
+			a := r.assessment()
+			if r.err != nil {
+				dst.Assessments = dst.Assessments[:markA]
+				return r.err
+			}
+			dst.Assessments = append(dst.Assessments, a)
+		}
 	}
 	if len(r.b) != 0 {
-		dst.Visits, dst.Encounters, dst.Declarations = dst.Visits[:markV], dst.Encounters[:markE], dst.Declarations[:markD]
+		dst.Visits, dst.Encounters = dst.Visits[:markV], dst.Encounters[:markE]
+		dst.Declarations, dst.Assessments = dst.Declarations[:markD], dst.Assessments[:markA]
 		return fmt.Errorf("%w: %d bytes after the last record", ErrWire, len(r.b))
 	}
 	return nil

@@ -85,6 +85,7 @@ func FuzzDecodeWire(f *testing.F) {
 	f.Add(event.AppendEncountersWire(nil, b.Encounters))
 	f.Add(event.AppendDeclarationsWire(nil, randomDeclarations(rng, 3)))
 	f.Add([]byte{'T', 1, 1, 0})
+	f.Add(event.AppendAssessmentsWire(nil, []event.Assessment{sampleAssessment(t0Day)}))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var got event.Batch
 		if err := event.DecodeWire(msg, &got); err != nil {
@@ -99,6 +100,8 @@ func FuzzDecodeWire(f *testing.F) {
 			enc = event.AppendVisitsWire(nil, got.Visits)
 		case event.KindEncounter:
 			enc = event.AppendEncountersWire(nil, got.Encounters)
+		case event.KindAssessment:
+			enc = event.AppendAssessmentsWire(nil, got.Assessments)
 		default:
 			enc = event.AppendDeclarationsWire(nil, got.Declarations)
 		}

@@ -140,6 +140,24 @@ SELECT day, province, kind, toUInt8(symptoms != 0) AS symptomatic,
 FROM {db}.declarations_local
 GROUP BY day, province, kind, symptomatic;
 
+CREATE TABLE IF NOT EXISTS {db}.assessments_local ON CLUSTER truyvet_2x2 (
+    day UInt32,
+    venue UInt32,
+    submitted_at Int64,
+    assessment_id String,
+    kind String,
+    version UInt32,
+    account String,
+    answers String,
+    score UInt16,
+    level String
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/truyvet_2x2/{shard}/{db}/assessments', '{replica}')
+PARTITION BY day
+ORDER BY (venue, submitted_at, assessment_id)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS {db}.assessments ON CLUSTER truyvet_2x2 AS {db}.assessments_local ENGINE = Distributed(truyvet_2x2, {db}, assessments_local, intHash32(venue));
+
 CREATE TABLE IF NOT EXISTS {db}.summary_local ON CLUSTER truyvet_2x2 (
     day UInt32,
     province String,

@@ -23,7 +23,7 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 }
 
 func (s *Store) dropDay(ctx context.Context, d bucket.Day) error {
-	for _, table := range []string{"stays", "visitors", "contacts", "bitmaps", "declarations", "declaration_trips", "declaration_counts"} {
+	for _, table := range []string{"stays", "visitors", "contacts", "bitmaps", "declarations", "declaration_trips", "declaration_counts", "assessments"} {
 		onCluster := ""
 		if s.cluster != "" {
 			onCluster = " ON CLUSTER " + s.cluster

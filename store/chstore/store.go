@@ -310,8 +310,8 @@ func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
 	if s.cluster != "" {
 		parts = "cluster('" + s.cluster + "', system.parts)" // a replica of each shard
 	}
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table IN (?, ?, ?, ?, ?) AND active ORDER BY partition",
-		s.db, s.table("stays"), s.table("contacts"), s.table("bitmaps"), s.table("declarations"), s.table("declaration_trips"))
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT partition FROM "+parts+" WHERE database = ? AND table IN (?, ?, ?, ?, ?, ?) AND active ORDER BY partition",
+		s.db, s.table("stays"), s.table("contacts"), s.table("bitmaps"), s.table("declarations"), s.table("declaration_trips"), s.table("assessments"))
 	if err != nil {
 		return nil, unavailable("list partitions", err)
 	}

@@ -92,7 +92,7 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 			return err
 		}
 	}
-	return nil
+	return s.writeAssessments(ctx, b.Records.Assessments)
 }
 
 // insert sends one batch of columns to table.

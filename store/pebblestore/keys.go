@@ -24,6 +24,8 @@ import (
 //	registry   'U', 'T', 'C', 'A'           → accounts, tokens, cases, the audit chain (registry.go)
 //	definitions 'f' name 0x00 version:4     → JSON contact definition (definitions.go)
 //	declarations 'h' day:4 …, counts 'H' day:4 … → health declarations, trips, counts (declarations.go)
+//	assessments 'k' day:4 venue:4 …         → a venue's daily self-check (assessments.go)
+//	feedback    'q', 'Q'                    → citizen feedback and its open queue (feedback.go)
 //
 // Integers are big-endian so keys sort numerically. A visit key ends with its
 // exit (0: none), so the records of one stay are adjacent and the last holds

@@ -28,7 +28,7 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 func (s *Store) dropDay(_ context.Context, d bucket.Day) error {
 	wb := s.db.NewBatch()
 	defer func() { _ = wb.Close() }()
-	for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap, spaceDecl, spaceDeclCount} {
+	for _, space := range []byte{spaceStay, spaceVisitor, spaceContact, spaceBitmap, spaceDecl, spaceDeclCount, spaceAssessment} {
 		if err := wb.DeleteRange(dayPrefix(space, d), dayPrefix(space, d+1), nil); err != nil {
 			return err
 		}

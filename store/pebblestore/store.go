@@ -66,17 +66,18 @@ type Options struct {
 
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
-	db     *pebble.DB
-	layout bucket.Layout
-	wo     *pebble.WriteOptions
-	log    *slog.Logger
-	cache  *pebble.Cache
-	ret    *retention.Metrics
-	reg    registry
-	defMu  sync.Mutex // one definition add at a time: check, then write
-	declMu sync.Mutex // one declaration write at a time: check for a resend, then write
-	venues venueLock
-	sites  siteLock
+	db       *pebble.DB
+	layout   bucket.Layout
+	wo       *pebble.WriteOptions
+	log      *slog.Logger
+	cache    *pebble.Cache
+	ret      *retention.Metrics
+	reg      registry
+	defMu    sync.Mutex // one definition add at a time: check, then write
+	declMu   sync.Mutex // one declaration write at a time: check for a resend, then write
+	venues   venueLock
+	sites    siteLock
+	feedback feedbackLock
 }
 
 // Open opens or creates the store in opts.Dir. A store created with one layout
@@ -267,6 +268,9 @@ func (s *Store) WriteCounted(ctx context.Context, b *processor.Batch, counts []s
 		if err := wb.Merge(key, bm.Bytes, nil); err != nil {
 			return err
 		}
+	}
+	if err := writeAssessments(wb, b.Records.Assessments, days); err != nil {
+		return err
 	}
 	for d := range days {
 		if err := wb.Set(dayPrefix(spaceDay, d), nil, nil); err != nil {

@@ -3,7 +3,10 @@
 // exposure sites, the pipeline's status and the recent lookups from the
 // audit trail; at "/venue.html?id=" a venue's page (details, poster,
 // visitor list); at "/sites.html" an exposure site's draft, reach, approval
-// and alerts, and at "/exposure-sites.html" the public list of sites. It is plain HTML, CSS and JavaScript embedded in the
+// and alerts, and at "/exposure-sites.html" the public list of sites; and
+// at "/map" the Safety Map (venues coloured by their safety level over the
+// provinces' outlines, a venue's history, the epidemic picture beside it).
+// It is plain HTML, CSS and JavaScript embedded in the
 // binary: no CDN, no build step, and it works offline.
 //
 // The page calls the JSON API from the browser (GET /v1/cases/{id}/exposures,
@@ -23,6 +26,7 @@ import (
 
 //go:embed index.html venue.html app.js venue.js style.css favicon.svg
 //go:embed sites.html sites.js sites.css exposure-sites.html exposure-sites.js
+//go:embed map.html map.js map.css mapdata/provinces-vn.json
 var files embed.FS
 
 // asset is one embedded file, ready to serve.
@@ -81,9 +85,13 @@ func Handler() http.Handler {
 		case "venue.html", "sites.html", "exposure-sites.html":
 			assets["/"+e.Name()] = a
 			continue
+		case "map.html":
+			assets["/map"] = a
+			continue
 		}
 		assets["/ui/"+e.Name()] = a
 	}
+	mapAssets(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, ok := assets[r.URL.Path]
 		if !ok {
