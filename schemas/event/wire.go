@@ -157,7 +157,9 @@ func WireKind(msg []byte) (Kind, error) {
 
 // DecodeWire appends the records of msg to dst. On error dst is left as it
 // was: a message is decoded whole or not at all. Records are not validated;
-// strings are copied, so msg may be reused after the call.
+// strings are copied, so msg may be reused after the call. The records'
+// strings share one copy of the message: whoever keeps one of them for long
+// should clone it.
 func DecodeWire(msg []byte, dst *Batch) error {
 	kind, err := WireKind(msg)
 	if err != nil {
