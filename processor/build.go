@@ -13,6 +13,7 @@ type builder struct {
 	venues map[uint32]int32 // venue → index into accs
 	accs   []venueSpans
 	lists  [][]uint32 // users per bucket of the venue being swept
+	order  []uint64   // venue<<32 | index into accs, sorted: the sweep's order
 	arena  []byte
 	offs   []int // end offset in arena of each bitmap built
 }
@@ -20,6 +21,7 @@ type builder struct {
 type venueSpans struct {
 	venue  uint32
 	lo, hi uint32
+	cells  int // bucket entries of the spans, an upper bound on the venue's bitmaps
 	spans  []span
 }
 
@@ -31,6 +33,7 @@ func (bl *builder) reset() {
 	clear(bl.venues)
 	for i := range bl.accs {
 		bl.accs[i].spans = bl.accs[i].spans[:0]
+		bl.accs[i].cells = 0
 	}
 	bl.accs = bl.accs[:0]
 	bl.arena = bl.arena[:0]
@@ -51,15 +54,26 @@ func (bl *builder) add(venue, user, first, last uint32) {
 	}
 	a := &bl.accs[i]
 	a.lo, a.hi = min(a.lo, first), max(a.hi, last)
+	a.cells += int(last-first) + 1
 	a.spans = append(a.spans, span{user: user, first: first, last: last})
 }
 
 // build sweeps each venue's buckets and appends one Bitmap per non-empty
 // (venue, bucket) to b, in (venue, bucket) order.
 func (bl *builder) build(b *Batch) {
-	slices.SortFunc(bl.accs, func(x, y venueSpans) int { return int(int64(x.venue) - int64(y.venue)) })
-	for ai := range bl.accs {
-		a := &bl.accs[ai]
+	// Sort packed (venue, index) words rather than the accumulators
+	// themselves: an ordered sort of uint64s, no comparator, no 40-byte swaps.
+	bl.order = bl.order[:0]
+	keys := 0
+	for i := range bl.accs {
+		a := &bl.accs[i]
+		bl.order = append(bl.order, uint64(a.venue)<<32|uint64(i))
+		keys += min(int(a.hi-a.lo)+1, a.cells)
+	}
+	slices.Sort(bl.order)
+	b.Bitmaps = slices.Grow(b.Bitmaps, keys) // at most one bitmap per bucket swept
+	for _, o := range bl.order {
+		a := &bl.accs[uint32(o)]
 		width := int(a.hi-a.lo) + 1
 		for len(bl.lists) < width {
 			bl.lists = append(bl.lists, nil)

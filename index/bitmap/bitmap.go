@@ -8,6 +8,7 @@ package bitmap
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -23,63 +24,58 @@ const (
 // sorted ascending without duplicates. The result equals what roaring's
 // ToBytes writes for the same set before RunOptimize.
 func Append(dst []byte, ids []uint32) []byte {
-	// Containers: runs of ids sharing their high 16 bits.
-	nc := 0
+	// Containers: runs of ids sharing their high 16 bits. One pass sizes the
+	// whole bitmap so dst grows once and every field is put in place.
+	nc, body := 0, 0
 	for i := 0; i < len(ids); {
-		hi := ids[i] >> 16
-		for i < len(ids) && ids[i]>>16 == hi {
-			i++
-		}
+		j := containerEnd(ids, i)
 		nc++
-	}
-	dst = binary.LittleEndian.AppendUint32(dst, cookieNoRuns)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(nc))
-	// Descriptive header: key and cardinality-1 of each container.
-	for i := 0; i < len(ids); {
-		hi := ids[i] >> 16
-		j := i
-		for j < len(ids) && ids[j]>>16 == hi {
-			j++
-		}
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(hi))
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(j-i-1))
+		body += containerBytes(j - i)
 		i = j
 	}
-	// Offset header: where each container starts, from the start of the bitmap.
-	offset := 8 + 8*nc
-	for i := 0; i < len(ids); {
-		hi := ids[i] >> 16
-		j := i
-		for j < len(ids) && ids[j]>>16 == hi {
-			j++
-		}
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(offset))
-		offset += containerBytes(j - i)
-		i = j
-	}
-	for i := 0; i < len(ids); {
-		hi := ids[i] >> 16
-		j := i
-		for j < len(ids) && ids[j]>>16 == hi {
-			j++
-		}
+	base := len(dst)
+	header := 8 + 8*nc
+	dst = slices.Grow(dst, header+body)[:base+header+body]
+	out := dst[base:]
+	le := binary.LittleEndian
+	le.PutUint32(out, cookieNoRuns)
+	le.PutUint32(out[4:], uint32(nc))
+	// Descriptive header (key and cardinality-1 of each container), offset
+	// header (where each container starts, from the start of the bitmap),
+	// then the containers.
+	desc, offs, off := out[8:], out[8+4*nc:], header
+	for i, c := 0, 0; i < len(ids); c++ {
+		j := containerEnd(ids, i)
+		le.PutUint16(desc[4*c:], uint16(ids[i]>>16))
+		le.PutUint16(desc[4*c+2:], uint16(j-i-1))
+		le.PutUint32(offs[4*c:], uint32(off))
+		data := out[off : off+containerBytes(j-i)]
 		if j-i <= arrayMax {
-			for _, id := range ids[i:j] {
-				dst = binary.LittleEndian.AppendUint16(dst, uint16(id))
+			for k, id := range ids[i:j] {
+				le.PutUint16(data[2*k:], uint16(id))
 			}
 		} else {
-			start := len(dst)
-			dst = append(dst, make([]byte, bitsetBytes)...)
-			words := dst[start:]
+			clear(data)
 			for _, id := range ids[i:j] {
 				lo := uint16(id)
 				w := int(lo>>6) * 8
-				binary.LittleEndian.PutUint64(words[w:], binary.LittleEndian.Uint64(words[w:])|1<<(lo&63))
+				le.PutUint64(data[w:], le.Uint64(data[w:])|1<<(lo&63))
 			}
 		}
+		off += len(data)
 		i = j
 	}
 	return dst
+}
+
+// containerEnd returns the end of the container that starts at ids[i].
+func containerEnd(ids []uint32, i int) int {
+	hi := ids[i] >> 16
+	j := i + 1
+	for j < len(ids) && ids[j]>>16 == hi {
+		j++
+	}
+	return j
 }
 
 func containerBytes(card int) int {

@@ -37,6 +37,9 @@ func TestAppendMatchesRoaring(t *testing.T) {
 		require.NoError(t, err)
 		got := Append([]byte("prefix"), ids)
 		require.Equal(t, want, got[len("prefix"):], "ids %v", ids[:min(len(ids), 8)])
+		// Into a reused buffer whose spare capacity holds old bytes.
+		dirty := slices.Repeat([]byte{0xff}, len(want)+16)[:0]
+		require.Equal(t, want, Append(dirty, ids), "ids %v into a dirty buffer", ids[:min(len(ids), 8)])
 		bm, err := Decode(got[len("prefix"):])
 		require.NoError(t, err)
 		require.Equal(t, len(ids), int(bm.GetCardinality()))

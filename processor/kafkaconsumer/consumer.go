@@ -325,7 +325,9 @@ func keepValid[T any](c *Consumer, m *kafka.Message, b *pending, recs []T, from 
 			b.reasons[reason]++
 			continue
 		}
-		recs[kept] = recs[i]
+		if kept != i {
+			recs[kept] = recs[i]
+		}
 		kept++
 	}
 	return recs[:kept], len(recs) - kept

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -78,7 +79,11 @@ func (m ids) add(kind event.Kind, day bucket.Day, id string) {
 	if m[k] == nil {
 		m[k] = map[string]bool{}
 	}
-	m[k][id] = true
+	// A decoded id shares its message's string: keep a copy of its own, so
+	// the map does not hold every message read.
+	if !m[k][id] {
+		m[k][strings.Clone(id)] = true
+	}
 }
 
 func (m ids) batch(b *event.Batch) {

@@ -159,13 +159,17 @@ func WireKind(msg []byte) (Kind, error) {
 
 // DecodeWire appends the records of msg to dst. On error dst is left as it
 // was: a message is decoded whole or not at all. Records are not validated;
-// strings are copied, so msg may be reused after the call.
+// strings are copied, so msg may be reused after the call. The records'
+// strings share one copy of the message: whoever keeps one of them for long
+// should clone it.
 func DecodeWire(msg []byte, dst *Batch) error {
 	kind, err := WireKind(msg)
 	if err != nil {
 		return err
 	}
-	r := wireReader{b: msg[3:]}
+	// One copy of the body backs every string of the message: one allocation
+	// per message, not one per record.
+	r := wireReader{b: msg[3:], s: string(msg[3:])}
 	n := r.uvarint("count")
 	if r.err == nil && (n > maxWireRecords || n > uint64(len(r.b))/minWireRecord) {
 		r.fail("count", fmt.Sprintf("%d records cannot fit in %d bytes", n, len(r.b)))
@@ -289,8 +293,16 @@ func (r *wireReader) declaration() Declaration {
 // wireReader reads fields, remembering the first error.
 type wireReader struct {
 	b    []byte
+	s    string // a copy of the bytes b started as, which strings are cut from
 	err  error
 	last string // the previous record's source: most messages have one or two
+}
+
+// cut returns the next n bytes as a string of r.s and consumes them.
+func (r *wireReader) cut(n int) string {
+	off := len(r.s) - len(r.b)
+	r.b = r.b[n:]
+	return r.s[off : off+n]
 }
 
 // source reads a source, reusing the previous record's string when equal.
@@ -304,9 +316,10 @@ func (r *wireReader) source() string {
 		return ""
 	}
 	if string(r.b[:n]) != r.last {
-		r.last = string(r.b[:n])
+		r.last = r.cut(int(n))
+	} else {
+		r.b = r.b[n:]
 	}
-	r.b = r.b[n:]
 	return r.last
 }
 
@@ -319,6 +332,11 @@ func (r *wireReader) fail(field, reason string) {
 func (r *wireReader) uvarint(field string) uint64 {
 	if r.err != nil {
 		return 0
+	}
+	if len(r.b) > 0 && r.b[0] < 0x80 { // one byte: most lengths and small ids
+		x := uint64(r.b[0])
+		r.b = r.b[1:]
+		return x
 	}
 	x, n := binary.Uvarint(r.b)
 	if n <= 0 {
@@ -356,7 +374,5 @@ func (r *wireReader) string(field string) string {
 		r.fail(field, "length past the end of the message")
 		return ""
 	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
+	return r.cut(int(n))
 }

@@ -80,12 +80,12 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 		venue := make([]uint32, n)
 		bkt := make([]uint32, n)
 		users := make([]uint32, n)
-		bm := make([]string, n)
+		bm := make([][]byte, n) // the driver copies them into its column: no string per bitmap
 		bytes := 0
 		for i := range b.Bitmaps {
 			k := &b.Bitmaps[i]
 			day[i], venue[i], bkt[i] = uint32(s.layout.DayOfBucket(k.Key.Bucket)), k.Key.Venue, k.Key.Bucket
-			users[i], bm[i] = uint32(k.Users), string(k.Bytes)
+			users[i], bm[i] = uint32(k.Users), k.Bytes
 			bytes += 16 + len(k.Bytes)
 		}
 		if err := s.insert(ctx, "bitmaps", "day, venue, bucket, users, bitmap", n, bytes, day, venue, bkt, users, bm); err != nil {

@@ -1,0 +1,49 @@
+package chstore_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/schemas/event"
+	"github.com/truyvet/truyvet/store/chstore"
+	"github.com/truyvet/truyvet/store/chstore/chtest"
+)
+
+// BenchmarkWrite is the ClickHouse store's cost per check-in of writing a
+// processed batch of 10 000 (stays, visitors, bitmaps: one insert each),
+// server time included.
+func BenchmarkWrite(b *testing.B) {
+	addr := chtest.Addr(b)
+	p, err := processor.New(bucket.DefaultLayout(), nil, nil)
+	require.NoError(b, err)
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 10_000
+	vs := make([]event.Visit, n)
+	for i := range vs {
+		enter := int64(1_626_800_000) + rng.Int64N(14*3600)
+		vs[i] = event.Visit{VisitID: fmt.Sprintf("v-%016x", rng.Uint64()), UserID: rng.Uint32N(1_000_000) + 1,
+			VenueID: uint32(10_000*rng.Float64()*rng.Float64()) + 1, Enter: enter, Source: "qr"}
+		if rng.IntN(10) < 6 {
+			vs[i].Exit = enter + 900 + rng.Int64N(8*3600)
+		}
+	}
+	var pb processor.Batch
+	p.Build(&event.Batch{Visits: vs}, &pb)
+	opts := chstore.DefaultOptions()
+	opts.Addr, opts.Database, opts.Layout = addr, chtest.Database(b, addr), bucket.DefaultLayout()
+	s, err := chstore.Open(b.Context(), opts)
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.Close() })
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Write(b.Context(), &pb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/checkin")
+}
