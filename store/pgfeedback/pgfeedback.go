@@ -9,11 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truyvet/truyvet/store/pgschema"
 
 	"github.com/truyvet/truyvet/safety"
 )
@@ -77,33 +78,19 @@ func (s *Store) Close() error {
 func (s *Store) table() string { return pgx.Identifier{s.schema, "feedback"}.Sanitize() }
 
 func (s *Store) migrate(ctx context.Context) error {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("truyvet feedback migrate " + s.schema))
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// Replicas starting together would race on CREATE … IF NOT EXISTS.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()>>1)); err != nil { //nolint:gosec // shifted into range
-			return fmt.Errorf("lock schema: %w", err)
-		}
-		for _, q := range []string{
-			`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{s.schema}.Sanitize(),
-			`CREATE TABLE IF NOT EXISTS ` + s.table() + ` (
-				feedback_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-				venue_id    bigint NOT NULL CHECK (venue_id BETWEEN 1 AND 4294967295),
-				province    text NOT NULL,
-				category    text NOT NULL,
-				body        text NOT NULL,
-				status      text NOT NULL CHECK (status IN ('open', 'resolved')),
-				created_at  timestamptz NOT NULL,
-				resolved_at timestamptz,
-				resolved_by text NOT NULL DEFAULT '',
-				resolution  text NOT NULL DEFAULT '')`,
-			`CREATE INDEX IF NOT EXISTS feedback_open ON ` + s.table() + ` (venue_id) WHERE status = 'open'`,
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("create feedback table: %w", err)
-			}
-		}
-		return nil
+	return pgschema.Migrate(ctx, s.pool, "feedback", s.schema, "feedback table", []string{
+		`CREATE TABLE IF NOT EXISTS ` + s.table() + ` (
+			feedback_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			venue_id    bigint NOT NULL CHECK (venue_id BETWEEN 1 AND 4294967295),
+			province    text NOT NULL,
+			category    text NOT NULL,
+			body        text NOT NULL,
+			status      text NOT NULL CHECK (status IN ('open', 'resolved')),
+			created_at  timestamptz NOT NULL,
+			resolved_at timestamptz,
+			resolved_by text NOT NULL DEFAULT '',
+			resolution  text NOT NULL DEFAULT '')`,
+		`CREATE INDEX IF NOT EXISTS feedback_open ON ` + s.table() + ` (venue_id) WHERE status = 'open'`,
 	})
 }
 

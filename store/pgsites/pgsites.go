@@ -16,12 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"iter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truyvet/truyvet/store/pgschema"
 
 	"github.com/truyvet/truyvet/sites"
 )
@@ -86,33 +87,20 @@ func (s *Store) Close() error {
 func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name}.Sanitize() }
 
 func (s *Store) migrate(ctx context.Context) error {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("truyvet sites migrate " + s.schema))
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()>>1)); err != nil {
-			return fmt.Errorf("lock schema: %w", err)
-		}
-		for _, q := range []string{
-			`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{s.schema}.Sanitize(),
-			`CREATE TABLE IF NOT EXISTS ` + s.table("exposure_sites") + ` (
-				site_id bigint PRIMARY KEY CHECK (site_id > 0),
-				status  text NOT NULL CHECK (status IN ('draft', 'published', 'retracted')),
-				doc     jsonb NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS exposure_sites_status ON ` + s.table("exposure_sites") + ` (status)`,
-			`CREATE TABLE IF NOT EXISTS ` + s.table("alerts") + ` (
-				seq      bigint PRIMARY KEY CHECK (seq > 0),
-				alert_id text NOT NULL UNIQUE,
-				site_id  bigint NOT NULL,
-				type     text NOT NULL,
-				user_id  bigint NOT NULL,
-				doc      jsonb NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS alerts_site ON ` + s.table("alerts") + ` (site_id, type, seq)`,
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("create exposure site tables: %w", err)
-			}
-		}
-		return nil
+	return pgschema.Migrate(ctx, s.pool, "sites", s.schema, "exposure site tables", []string{
+		`CREATE TABLE IF NOT EXISTS ` + s.table("exposure_sites") + ` (
+			site_id bigint PRIMARY KEY CHECK (site_id > 0),
+			status  text NOT NULL CHECK (status IN ('draft', 'published', 'retracted')),
+			doc     jsonb NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS exposure_sites_status ON ` + s.table("exposure_sites") + ` (status)`,
+		`CREATE TABLE IF NOT EXISTS ` + s.table("alerts") + ` (
+			seq      bigint PRIMARY KEY CHECK (seq > 0),
+			alert_id text NOT NULL UNIQUE,
+			site_id  bigint NOT NULL,
+			type     text NOT NULL,
+			user_id  bigint NOT NULL,
+			doc      jsonb NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS alerts_site ON ` + s.table("alerts") + ` (site_id, type, seq)`,
 	})
 }
 

@@ -8,11 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"iter"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/truyvet/truyvet/store/pgschema"
 
 	"github.com/truyvet/truyvet/venue"
 )
@@ -74,34 +75,20 @@ func (r *Registry) Close() error {
 }
 
 func (r *Registry) migrate(ctx context.Context) error {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte("truyvet venues migrate " + r.schema))
-	return pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		// Replicas starting together would race on CREATE … IF NOT EXISTS.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()>>1)); err != nil {
-			return fmt.Errorf("lock schema: %w", err)
-		}
-		for _, q := range []string{
-			`CREATE SCHEMA IF NOT EXISTS ` + pgx.Identifier{r.schema}.Sanitize(),
-			`CREATE TABLE IF NOT EXISTS ` + r.table() + ` (
-				venue_id bigint PRIMARY KEY CHECK (venue_id BETWEEN 1 AND 4294967295),
-				seq      bigint NOT NULL UNIQUE CHECK (seq > 0),
-				name     text NOT NULL,
-				kind     text NOT NULL,
-				province text NOT NULL,
-				district text NOT NULL,
-				commune  text NOT NULL,
-				address  text NOT NULL,
-				lat      double precision NOT NULL,
-				lon      double precision NOT NULL,
-				registered_at timestamptz NOT NULL DEFAULT now())`,
-			`CREATE INDEX IF NOT EXISTS venues_province_kind ON ` + r.table() + ` (province, kind)`,
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				return fmt.Errorf("create venue registry: %w", err)
-			}
-		}
-		return nil
+	return pgschema.Migrate(ctx, r.pool, "venues", r.schema, "venue registry", []string{
+		`CREATE TABLE IF NOT EXISTS ` + r.table() + ` (
+			venue_id bigint PRIMARY KEY CHECK (venue_id BETWEEN 1 AND 4294967295),
+			seq      bigint NOT NULL UNIQUE CHECK (seq > 0),
+			name     text NOT NULL,
+			kind     text NOT NULL,
+			province text NOT NULL,
+			district text NOT NULL,
+			commune  text NOT NULL,
+			address  text NOT NULL,
+			lat      double precision NOT NULL,
+			lon      double precision NOT NULL,
+			registered_at timestamptz NOT NULL DEFAULT now())`,
+		`CREATE INDEX IF NOT EXISTS venues_province_kind ON ` + r.table() + ` (province, kind)`,
 	})
 }
 
