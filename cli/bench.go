@@ -5,11 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/truyvet/truyvet/bench/dataset"
+	"github.com/truyvet/truyvet/bench/load"
 	"github.com/truyvet/truyvet/bench/lookup"
 	"github.com/truyvet/truyvet/bench/peers"
 	"github.com/truyvet/truyvet/bench/peers/chjoin"
@@ -18,12 +22,15 @@ import (
 	"github.com/truyvet/truyvet/bench/replay"
 	"github.com/truyvet/truyvet/bench/scaling"
 	"github.com/truyvet/truyvet/bench/synth"
+	"github.com/truyvet/truyvet/query/graph"
+	"github.com/truyvet/truyvet/store"
 )
 
-// runBench is `truyvet bench <generate|replay|query|peers|scale>`.
+// runBench is `truyvet bench <generate|load|replay|query|peers|scale>`.
 func runBench(ctx context.Context, env Env) error {
 	subs := map[string]func(context.Context, Env) error{
 		"generate": runBenchGenerate,
+		"load":     runBenchLoad,
 		"replay":   runBenchReplay,
 		"query":    runBenchQuery,
 		"peers":    runBenchPeers,
@@ -186,6 +193,61 @@ func replayPath(rc replay.Config) string {
 		return "Kafka"
 	}
 	return rc.IngestURL
+}
+
+// runBenchLoad writes a city straight into a store with the processor's
+// writer and asks random cases of it through the query server's engine.
+func runBenchLoad(ctx context.Context, env Env) error {
+	var (
+		cf  cityFlags
+		sf  storeFlags
+		lc  load.Config
+		out string
+	)
+	fs := benchFlagSet(env, "load", &cf)
+	sf.register(fs, true)
+	fs.IntVar(&lc.Batch, "batch", load.DefaultBatch, "records per write (one columnar insert per table on ClickHouse)")
+	fs.IntVar(&lc.Writers, "writers", 2, "batches built and written at once")
+	fs.IntVar(&lc.Cases, "cases", 100, "random cases asked at depth 1 and at depth 2 after the load; 0: none")
+	fs.Float64Var(&lc.MinMinutes, "min-minutes", 15, "contact threshold of the queries")
+	fs.DurationVar(&lc.Settle, "settle", 0, "after the load, wait up to this long for the bytes on disk to stop changing (merges) before measuring them again")
+	fs.StringVar(&out, "out", "truyvet-load", "directory for report.json, report.md and charts")
+	cfg, err := benchCity(fs, &cf, env)
+	if err != nil {
+		return err
+	}
+	if err := sf.validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	lc.City, lc.Dataset, lc.Progress = cfg, cf.Describe(cfg), env.Stderr
+	if err := lc.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := sf.open(ctx, &startup{timeout: 30 * time.Second, log: log}, prometheus.NewRegistry(), log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = s.Close() }()
+	t := load.Target{Sink: s, Layout: s.Layout(), Engine: graph.NewEngine(s, engineOptions(s)...)}
+	if sz, ok := s.(store.Sizer); ok {
+		t.Sizer = sz
+	}
+	if c, ok := s.(interface{ Compact(context.Context) error }); ok {
+		t.Compact = c.Compact
+	}
+	r, err := load.Run(ctx, lc, t)
+	if err != nil {
+		return err
+	}
+	if err := r.Write(out); err != nil {
+		return err
+	}
+	for _, f := range r.Figures {
+		fmt.Fprintf(env.Stdout, "%-48s %14.1f %s\n", f.Name, f.Value, f.Unit)
+	}
+	fmt.Fprintf(env.Stdout, "report in %s\n", out)
+	return nil
 }
 
 // runBenchQuery asks a running truyvet for random cases' exposure graphs.

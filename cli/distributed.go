@@ -515,21 +515,26 @@ func openGuarded(ctx context.Context, af accessFlags, vf venueFlags, late *lateG
 	return g, venues, closeAll, nil
 }
 
+// engineOptions are the query engine's options on s.
+func engineOptions(s store.Backend) []graph.Option {
+	if _, remote := s.(*chstore.Store); remote {
+		// Over the network a round trip costs more than reading a venue's
+		// visitors: the first tier too is read by venue (the case in one
+		// query, its venues' visitors in another), not through the bitmaps
+		// and then the candidates' stays (bench/README.md).
+		return []graph.Option{graph.VenueReads(1)}
+	}
+	return nil
+}
+
 // registerQuery adds the query API, the summary, the accounts routes and
 // the UI over s, auditing to g's trail and counting cases and lookups in
 // sum. Contact definitions live in s.
 // With a venue registry reg, exposure sites are named and contact
 // definitions' venue kinds come from it (without, every venue is "other").
 func registerQuery(mux *http.ServeMux, cfg api.Config, s store.Backend, g *guarded, d *deps, now func() time.Time, reg venue.Registry, sum *summarySide) {
-	var eopts []graph.Option
+	eopts := engineOptions(s)
 	opts := []api.Option{api.WithDeclarations(s)}
-	if _, remote := s.(*chstore.Store); remote {
-		// Over the network a round trip costs more than reading a venue's
-		// visitors: the first tier too is read by venue (the case in one
-		// query, its venues' visitors in another), not through the bitmaps
-		// and then the candidates' stays (bench/README.md).
-		eopts = append(eopts, graph.VenueReads(1))
-	}
 	if reg != nil {
 		eopts = append(eopts, graph.WithVenueKinds(venue.KindsOf{Registry: reg}))
 		opts = append(opts, api.WithVenues(reg))

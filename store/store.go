@@ -70,6 +70,20 @@ type Counter interface {
 	Counts(ctx context.Context) (Counts, error)
 }
 
+// TableUsage is what one table takes on disk: for ClickHouse one copy (a
+// replica of each shard), in its active parts; the embedded store reports
+// itself as one table without a row count.
+type TableUsage struct {
+	Table string
+	Rows  int64 // rows before merges fold replays; 0 when the store does not know
+	Bytes int64 // compressed, on disk
+}
+
+// Sizer reports what a store takes on disk, largest table first.
+type Sizer interface {
+	DiskUsage(ctx context.Context) ([]TableUsage, error)
+}
+
 // Retention drops whole local days older than keep: once at start and then
 // every interval, until ctx ends. Dropping is idempotent, and an error in one
 // pass is logged and counted by the store (truyvet_store_retention_runs_total)

@@ -304,6 +304,35 @@ func (s *Store) Counts(ctx context.Context) (store.Counts, error) {
 	return c, err
 }
 
+// DiskUsage implements store.Sizer from the active parts of every table of
+// the database (on a cluster, one replica of each shard: one copy).
+func (s *Store) DiskUsage(ctx context.Context) ([]store.TableUsage, error) {
+	parts := "system.parts"
+	if s.cluster != "" {
+		parts = "cluster('" + s.cluster + "', system.parts)"
+	}
+	rows, err := s.conn.Query(ctx, "SELECT table, sum(rows), sum(bytes_on_disk) AS b FROM "+parts+" WHERE database = ? AND active GROUP BY table ORDER BY b DESC, table", s.db)
+	if err != nil {
+		return nil, unavailable("read parts", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []store.TableUsage
+	for rows.Next() {
+		var (
+			t    string
+			n, b uint64
+		)
+		if err := rows.Scan(&t, &n, &b); err != nil {
+			return nil, unavailable("read parts", err)
+		}
+		out = append(out, store.TableUsage{Table: strings.TrimSuffix(t, "_local"), Rows: int64(n), Bytes: int64(b)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("read parts", err)
+	}
+	return out, nil
+}
+
 // Days lists the local days with data, from the tables' partitions.
 func (s *Store) Days(ctx context.Context) ([]bucket.Day, error) {
 	parts := "system.parts"
