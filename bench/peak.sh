@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The national peak through the distributed path: one `truyvet ingest`, the
+# local Kafka broker, two `truyvet process` replicas writing ClickHouse, and
+# `truyvet bench replay` posting a synthetic city as fast as it goes (or at
+# --rate). Reports sustained events/s, freshness and lag (bench/README.md).
+#
+#   eval "$(deploy/local/up.sh)"
+#   bench/peak.sh [--tier S] [--clients 12] [--rate 0] [--out truyvet-peak] [--cluster]
+#
+# Every flag after the script's own goes to `bench replay`. With --cluster
+# the processors write the local 2x2 cluster (deploy/local/cluster-up.sh).
+# Ports 18181-18184; topics, consumer group and database are fresh per run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${TRUYVET_KAFKA_BROKERS:?run eval \"\$(deploy/local/up.sh)\" first}"
+: "${TRUYVET_CLICKHOUSE_ADDR:?run eval \"\$(deploy/local/up.sh)\" first}"
+: "${TRUYVET_POSTGRES_URL:?run eval \"\$(deploy/local/up.sh)\" first}"
+
+tier=S clients=12 out=truyvet-peak cluster=
+args=()
+while (($#)); do
+  case $1 in
+    --tier) tier=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --cluster) cluster=1; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+run=peak$(date +%s)
+work=$(mktemp -d)
+bin=$work/truyvet
+go build -o "$bin" .
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ch=(--clickhouse-addr "$TRUYVET_CLICKHOUSE_ADDR" --clickhouse-database "$run")
+if [[ -n $cluster ]]; then
+  : "${TRUYVET_CLICKHOUSE_CLUSTER_ADDR:?run eval \"\$(deploy/local/cluster-up.sh)\" first}"
+  ch=(--clickhouse-addr "$TRUYVET_CLICKHOUSE_CLUSTER_ADDR" --clickhouse-cluster "${TRUYVET_CLICKHOUSE_CLUSTER:-truyvet_2x2}" --clickhouse-database "$run")
+fi
+pg=(--postgres-url "$TRUYVET_POSTGRES_URL" --postgres-schema "$run" --admin-token-file "$work/admin.token" --log-level warn)
+kafka=(--kafka-brokers "$TRUYVET_KAFKA_BROKERS" --kafka-topic-prefix "${run}_" --kafka-partitions 8)
+
+"$bin" ingest --listen 127.0.0.1:18181 "${pg[@]}" "${kafka[@]}" "${ch[@]}" --rate-limit-ingest 0 >"$work/ingest.log" 2>&1 &
+pids+=($!)
+for i in 1 2; do
+  "$bin" process --listen 127.0.0.1:1818$((i + 1)) "${pg[@]}" "${kafka[@]}" "${ch[@]}" --kafka-group "${run}_g" >"$work/process$i.log" 2>&1 &
+  pids+=($!)
+done
+"$bin" query --listen 127.0.0.1:18184 "${pg[@]}" "${ch[@]}" >"$work/query.log" 2>&1 &
+pids+=($!)
+for port in 18181 18182 18183 18184; do
+  for _ in $(seq 120); do
+    curl -fs "127.0.0.1:$port/readyz" >/dev/null && break
+    sleep 0.5
+  done
+  curl -fs "127.0.0.1:$port/readyz" >/dev/null || { echo "peak.sh: 127.0.0.1:$port not ready" >&2; for f in "$work"/*.log; do echo "== $f" >&2; tail -n 20 "$f" >&2; done; exit 1; }
+done
+token=$("$bin" accounts create --postgres-url "$TRUYVET_POSTGRES_URL" --postgres-schema "$run" \
+  --name peak --roles app,epidemiologist,admin --provinces '*' | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+[[ -n $token ]] || { echo "peak.sh: no token" >&2; exit 1; }
+
+TRUYVET_TOKEN=$token "$bin" bench replay --url http://127.0.0.1:18181 \
+  --status-url http://127.0.0.1:18182,http://127.0.0.1:18183 --venues-url "" \
+  --tier "$tier" --clients "$clients" --out "$out" "${args[@]}"
+for i in 1 2; do
+  grep -E 'level=(ERROR|WARN)' "$work/process$i.log" | tail -5 || true
+done
