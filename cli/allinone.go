@@ -169,6 +169,7 @@ func newNode(ctx context.Context, cfg allInOneConfig, d *deps, now func() time.T
 		return nil, err
 	}
 	sink.Provinces, siteStore.Provinces = n.venues.known, n.venues.known // before the pipe runs
+	n.sum.venues = n.venues.known
 	n.ingest, err = ingest.NewHandler(cfg.Ingest, n.pipe, ingest.NewMetrics(d.reg), d.log, now, n.venues.ingestOption(), n.sum.ingestOption())
 	if err != nil {
 		_ = store.Close()

@@ -454,6 +454,7 @@ func runQuery(ctx context.Context, env Env) error {
 	if venues == nil {
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, nil, sum)
 	} else {
+		sum.venues = venues.known
 		registerQuery(e.mux, qcfg, st, g, d, env.Now, venues.reg, sum)
 		venues.routes(e.mux, st, g.trail, d, env.Now)
 		fb, err := openFeedback(runCtx, af)

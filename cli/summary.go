@@ -15,6 +15,7 @@ import (
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/safety"
 	"github.com/truyvet/truyvet/sites"
 	"github.com/truyvet/truyvet/store"
 	"github.com/truyvet/truyvet/store/chstore"
@@ -35,6 +36,7 @@ type summarySide struct {
 	tally    *summary.Tally
 	now      func() time.Time
 	log      *slog.Logger
+	venues   summary.Registered // the registry's copy, for not_assessed; nil: not known here
 }
 
 func newSummary(c summary.Counters, d *deps, now func() time.Time) *summarySide {
@@ -46,12 +48,22 @@ func (s *summarySide) run(ctx context.Context) { s.tally.Run(ctx, summaryFlush) 
 
 // routes adds GET /v1/summary.
 func (s *summarySide) routes(mux *http.ServeMux) {
-	(&summary.Handler{Counters: s.counters, Provinces: province.Default(), Now: s.now, Log: s.log}).Register(mux)
+	h := &summary.Handler{Counters: s.counters, Provinces: province.Default(), Now: s.now, Log: s.log}
+	if s.venues != nil { // not a nil *cache.Cache in the interface
+		h.Venues = s.venues
+	}
+	h.Register(mux)
 }
 
-// sink counts each batch next makes durable; provinces name check-ins' (nil: unknown).
+// sink counts each batch next makes durable; provinces name check-ins' and
+// assessed venues' (nil: unknown). The venues' levels are kept when next
+// reads its assessments back (safety.PriorReader: both stores do).
 func (s *summarySide) sink(next processor.Sink, provinces summary.Provinces) *summary.Sink {
-	return &summary.Sink{Next: next, Counters: s.counters, Provinces: provinces, Now: s.now}
+	sk := &summary.Sink{Next: next, Counters: s.counters, Provinces: provinces, Now: s.now}
+	if pr, ok := next.(safety.PriorReader); ok {
+		sk.Assessments = pr
+	}
+	return sk
 }
 
 // ingestOption counts ingest's rejections.

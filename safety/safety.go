@@ -93,3 +93,81 @@ func History(as []event.Assessment, from, to bucket.Day) []Day {
 	}
 	return out
 }
+
+// VenueDay is one venue's local day: the unit a level is kept for.
+type VenueDay struct {
+	Venue uint32
+	Day   bucket.Day
+}
+
+// PriorReader reads the assessments a store holds for some (venue, day)s in
+// one call: what the level moves of a batch are computed against (Moves).
+// The embedded and the ClickHouse store implement it.
+type PriorReader interface {
+	// VenueDayAssessments returns every assessment stored for the given
+	// (venue, day)s, replaced ones included, ordered as Order does.
+	VenueDayAssessments(ctx context.Context, keys []VenueDay) ([]event.Assessment, error)
+}
+
+// Keys returns the (venue, day)s of as, each once, in (day, venue) order.
+func Keys(as []event.Assessment) []VenueDay {
+	out := make([]VenueDay, 0, len(as))
+	for i := range as {
+		out = append(out, VenueDay{Venue: as[i].VenueID, Day: bucket.Day(as[i].Day)})
+	}
+	slices.SortFunc(out, func(a, b VenueDay) int { return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Venue, b.Venue)) })
+	return slices.Compact(out)
+}
+
+// Move is a change of a venue's level on a day: From is "" when the venue
+// had no assessment that day before (it was LevelNotAssessed), else the
+// level of the assessment that counted until then.
+type Move struct {
+	VenueDay
+	From, To checklist.Level
+}
+
+// Moves returns the level changes that storing batch makes, given stored,
+// the assessments the store held for batch's (venue, day)s before it was
+// written (PriorReader): per (venue, day), from the level of the one that
+// counted among stored (Latest) to the level of the one that counts among
+// stored and batch together, where the two differ. So a record already
+// stored (a replay) changes nothing, nor one filed before the one that
+// counts (late, out of order); a later one the same day moves the venue
+// from its level to the new one. Ordered by day and venue.
+func Moves(stored, batch []event.Assessment) []Move {
+	before := map[VenueDay]*event.Assessment{}
+	for i := range stored {
+		a := &stored[i]
+		k := VenueDay{Venue: a.VenueID, Day: bucket.Day(a.Day)}
+		if old, ok := before[k]; !ok || a.Later(old) {
+			before[k] = a
+		}
+	}
+	after := map[VenueDay]*event.Assessment{}
+	for i := range batch {
+		a := &batch[i]
+		k := VenueDay{Venue: a.VenueID, Day: bucket.Day(a.Day)}
+		old, ok := after[k]
+		if !ok {
+			old, ok = before[k], before[k] != nil
+		}
+		if !ok || a.Later(old) {
+			after[k] = a
+		} else {
+			after[k] = old
+		}
+	}
+	var out []Move
+	for _, k := range Keys(batch) {
+		to := after[k]
+		var from checklist.Level
+		if b := before[k]; b != nil {
+			from = b.Level
+		}
+		if from != to.Level {
+			out = append(out, Move{VenueDay: k, From: from, To: to.Level})
+		}
+	}
+	return out
+}

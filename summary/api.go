@@ -11,6 +11,7 @@ import (
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/province"
+	"github.com/truyvet/truyvet/schemas/checklist"
 )
 
 // Window bounds of GET /v1/summary, in local days.
@@ -40,10 +41,17 @@ type Answer struct {
 	Days     []Day  `json:"days"`
 }
 
+// Registered counts registered venues, in a province or in all ("").
+// venue/cache.Cache is one.
+type Registered interface {
+	RegisteredVenues(province string) int64
+}
+
 // Handler serves GET /v1/summary from Counters.
 type Handler struct {
 	Counters  Counters
 	Provinces *province.List
+	Venues    Registered // for not_assessed; nil: not_assessed is 0
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -105,6 +113,21 @@ func Read(ctx context.Context, c Counters, q Query) (Answer, error) {
 	return a, nil
 }
 
+// NotAssessed sets each day's not_assessed to the registered venues that
+// have no level that day: registered less those counted at a level (never
+// below 0: a venue counted before the registry's copy knew it).
+func (a *Answer) NotAssessed(registered int64) {
+	for i := range a.Days {
+		n := registered
+		for l, c := range a.Days[i].VenuesByLevel {
+			if l != string(checklist.LevelNotAssessed) {
+				n -= c
+			}
+		}
+		a.Days[i].VenuesByLevel[string(checklist.LevelNotAssessed)] = max(0, n)
+	}
+}
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q, err := h.parse(r)
 	if err != nil {
@@ -121,6 +144,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the summary counters are unavailable; retry later", "reason": "unavailable"})
 		return
+	}
+	if h.Venues != nil {
+		a.NotAssessed(h.Venues.RegisteredVenues(q.Province))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, a)

@@ -12,6 +12,7 @@ import (
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/safety"
 )
 
 // Provinces finds the province of venues: ProvincesOf sets dst[i] to the
@@ -30,11 +31,25 @@ type CountedSink interface {
 // same call: with a CountedSink in the same write, else by AddCounts right
 // after it. A batch whose counts cannot be added fails, and is retried
 // whole, as a failed write is.
+//
+// With Assessments set, it also keeps venues_by_level: before a batch of
+// assessments is written, it reads what the store holds for the batch's
+// (venue, day)s and adds the batch's level moves (safety.Moves: -1 to the
+// level a venue leaves, +1 to the one it takes, on the day assessed, in
+// the venue's province). A replay finds its records stored and moves
+// nothing. Moves whose AddCounts failed after their batch was stored are
+// kept and added with the next batch (the retry finds the batch stored).
 type Sink struct {
-	Next      processor.Sink
-	Counters  Counters
-	Provinces Provinces // nil: every check-in under Unknown
-	Now       func() time.Time
+	Next        processor.Sink
+	Counters    Counters
+	Provinces   Provinces          // nil: every check-in under Unknown
+	Assessments safety.PriorReader // the store Next writes to; nil: venues_by_level not kept
+	Now         func() time.Time
+
+	// mu makes one batch at a time read the levels and write: a batch's
+	// moves are computed against what the store holds before it.
+	mu    sync.Mutex
+	carry []Delta // moves of stored batches not added yet
 }
 
 var _ processor.Sink = (*Sink)(nil)
@@ -42,8 +57,24 @@ var _ processor.Sink = (*Sink)(nil)
 // Write implements processor.Sink.
 func (s *Sink) Write(ctx context.Context, b *processor.Batch) error {
 	ds := s.counts(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var moves []Delta
+	if as := b.Records.Assessments; len(as) > 0 && s.Assessments != nil {
+		prior, err := s.Assessments.VenueDayAssessments(ctx, safety.Keys(as))
+		if err != nil {
+			return fmt.Errorf("read the venues' levels before the batch: %w", err)
+		}
+		moves = s.levelDeltas(safety.Moves(prior, as))
+	}
+	moves = append(moves, s.carry...)
+	ds = append(ds, moves...)
 	if cs, ok := s.Next.(CountedSink); ok {
-		return cs.WriteCounted(ctx, b, ds)
+		if err := cs.WriteCounted(ctx, b, ds); err != nil {
+			return err
+		}
+		s.carry = nil
+		return nil
 	}
 	if err := s.Next.Write(ctx, b); err != nil {
 		return err
@@ -52,9 +83,39 @@ func (s *Sink) Write(ctx context.Context, b *processor.Batch) error {
 		return nil
 	}
 	if err := s.Counters.AddCounts(ctx, ds); err != nil {
+		s.carry = moves
 		return fmt.Errorf("count the batch for the summary: %w", err)
 	}
+	s.carry = nil
 	return nil
+}
+
+// levelDeltas are the venues_by_level deltas of moves, in each venue's
+// province.
+func (s *Sink) levelDeltas(moves []safety.Move) []Delta {
+	if len(moves) == 0 {
+		return nil
+	}
+	provs := make([]string, len(moves))
+	if s.Provinces != nil {
+		ids := make([]uint32, len(moves))
+		for i := range moves {
+			ids[i] = moves[i].Venue
+		}
+		s.Provinces.ProvincesOf(ids, provs)
+	}
+	ds := make([]Delta, 0, 2*len(moves))
+	for i, m := range moves {
+		p := provs[i]
+		if p == "" {
+			p = Unknown
+		}
+		if m.From != "" {
+			ds = append(ds, Delta{Day: m.Day, Province: p, Metric: VenuesByLevel, Key: string(m.From), N: -1})
+		}
+		ds = append(ds, Delta{Day: m.Day, Province: p, Metric: VenuesByLevel, Key: string(m.To), N: 1})
+	}
+	return ds
 }
 
 // counts are b's records_in, today.

@@ -66,7 +66,8 @@ const (
 // in the national summary, in no province's.
 const Unknown = "unknown"
 
-// Levels are the venue safety levels, every one in an answer.
+// Levels are the venue safety levels (checklist.Levels), every one in an
+// answer.
 var Levels = []string{"green", "yellow", "orange", "red", "not_assessed"}
 
 // Kinds are the record kinds every answer lists.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/audit/audittest"
+	"github.com/truyvet/truyvet/safety"
+	"github.com/truyvet/truyvet/schemas/checklist"
 	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/summary"
 	"github.com/truyvet/truyvet/summary/summarytest"
@@ -279,4 +282,108 @@ func TestSinkWritesCountsWithTheBatch(t *testing.T) {
 	s := &summary.Sink{Next: next, Counters: failing{}, Now: clock}
 	require.NoError(t, s.Write(t.Context(), &processor.Batch{Records: event.Batch{Visits: []event.Visit{{VenueID: 1}}}}))
 	require.Equal(t, []summary.Delta{{Day: today, Province: summary.Unknown, Metric: summary.RecordsIn, Key: "visit", N: 1}}, next.counts)
+}
+
+// assessmentSink stores assessments in memory and reads them back
+// (safety.PriorReader), failing writes while down.
+type assessmentSink struct {
+	as   []event.Assessment
+	down bool
+}
+
+func (s *assessmentSink) Write(_ context.Context, b *processor.Batch) error {
+	if s.down {
+		return errDown
+	}
+	s.as = append(s.as, b.Records.Assessments...)
+	return nil
+}
+
+func (s *assessmentSink) VenueDayAssessments(_ context.Context, keys []safety.VenueDay) ([]event.Assessment, error) {
+	var out []event.Assessment
+	for _, a := range s.as {
+		if slices.Contains(keys, safety.VenueDay{Venue: a.VenueID, Day: bucket.Day(a.Day)}) {
+			out = append(out, a)
+		}
+	}
+	return safety.Order(out), nil
+}
+
+func TestSinkMovesVenuesBetweenLevels(t *testing.T) {
+	m := &summarytest.Memory{}
+	down := false
+	st := &assessmentSink{}
+	s := &summary.Sink{Next: st, Counters: &switchable{up: m, down: &down}, Provinces: provinces{10: "79"}, Assessments: st, Now: clock}
+	d := uint32(today)
+	green := event.Assessment{AssessmentID: "a1", VenueID: 10, Day: d, SubmittedAt: 100, Level: checklist.LevelGreen}
+	red := event.Assessment{AssessmentID: "a2", VenueID: 10, Day: d, SubmittedAt: 200, Level: checklist.LevelRed}
+	other := event.Assessment{AssessmentID: "a3", VenueID: 11, Day: d, SubmittedAt: 150, Level: checklist.LevelYellow}
+	write := func(as ...event.Assessment) error {
+		return s.Write(t.Context(), &processor.Batch{Records: event.Batch{Assessments: as}})
+	}
+	require.NoError(t, write(green, other))
+	require.Equal(t, map[string]int64{"records_in/assessment": 1, "venues_by_level/green": 1}, counts(t, m, "79"))
+	require.Equal(t, map[string]int64{"records_in/assessment": 1, "venues_by_level/yellow": 1}, counts(t, m, summary.Unknown))
+	require.NoError(t, write(green), "a replay")
+	require.Equal(t, int64(1), counts(t, m, "79")["venues_by_level/green"])
+
+	// The second of the day is stored, but its counts cannot be added: the
+	// retry finds it stored and adds the moves kept from the first try.
+	down = true
+	require.ErrorIs(t, write(red), errDown)
+	down = false
+	require.NoError(t, write(red))
+	require.Equal(t, map[string]int64{"records_in/assessment": 3, "venues_by_level/red": 1}, counts(t, m, "79"))
+
+	st.down = true
+	require.ErrorIs(t, write(green), errDown, "a failed write counts nothing")
+	require.Equal(t, map[string]int64{"venues_by_level/red": 1, "venues_by_level/yellow": 1, "records_in/assessment": 4},
+		counts(t, m, ""))
+}
+
+func TestNotAssessedIsRegisteredLessAssessed(t *testing.T) {
+	m := &summarytest.Memory{}
+	require.NoError(t, m.AddCounts(t.Context(), []summary.Delta{
+		{Day: today, Province: "79", Metric: summary.VenuesByLevel, Key: "green", N: 3},
+		{Day: today, Province: "79", Metric: summary.VenuesByLevel, Key: "red", N: 1},
+		{Day: today, Province: "01", Metric: summary.VenuesByLevel, Key: "yellow", N: 9},
+	}))
+	inner := http.NewServeMux()
+	(&summary.Handler{Counters: m, Provinces: province.Default(), Now: clock, Venues: registered{"79": 10, "01": 5}}).Register(inner)
+	get := func(path string) summary.Answer {
+		rec := httptest.NewRecorder()
+		openapitest.Handler(t, inner).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		require.Equal(t, http.StatusOK, rec.Code)
+		var a summary.Answer
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &a))
+		return a
+	}
+	a := get("/v1/summary?province=79&from=2021-07-14&to=2021-07-15")
+	require.Equal(t, map[string]int64{"green": 0, "yellow": 0, "orange": 0, "red": 0, "not_assessed": 10}, a.Days[0].VenuesByLevel)
+	require.Equal(t, map[string]int64{"green": 3, "yellow": 0, "orange": 0, "red": 1, "not_assessed": 6}, a.Days[1].VenuesByLevel)
+	a = get("/v1/summary?province=01&from=2021-07-15&to=2021-07-15")
+	require.Equal(t, int64(0), a.Days[0].VenuesByLevel["not_assessed"], "never below zero")
+	a = get("/v1/summary?from=2021-07-15&to=2021-07-15")
+	require.Equal(t, int64(15-13), a.Days[0].VenuesByLevel["not_assessed"])
+}
+
+type registered map[string]int64
+
+func (r registered) RegisteredVenues(p string) int64 {
+	if p == "" {
+		var n int64
+		for _, c := range r {
+			n += c
+		}
+		return n
+	}
+	return r[p]
+}
+
+func TestLevelsAreTheChecklists(t *testing.T) {
+	var want []string
+	for _, l := range checklist.Levels() {
+		want = append(want, string(l))
+	}
+	require.Equal(t, want, summary.Levels)
 }

@@ -27,6 +27,7 @@ import (
 type AssessmentBackend interface {
 	processor.Sink
 	safety.AssessmentStore
+	safety.PriorReader
 	DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day, error)
 }
 
@@ -103,6 +104,27 @@ func RunAssessments(t *testing.T, open func(t *testing.T) AssessmentBackend) {
 			}
 			require.Equal(t, exp, got, "venue %d", v)
 		}
+		// A batch's (venue, day)s at once, the ones not stored and the
+		// greatest venue id among them.
+		for range 20 {
+			var keys []safety.VenueDay
+			for range 1 + rng.IntN(12) {
+				keys = append(keys, safety.VenueDay{Venue: uint32(1 + rng.IntN(42)), Day: Base - 1 + bucket.Day(rng.IntN(7))})
+			}
+			keys = append(keys, safety.VenueDay{Venue: ^uint32(0), Day: Base})
+			got, err := s.VenueDayAssessments(t.Context(), keys)
+			require.NoError(t, err)
+			var exp []event.Assessment
+			for _, a := range want {
+				if slices.Contains(keys, safety.VenueDay{Venue: a.VenueID, Day: bucket.Day(a.Day)}) {
+					exp = append(exp, a)
+				}
+			}
+			require.Equal(t, exp, got, "%v", keys)
+		}
+		got, err := s.VenueDayAssessments(t.Context(), nil)
+		require.NoError(t, err)
+		require.Empty(t, got)
 	})
 	t.Run("SecondOfTheDayCountsFirstStays", func(t *testing.T) {
 		s := open(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/safety"
@@ -51,6 +52,40 @@ func (s *Store) DayAssessments(ctx context.Context, d bucket.Day) ([]event.Asses
 func (s *Store) VenueAssessments(ctx context.Context, venue uint32, from, to bucket.Day) ([]event.Assessment, error) {
 	return s.readAssessments(ctx, "venue assessments", "SELECT DISTINCT "+assessmentColumns+" FROM "+s.db+
 		".assessments WHERE venue = ? AND day >= ? AND day <= ?", venue, uint32(from), uint32(to))
+}
+
+var _ safety.PriorReader = (*Store)(nil)
+
+// VenueDayAssessments implements safety.PriorReader: one query for the
+// keys' days and venues (chunked), the pairs not asked for left out.
+func (s *Store) VenueDayAssessments(ctx context.Context, keys []safety.VenueDay) ([]event.Assessment, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	want := make(map[safety.VenueDay]struct{}, len(keys))
+	var days, venues []uint32
+	for _, k := range keys {
+		want[k] = struct{}{}
+		days, venues = append(days, uint32(k.Day)), append(venues, k.Venue)
+	}
+	slices.Sort(days)
+	days = slices.Compact(days)
+	slices.Sort(venues)
+	venues = slices.Compact(venues)
+	var out []event.Assessment
+	for chunk := range slices.Chunk(venues, usersPerQuery) {
+		as, err := s.readAssessments(ctx, "prior assessments", "SELECT DISTINCT "+assessmentColumns+" FROM "+s.db+
+			".assessments WHERE day IN ("+idList(days)+") AND venue IN ("+idList(chunk)+")")
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range as {
+			if _, ok := want[safety.VenueDay{Venue: a.VenueID, Day: bucket.Day(a.Day)}]; ok {
+				out = append(out, a)
+			}
+		}
+	}
+	return safety.Order(out), nil
 }
 
 func (s *Store) readAssessments(ctx context.Context, op, q string, args ...any) ([]event.Assessment, error) {

@@ -92,6 +92,9 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 			return err
 		}
 	}
+	// Assessments last: a write that fails before them leaves none stored,
+	// so its retry moves the venues' levels for the summary as the first
+	// try would have (summary.Sink).
 	return s.writeAssessments(ctx, b.Records.Assessments)
 }
 

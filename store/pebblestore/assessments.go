@@ -56,11 +56,7 @@ func (s *Store) DayAssessments(ctx context.Context, d bucket.Day) ([]event.Asses
 func (s *Store) VenueAssessments(ctx context.Context, venue uint32, from, to bucket.Day) ([]event.Assessment, error) {
 	var out []event.Assessment
 	for d := from; d <= to && d >= from; d++ {
-		lo := userPrefix(nil, spaceAssessment, d, venue)
-		hi := userPrefix(nil, spaceAssessment, d, venue+1)
-		if venue == ^uint32(0) {
-			hi = dayPrefix(spaceAssessment, d+1)
-		}
+		lo, hi := venueDayRange(venue, d)
 		as, err := s.scanAssessments(ctx, lo, hi)
 		if err != nil {
 			return nil, err
@@ -68,6 +64,32 @@ func (s *Store) VenueAssessments(ctx context.Context, venue uint32, from, to buc
 		out = append(out, as...)
 	}
 	return out, nil
+}
+
+var _ safety.PriorReader = (*Store)(nil)
+
+// VenueDayAssessments implements safety.PriorReader: one seek per (venue, day).
+func (s *Store) VenueDayAssessments(ctx context.Context, keys []safety.VenueDay) ([]event.Assessment, error) {
+	var out []event.Assessment
+	for _, k := range keys {
+		lo, hi := venueDayRange(k.Venue, k.Day)
+		as, err := s.scanAssessments(ctx, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, as...)
+	}
+	return safety.Order(out), nil
+}
+
+// venueDayRange bounds the keys of venue's assessments of day d.
+func venueDayRange(venue uint32, d bucket.Day) (lo, hi []byte) {
+	lo = userPrefix(nil, spaceAssessment, d, venue)
+	hi = userPrefix(nil, spaceAssessment, d, venue+1)
+	if venue == ^uint32(0) {
+		hi = dayPrefix(spaceAssessment, d+1)
+	}
+	return lo, hi
 }
 
 func (s *Store) scanAssessments(ctx context.Context, lo, hi []byte) ([]event.Assessment, error) {

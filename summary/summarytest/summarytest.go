@@ -58,7 +58,9 @@ type Dropper interface {
 
 // Run checks c against Memory: random deltas over days, provinces, metrics
 // and keys, added in batches and concurrently, read back by day ranges and
-// provinces; and, when c is a Dropper, that retention drops old days.
+// provinces; when c is a Dropper, that retention drops old days; and, when
+// c is a LevelBackend, that venues_by_level kept through summary.Sink
+// agrees with the levels the Safety Map reads.
 // c must start empty.
 func Run(t *testing.T, c summary.Counters) {
 	ctx := t.Context()
@@ -146,5 +148,8 @@ func Run(t *testing.T, c summary.Counters) {
 			require.NoError(t, err)
 			require.Equal(t, summary.Sorted(want), summary.Sorted(got), "later days are kept")
 		})
+	}
+	if lb, ok := c.(LevelBackend); ok {
+		t.Run("venues by level", func(t *testing.T) { runLevels(t, lb, day0+40) })
 	}
 }

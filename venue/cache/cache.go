@@ -50,6 +50,7 @@ type Cache struct {
 	provMu sync.RWMutex
 	prov   map[uint32]uint8
 	names  []string // names[0] is "": not known
+	counts []int64  // venues per names index
 }
 
 // snapshot is one immutable state of the cache.
@@ -84,7 +85,7 @@ func New(reg venue.Registry, opts Options) *Cache {
 			Help: "Refreshes of ingest's copy of the venue registry that failed.",
 		})}
 	c.snap.Store(&snapshot{ids: roaring.New()})
-	c.prov, c.names = map[uint32]uint8{}, []string{""}
+	c.prov, c.names, c.counts = map[uint32]uint8{}, []string{""}, []int64{0}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(c.errs,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -136,16 +137,35 @@ func (c *Cache) setProvinces(vs []venue.Venue) {
 	c.provMu.Lock()
 	defer c.provMu.Unlock()
 	for _, v := range vs {
+		if _, seen := c.prov[v.ID]; seen {
+			continue // a venue's province does not change
+		}
 		i := slices.Index(c.names, v.Province)
 		if i < 0 {
 			if len(c.names) == 256 {
-				continue // not a province list of 2021 or since; left unknown
+				i = 0 // not a province list of 2021 or since; left unknown
+			} else {
+				i = len(c.names)
+				c.names, c.counts = append(c.names, v.Province), append(c.counts, 0)
 			}
-			i = len(c.names)
-			c.names = append(c.names, v.Province)
 		}
 		c.prov[v.ID] = uint8(i) //nolint:gosec // i < 256
+		c.counts[i]++
 	}
+}
+
+// RegisteredVenues is the number of venues known in province, or in every
+// province when it is "" (summary.Registered).
+func (c *Cache) RegisteredVenues(province string) int64 {
+	c.provMu.RLock()
+	defer c.provMu.RUnlock()
+	if province == "" {
+		return int64(len(c.prov))
+	}
+	if i := slices.Index(c.names[1:], province); i >= 0 {
+		return c.counts[i+1]
+	}
+	return 0
 }
 
 // ProvincesOf sets dst[i] to the province of venue ids[i], "" when it is not

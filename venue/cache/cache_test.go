@@ -129,4 +129,10 @@ func TestProvincesOf(t *testing.T) {
 	got := make([]string, 3)
 	c.ProvincesOf([]uint32{1, vs[0].ID, 999}, got)
 	require.Equal(t, []string{"01", "79", ""}, got)
+	c.Add(vs) // again: counted once
+	require.NoError(t, c.Load(t.Context()))
+	require.EqualValues(t, 2, c.RegisteredVenues(""))
+	require.EqualValues(t, 1, c.RegisteredVenues("01"))
+	require.EqualValues(t, 1, c.RegisteredVenues("79"))
+	require.EqualValues(t, 0, c.RegisteredVenues("48"))
 }
