@@ -1,5 +1,6 @@
 // Package reconcile checks the distributed pipeline's promise with the data
-// itself: every record Kafka holds on the record topics (what ingest
+// itself: every record Kafka holds on the record topics (check-ins,
+// encounters, health declarations and venue self-assessments: what ingest
 // acknowledged with a 202) is either in the store or in the dead-letter
 // topic. The counters of /v1/status cannot prove it once anything was
 // replayed (processed counts replays, ingest's accepted restarts at zero,
@@ -28,7 +29,10 @@ import (
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
-// Store lists the distinct record ids it holds for a kind and local day.
+// Store lists the distinct record ids it holds for a kind and local day:
+// a visit's day is its enter's, an encounter's its start's, a
+// declaration's its declared_at's, an assessment's the day assessed (the
+// days the stores keep them under). Both stores implement it.
 type Store interface {
 	RecordIDs(ctx context.Context, kind event.Kind, day bucket.Day, yield func(id string)) error
 }
@@ -93,6 +97,12 @@ func (m ids) batch(b *event.Batch) {
 	for i := range b.Encounters {
 		m.add(event.KindEncounter, bucket.DayOf(b.Encounters[i].Start), b.Encounters[i].EncounterID)
 	}
+	for i := range b.Declarations {
+		m.add(event.KindDeclaration, bucket.DayOf(b.Declarations[i].DeclaredAt), b.Declarations[i].DeclarationID)
+	}
+	for i := range b.Assessments {
+		m.add(event.KindAssessment, bucket.Day(b.Assessments[i].Day), b.Assessments[i].AssessmentID)
+	}
 }
 
 // Run reconciles the topics against store.
@@ -104,7 +114,7 @@ func Run(ctx context.Context, cfg Config, store Store) (Report, error) {
 	var rep Report
 	accepted, dead := ids{}, ids{}
 	var b event.Batch
-	for _, topic := range []string{cfg.Topics.Checkins, cfg.Topics.Proximity} {
+	for _, topic := range cfg.Topics.Records() {
 		trunc, err := readTopic(ctx, cfg.Brokers, topic, func(m *kafka.Message) {
 			b.Reset()
 			if err := event.DecodeWire(m.Value, &b); err != nil {

@@ -3,6 +3,8 @@ package chstore
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -328,11 +330,21 @@ func inRanges(rs []bucket.Range, b uint32) bool {
 }
 
 // RecordIDs calls yield with each distinct record id stored for kind on day
-// (visit_id for visits, encounter_id for encounters), for reconciliation.
+// (visit_id, encounter_id, declaration_id or assessment_id), for
+// reconciliation (processor/reconcile.Store).
 func (s *Store) RecordIDs(ctx context.Context, kind event.Kind, day bucket.Day, yield func(id string)) error {
-	q := "SELECT DISTINCT visit_id FROM " + s.db + ".stays WHERE day = ?"
-	if kind == event.KindEncounter {
+	var q string
+	switch kind {
+	case event.KindVisit:
+		q = "SELECT DISTINCT visit_id FROM " + s.db + ".stays WHERE day = ?"
+	case event.KindEncounter:
 		q = "SELECT DISTINCT encounter_id FROM " + s.db + ".contacts WHERE day = ?"
+	case event.KindDeclaration:
+		q = "SELECT DISTINCT declaration_id FROM " + s.db + ".declarations WHERE day = ?"
+	case event.KindAssessment:
+		q = "SELECT DISTINCT assessment_id FROM " + s.db + ".assessments WHERE day = ?"
+	default:
+		return fmt.Errorf("record ids of kind %d: %w", kind, errors.ErrUnsupported)
 	}
 	rows, err := s.conn.Query(ctx, q, uint32(day))
 	if err != nil {
