@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -124,6 +125,20 @@ func safetyRoad(t *testing.T, in, out *proc, admin string) {
 	code, raw := get(t, "", out.url("/v1/safety-map/venues/1?days=2"), "")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, string(raw), `"filed":2`)
+	// The dashboard's summary counts the venue at its day's level, as the
+	// map's own summary does: red (the second assessment replaced the
+	// first's green), in its province and nationally.
+	want := map[string]int64{"green": 0, "yellow": 0, "orange": 0, "red": 1, "not_assessed": 0}
+	for _, province := range []string{"79", ""} {
+		require.Eventually(t, func() bool { return summaryLevels(t, out, province) != nil && maps.Equal(want, summaryLevels(t, out, province)) },
+			time.Minute, 100*time.Millisecond, "venues_by_level of %q: %v", province, summaryLevels(t, out, province))
+	}
+	code, raw = get(t, "", out.url("/v1/safety-map/summary?province=79"), "")
+	require.Equal(t, http.StatusOK, code)
+	var counts struct{ Levels map[string]int64 }
+	require.NoError(t, json.Unmarshal(raw, &counts))
+	require.Equal(t, want, counts.Levels, "the map's summary agrees")
+	require.Equal(t, map[string]int64{"green": 0, "yellow": 0, "orange": 0, "red": 0, "not_assessed": 0}, summaryLevels(t, out, "01"))
 
 	code, body = postJSON(t, "", out.url("/v1/venues/1/feedback"), []byte(`{"category":"crowding","text":"Đông quá"}`))
 	require.Equal(t, http.StatusAccepted, code, body)
@@ -137,6 +152,29 @@ func safetyRoad(t *testing.T, in, out *proc, admin string) {
 	require.Contains(t, string(raw), `"open_feedback":0`)
 	_, raw = get(t, "", in.url("/metrics"), "")
 	require.Contains(t, string(raw), `truyvet_safety_assessments_total{level="red"} 1`)
+}
+
+// summaryLevels reads today's venues_by_level of province ("": national)
+// off GET /v1/summary at p, nil when it does not answer.
+func summaryLevels(t *testing.T, p *proc, province string) map[string]int64 {
+	t.Helper()
+	path := "/v1/summary"
+	if province != "" {
+		path += "?province=" + province
+	}
+	code, body, err := fetch(p.token, p.url(path), "")
+	if err != nil || code != http.StatusOK {
+		return nil
+	}
+	var a struct {
+		Days []struct {
+			VenuesByLevel map[string]int64 `json:"venues_by_level"`
+		}
+	}
+	if json.Unmarshal(body, &a) != nil || len(a.Days) == 0 {
+		return nil
+	}
+	return a.Days[len(a.Days)-1].VenuesByLevel
 }
 
 func TestSafetyMapAllInOne(t *testing.T) {

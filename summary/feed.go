@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +20,14 @@ import (
 // province of ids[i], or "" when not known. venue/cache.Cache is one.
 type Provinces interface {
 	ProvincesOf(ids []uint32, dst []string)
+}
+
+// Loader is a Provinces that can catch up with the registry (venue/cache.Cache):
+// the Sink has it catch up once when an assessed venue is not known, so a
+// venue assessed right after it was registered elsewhere counts in its
+// province, and all its level moves in the same one.
+type Loader interface {
+	Load(ctx context.Context) error
 }
 
 // CountedSink is a sink that stores a batch's counts with the batch, in one
@@ -65,7 +74,7 @@ func (s *Sink) Write(ctx context.Context, b *processor.Batch) error {
 		if err != nil {
 			return fmt.Errorf("read the venues' levels before the batch: %w", err)
 		}
-		moves = s.levelDeltas(safety.Moves(prior, as))
+		moves = s.levelDeltas(ctx, safety.Moves(prior, as))
 	}
 	moves = append(moves, s.carry...)
 	ds = append(ds, moves...)
@@ -92,7 +101,7 @@ func (s *Sink) Write(ctx context.Context, b *processor.Batch) error {
 
 // levelDeltas are the venues_by_level deltas of moves, in each venue's
 // province.
-func (s *Sink) levelDeltas(moves []safety.Move) []Delta {
+func (s *Sink) levelDeltas(ctx context.Context, moves []safety.Move) []Delta {
 	if len(moves) == 0 {
 		return nil
 	}
@@ -103,6 +112,9 @@ func (s *Sink) levelDeltas(moves []safety.Move) []Delta {
 			ids[i] = moves[i].Venue
 		}
 		s.Provinces.ProvincesOf(ids, provs)
+		if l, ok := s.Provinces.(Loader); ok && slices.Contains(provs, "") && l.Load(ctx) == nil {
+			s.Provinces.ProvincesOf(ids, provs)
+		}
 	}
 	ds := make([]Delta, 0, 2*len(moves))
 	for i, m := range moves {
