@@ -130,7 +130,9 @@ func safetyRoad(t *testing.T, in, out *proc, admin string) {
 	// first's green), in its province and nationally.
 	want := map[string]int64{"green": 0, "yellow": 0, "orange": 0, "red": 1, "not_assessed": 0}
 	for _, province := range []string{"79", ""} {
-		require.Eventually(t, func() bool { return summaryLevels(t, out, province) != nil && maps.Equal(want, summaryLevels(t, out, province)) },
+		require.Eventually(t, func() bool {
+			return summaryLevels(t, out, province) != nil && maps.Equal(want, summaryLevels(t, out, province))
+		},
 			time.Minute, 100*time.Millisecond, "venues_by_level of %q: %v", province, summaryLevels(t, out, province))
 	}
 	code, raw = get(t, "", out.url("/v1/safety-map/summary?province=79"), "")

@@ -105,8 +105,16 @@ type VenueDay struct {
 // The embedded and the ClickHouse store implement it.
 type PriorReader interface {
 	// VenueDayAssessments returns every assessment stored for the given
-	// (venue, day)s, replaced ones included, ordered as Order does.
+	// (venue, day)s, replaced ones included, ordered as Order does: at
+	// least the fields that pick the one that counts and its level
+	// (VenueID, Day, SubmittedAt, AssessmentID, Level; see Brief), the
+	// others possibly zero.
 	VenueDayAssessments(ctx context.Context, keys []VenueDay) ([]event.Assessment, error)
+}
+
+// Brief is a with only the fields PriorReader must return.
+func Brief(a event.Assessment) event.Assessment {
+	return event.Assessment{VenueID: a.VenueID, Day: a.Day, SubmittedAt: a.SubmittedAt, AssessmentID: a.AssessmentID, Level: a.Level}
 }
 
 // Keys returns the (venue, day)s of as, each once, in (day, venue) order.

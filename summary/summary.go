@@ -21,19 +21,29 @@
 //   - sites_published, alerts_sent: the exposure-site store, per approval
 //     that succeeds and per alert stored (not a duplicate), in the province
 //     of the site's venue (Sites wraps it; Tally).
-//   - venues_by_level{level}: defined here and answered (as 0) today; the
-//     self-assessment stage feeds it through the same Counters when it
-//     lands. A venue's level is a gauge kept as counts: its feed adds 1 to
-//     the new level and -1 to the old when a venue's level for a day changes.
+//   - venues_by_level{level}: the processor (Sink, with Assessments set),
+//     per day assessed and in the venue's province. A venue's level is a
+//     gauge kept as counts: the level of a venue's day is that of its
+//     latest assessment (the Safety Map's rule, safety.Moves), and a batch
+//     that changes it adds 1 to the new level and -1 to the old, computed
+//     against what the store held for the batch's (venue, day)s before it
+//     was written, so replays move nothing. not_assessed is not counted: an
+//     answer sets it to the registered venues (Handler.Venues) less those
+//     at a level (Answer.NotAssessed).
 //
 // Days are local days (Asia/Ho_Chi_Minh) of when the count happened at the
 // server (records: when processed), not of the records' own times: the
-// summary is a dashboard of the pipeline's day. The embedded store writes a
+// summary is a dashboard of the pipeline's day. venues_by_level is the
+// exception: it counts on the day assessed, so it agrees with the Safety
+// Map's summary of that day. The embedded store writes a
 // batch's counts in the batch's own atomic write (CountedSink), so
 // all-in-one's records_in is exact; through Kafka delivery is at least
 // once, and a batch replayed after a processor crash between its write and
 // its commit is counted again: the counts are then a gauge of work done, as
-// /v1/status is. The exposure answers themselves are exact either way.
+// /v1/status is. The exposure answers themselves are exact either way. The
+// level moves of such a replay are none (its records are stored); a
+// processor killed between a batch's write and its AddCounts loses the
+// batch's moves (a failed AddCounts keeps them for the retry).
 //
 // Both stores implement Counters: the embedded store in key space 'n' with
 // Pebble's merge operator adding, ClickHouse in a SummingMergeTree

@@ -57,7 +57,8 @@ func (s *Store) VenueAssessments(ctx context.Context, venue uint32, from, to buc
 var _ safety.PriorReader = (*Store)(nil)
 
 // VenueDayAssessments implements safety.PriorReader: one query for the
-// keys' days and venues (chunked), the pairs not asked for left out.
+// keys' days and venues (chunked), the pairs not asked for left out, the
+// brief columns only (no answers to decode).
 func (s *Store) VenueDayAssessments(ctx context.Context, keys []safety.VenueDay) ([]event.Assessment, error) {
 	if len(keys) == 0 {
 		return nil, nil
@@ -74,15 +75,28 @@ func (s *Store) VenueDayAssessments(ctx context.Context, keys []safety.VenueDay)
 	venues = slices.Compact(venues)
 	var out []event.Assessment
 	for chunk := range slices.Chunk(venues, usersPerQuery) {
-		as, err := s.readAssessments(ctx, "prior assessments", "SELECT DISTINCT "+assessmentColumns+" FROM "+s.db+
+		rows, err := s.conn.Query(ctx, "SELECT DISTINCT day, venue, submitted_at, assessment_id, level FROM "+s.db+
 			".assessments WHERE day IN ("+idList(days)+") AND venue IN ("+idList(chunk)+")")
 		if err != nil {
-			return nil, err
+			s.m.errors.WithLabelValues("assessments").Inc()
+			return nil, unavailable("read prior assessments", err)
 		}
-		for _, a := range as {
+		for rows.Next() {
+			var a event.Assessment
+			var level string
+			if err := rows.Scan(&a.Day, &a.VenueID, &a.SubmittedAt, &a.AssessmentID, &level); err != nil {
+				_ = rows.Close()
+				return nil, unavailable("read prior assessments", err)
+			}
 			if _, ok := want[safety.VenueDay{Venue: a.VenueID, Day: bucket.Day(a.Day)}]; ok {
+				a.Level = checklist.Level(level)
 				out = append(out, a)
 			}
+		}
+		err = rows.Err()
+		_ = rows.Close()
+		if err != nil {
+			return nil, unavailable("read prior assessments", err)
 		}
 	}
 	return safety.Order(out), nil

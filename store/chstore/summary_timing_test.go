@@ -40,3 +40,18 @@ func BenchmarkSummaryTierM(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVenueLevelsTierM writes 14 days of 100 000 venues' assessments
+// through the summary's sink and reads the summary with venues_by_level
+// (summarytest.BenchLevels).
+func BenchmarkVenueLevelsTierM(b *testing.B) {
+	addr := chtest.Addr(b)
+	opts := chstore.DefaultOptions()
+	opts.Addr, opts.Database = addr, chtest.Database(b, addr)
+	s, err := chstore.Open(b.Context(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	summarytest.BenchLevels(b, s)
+}

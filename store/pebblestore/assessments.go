@@ -2,9 +2,11 @@ package pebblestore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -68,18 +70,41 @@ func (s *Store) VenueAssessments(ctx context.Context, venue uint32, from, to buc
 
 var _ safety.PriorReader = (*Store)(nil)
 
-// VenueDayAssessments implements safety.PriorReader: one seek per (venue, day).
+// VenueDayAssessments implements safety.PriorReader: one iterator, one
+// seek per (venue, day), in key order.
 func (s *Store) VenueDayAssessments(ctx context.Context, keys []safety.VenueDay) ([]event.Assessment, error) {
-	var out []event.Assessment
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	keys = slices.Clone(keys)
+	slices.SortFunc(keys, func(a, b safety.VenueDay) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Venue, b.Venue))
+	})
+	keys = slices.Compact(keys)
+	lo, _ := venueDayRange(keys[0].Venue, keys[0].Day)
+	_, hi := venueDayRange(keys[len(keys)-1].Venue, keys[len(keys)-1].Day)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = it.Close() }()
+	var b event.Batch
 	for _, k := range keys {
 		lo, hi := venueDayRange(k.Venue, k.Day)
-		as, err := s.scanAssessments(ctx, lo, hi)
-		if err != nil {
-			return nil, err
+		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, fmt.Errorf("read assessment: %w", err)
+			}
+			if err := event.DecodeWire(v, &b); err != nil {
+				return nil, fmt.Errorf("assessment %x: %w", it.Key(), err)
+			}
 		}
-		out = append(out, as...)
+		if err := it.Error(); err != nil {
+			return nil, fmt.Errorf("scan assessments: %w", err)
+		}
 	}
-	return safety.Order(out), nil
+	return safety.Order(b.Assessments), nil
 }
 
 // venueDayRange bounds the keys of venue's assessments of day d.

@@ -44,3 +44,15 @@ func BenchmarkSummaryTierM(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVenueLevelsTierM writes 14 days of 100 000 venues' assessments
+// through the summary's sink and reads the summary with venues_by_level
+// (summarytest.BenchLevels).
+func BenchmarkVenueLevelsTierM(b *testing.B) {
+	s, err := Open(b.Context(), Options{Dir: b.TempDir(), Layout: bucket.DefaultLayout(), CacheBytes: 64 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	summarytest.BenchLevels(b, s)
+}
