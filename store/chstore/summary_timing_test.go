@@ -1,8 +1,11 @@
 package chstore_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/store/chstore"
@@ -53,5 +56,29 @@ func BenchmarkVenueLevelsTierM(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer func() { _ = s.Close() }()
-	summarytest.BenchLevels(b, s)
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: addr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	// The alternative not taken: the levels computed on each read from the
+	// 14 days of assessments (national only: the rows have no province).
+	summarytest.BenchLevels(b, s, func(b *testing.B, last bucket.Day) {
+		b.Run("read-time-levels", func(b *testing.B) {
+			for range b.N {
+				summarytest.Latency(b, 20, func() error {
+					rows, err := conn.Query(b.Context(), fmt.Sprintf("SELECT day, level, count() FROM (SELECT day, venue, argMax(level, submitted_at) AS level FROM %s.assessments WHERE day >= %d AND day <= %d GROUP BY day, venue) GROUP BY day, level",
+						opts.Database, last-13, last))
+					if err != nil {
+						return err
+					}
+					for rows.Next() {
+					}
+					err = rows.Err()
+					_ = rows.Close()
+					return err
+				})
+			}
+		})
+	})
 }

@@ -171,7 +171,8 @@ func (tierMProvinces) ProvincesOf(ids []uint32, dst []string) {
 // Sink's added cost per batch) and the 14-day summary's latency with
 // venues_by_level, nationally and for a province, in ms, right after the
 // fill and once more after Settle.
-func BenchLevels(b *testing.B, s LevelBackend) {
+// Each of also runs on the filled store, given the last day.
+func BenchLevels(b *testing.B, s LevelBackend, also ...func(b *testing.B, last bucket.Day)) {
 	ctx := b.Context()
 	last := bucket.DayOf(time.Now().Unix())
 	m := TierMLevels{Venues: 100_000, Days: 14, Batch: 5_000}
@@ -234,6 +235,9 @@ func BenchLevels(b *testing.B, s LevelBackend) {
 				}
 			})
 		}
+	}
+	for _, f := range also {
+		f(b, last)
 	}
 }
 
