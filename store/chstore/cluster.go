@@ -38,9 +38,23 @@ var ErrClusterDDL = errors.New("ON CLUSTER statement did not reach every shard")
 // deduplication would instead drop legitimately identical blocks (two equal
 // summary additions) and, on 18.16, skip the materialised views of an insert
 // one of whose partition parts was a replay (a day's declaration counts).
+//
+// A read skips a replica that is behind its peer (replicaDelaySeconds): one
+// that returns after being down, or is new, serves reads from the moment it
+// answers while it fetches what its peer took meanwhile, and in_order sends
+// reads to it first; ClickHouse skips a replica only when the oldest insert
+// it has not fetched is at least max_replica_delay_for_distributed_queries
+// old (300 s by default), and reads fall back to a lagging replica when every
+// replica of a shard lags.
 func clusterSettings() clickhouse.Settings {
-	return clickhouse.Settings{"insert_distributed_sync": 1, "insert_deduplicate": 0}
+	return clickhouse.Settings{"insert_distributed_sync": 1, "insert_deduplicate": 0,
+		"max_replica_delay_for_distributed_queries": replicaDelaySeconds, "fallback_to_stale_replicas_for_distributed_queries": 1}
 }
+
+// replicaDelaySeconds is how far behind (whole seconds, from the oldest
+// insert it has not fetched) a replica may be and still serve reads: 1
+// lets only a replica with nothing pending but the last second's inserts.
+const replicaDelaySeconds = 1
 
 // checkLoadBalancing warns unless the server's profile sends reads and
 // writes to the first live replica of each shard (load_balancing =
@@ -282,6 +296,81 @@ func (s *Store) checkCreated(ctx context.Context, sts []string) error {
 			if !have[n] {
 				return fmt.Errorf("%s.%s is missing on %s after its ON CLUSTER statement (see that server's log): %w", s.db, n, addr, ErrClusterDDL)
 			}
+		}
+	}
+	return nil
+}
+
+// onEachShard runs statements that act on a table's local part, in order:
+// on one server, there; on a cluster, on the first live replica of each
+// shard, over a connection of its own to that server (the cluster's
+// configuration names it, and the store must reach it by that name). It is
+// how retention drops a day (ALTER TABLE T_local DROP PARTITION): a
+// ReplicatedMergeTree replica forwards the drop to its shard's leader, which
+// logs it for every replica, one down included when it returns. Not ON
+// CLUSTER: there, 18.16 has both replicas of a shard race for a ZooKeeper
+// lock so that one runs an ALTER, and now and then both run it; the second
+// to finish fails to mark the task executed ("Node exists" on
+// …/shards/…/executed), its DDLWorker takes that for an unexpected ZooKeeper
+// error and ends, and the server runs no ON CLUSTER statement until it
+// restarts (each one then waits on it until its timeout). A shard with no
+// live replica fails with ErrClusterDDL.
+func (s *Store) onEachShard(ctx context.Context, sts []string) error {
+	if len(sts) == 0 {
+		return nil
+	}
+	if s.cluster == "" {
+		for _, st := range sts {
+			if err := s.conn.Exec(ctx, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	all, live, err := s.clusterHosts(ctx)
+	if err != nil {
+		return err
+	}
+	var order []uint32
+	target := map[uint32]string{}
+	for _, h := range all {
+		if _, seen := target[h.shard]; !seen {
+			order = append(order, h.shard)
+			target[h.shard] = ""
+		}
+		if target[h.shard] == "" && live[h.addr] {
+			target[h.shard] = h.addr
+		}
+	}
+	for _, shard := range order {
+		if target[shard] == "" {
+			return fmt.Errorf("shard %d: %w (servers up: %d of %d)", shard, ErrClusterDDL, len(live), len(all))
+		}
+	}
+	for _, shard := range order {
+		if err := s.onServer(ctx, target[shard], sts); err != nil {
+			return fmt.Errorf("shard %d (%s): %w", shard, target[shard], err)
+		}
+	}
+	return nil
+}
+
+// onServer runs statements on the server at addr alone.
+func (s *Store) onServer(ctx context.Context, addr string, sts []string) error {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:         []string{addr},
+		Auth:         s.auth,
+		DialTimeout:  s.dialTimeout,
+		ReadTimeout:  s.readTimeout,
+		MaxOpenConns: 1,
+	})
+	if err != nil {
+		return unavailable("connect to "+addr, err)
+	}
+	defer func() { _ = conn.Close() }()
+	for _, st := range sts {
+		if err := conn.Exec(ctx, st); err != nil {
+			return unavailable(st, err)
 		}
 	}
 	return nil

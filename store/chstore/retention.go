@@ -23,15 +23,14 @@ func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day
 }
 
 func (s *Store) dropDay(ctx context.Context, d bucket.Day) error {
-	for _, table := range []string{"stays", "visitors", "contacts", "bitmaps", "declarations", "declaration_trips", "declaration_counts", "assessments"} {
-		onCluster := ""
-		if s.cluster != "" {
-			onCluster = " ON CLUSTER " + s.cluster
-		}
-		if err := s.ddl(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %d", s.db, s.table(table), onCluster, uint32(d))); err != nil {
-			s.m.errors.WithLabelValues("drop_partition").Inc()
-			return fmt.Errorf("drop day %s from %s: %w", d, table, err)
-		}
+	tables := []string{"stays", "visitors", "contacts", "bitmaps", "declarations", "declaration_trips", "declaration_counts", "assessments"}
+	sts := make([]string, len(tables))
+	for i, table := range tables {
+		sts[i] = fmt.Sprintf("ALTER TABLE %s.%s DROP PARTITION %d", s.db, s.table(table), uint32(d))
+	}
+	if err := s.onEachShard(ctx, sts); err != nil {
+		s.m.errors.WithLabelValues("drop_partition").Inc()
+		return fmt.Errorf("drop day %s: %w", d, err)
 	}
 	return nil
 }

@@ -113,6 +113,8 @@ type Store struct {
 	cluster     string // empty: one server
 	ddlTimeout  time.Duration
 	dialTimeout time.Duration
+	auth        clickhouse.Auth // for connections to one server of the cluster (onEachShard)
+	readTimeout time.Duration
 }
 
 // Open connects, applies the schema if asked, and checks the layout.
@@ -138,10 +140,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Cluster != "" {
 		settings = clusterSettings()
 	}
+	auth := clickhouse.Auth{Database: "default", Username: opts.Username, Password: opts.Password}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Settings:         settings,
 		Addr:             opts.Addr,
-		Auth:             clickhouse.Auth{Database: "default", Username: opts.Username, Password: opts.Password},
+		Auth:             auth,
 		DialTimeout:      opts.DialTimeout,
 		ReadTimeout:      opts.QueryTimeout,
 		MaxOpenConns:     8,
@@ -153,7 +156,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to clickhouse %v: %w", opts.Addr, err)
 	}
 	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m,
-		cluster: opts.Cluster, ddlTimeout: max(opts.ClusterDDLTimeout, time.Second), dialTimeout: opts.DialTimeout}
+		cluster: opts.Cluster, ddlTimeout: max(opts.ClusterDDLTimeout, time.Second), dialTimeout: opts.DialTimeout,
+		auth: auth, readTimeout: opts.QueryTimeout}
 	if err := s.init(ctx, opts.Migrate, !opts.CountersOnly); err != nil {
 		_ = conn.Close()
 		return nil, err

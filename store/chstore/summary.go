@@ -92,15 +92,13 @@ func (s *Store) dropSummaryBefore(ctx context.Context, cutoff bucket.Day) error 
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, p := range old {
-		onCluster := ""
-		if s.cluster != "" {
-			onCluster = " ON CLUSTER " + s.cluster
-		}
-		if err := s.ddl(ctx, "ALTER TABLE "+s.db+"."+s.table("summary")+onCluster+" DROP PARTITION "+p); err != nil {
-			s.m.errors.WithLabelValues("drop_partition").Inc()
-			return fmt.Errorf("drop summary day %s: %w", p, err)
-		}
+	sts := make([]string, len(old))
+	for i, p := range old {
+		sts[i] = "ALTER TABLE " + s.db + "." + s.table("summary") + " DROP PARTITION " + p
+	}
+	if err := s.onEachShard(ctx, sts); err != nil {
+		s.m.errors.WithLabelValues("drop_partition").Inc()
+		return fmt.Errorf("drop summary days %v: %w", old, err)
 	}
 	return nil
 }
