@@ -111,6 +111,16 @@ func TestMigrationFillsVisitors(t *testing.T) {
 func TestDropBeforeDropsWholePartitions(t *testing.T) {
 	addr := chtest.Addr(t)
 	s := open(t, addr, chtest.Database(t, addr), bucket.DefaultLayout())
+	days := dropFirstDay(t, s)
+	after, err := s.Days(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, days[1:], after)
+}
+
+// dropFirstDay writes records of a few days to s, drops the first day and
+// returns the days there were.
+func dropFirstDay(t *testing.T, s *chstore.Store) []bucket.Day {
+	t.Helper()
 	recs := storetest.RandomRecords(rand.New(rand.NewPCG(3, 3)), 20, 4, 200, storetest.Base)
 	p, err := processor.New(s.Layout(), s, nil)
 	require.NoError(t, err)
@@ -121,9 +131,7 @@ func TestDropBeforeDropsWholePartitions(t *testing.T) {
 	dropped, err := s.DropBefore(t.Context(), days[1])
 	require.NoError(t, err)
 	require.Equal(t, days[:1], dropped)
-	after, err := s.Days(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, days[1:], after)
+	return days
 }
 
 func openCluster(t *testing.T, addr []string, cluster, db string, layout bucket.Layout) *chstore.Store {
@@ -165,16 +173,7 @@ func TestClusterRetentionBypassesDDLQueue(t *testing.T) {
 	addr, cluster := chtest.Cluster(t)
 	db := chtest.ClusterDatabase(t, addr, cluster)
 	s := openCluster(t, addr, cluster, db, bucket.DefaultLayout())
-	recs := storetest.RandomRecords(rand.New(rand.NewPCG(3, 3)), 20, 4, 200, storetest.Base)
-	p, err := processor.New(s.Layout(), s, nil)
-	require.NoError(t, err)
-	require.NoError(t, p.Process(t.Context(), &recs))
-	days, err := s.Days(t.Context())
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(days), 2)
-	dropped, err := s.DropBefore(t.Context(), days[1])
-	require.NoError(t, err)
-	require.Equal(t, days[:1], dropped)
+	days := dropFirstDay(t, s)
 	// The replica Days reads may apply the drop a moment after the one
 	// that ran it.
 	require.Eventually(t, func() bool {
