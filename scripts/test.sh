@@ -75,8 +75,9 @@ if [ "${local_services:-}" = 1 ]; then
 fi
 if [ "${local_cluster:-}" = 1 ]; then
   echo "== cluster faults: a replica of the local ClickHouse cluster is stopped"
-  # The store's conformance suite with shard 1's first replica stopped, then
-  # the kill -9 topology with shard 2's. Tests that stop servers of one
+  # The store's conformance suite with shard 1's first replica stopped (about
+  # 3.5 min, race detector or not: the servers set the pace), then the kill -9
+  # topology with shard 2's (under a minute). Tests that stop servers of one
   # cluster must not overlap (chtest.StopReplica makes them take turns): each
   # expects only its own server down.
   TRUYVET_IT_CLUSTER_FAULTS=1 go test -race -count=1 -timeout 10m -run 'ReplicaDown' ./store/chstore/
