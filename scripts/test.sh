@@ -84,6 +84,6 @@ if [ "${local_cluster:-}" = 1 ]; then
   TRUYVET_IT_CLUSTER_FAULTS=1 go test -race -count=1 -timeout 10m -run 'ReplicaDown' ./cli/
 fi
 ./scripts/check-deploy.sh  # manifests, dashboards and alert rules (deploy/)
-echo "== fuzz (${FUZZTIME:-10s} each)"
-./scripts/fuzz.sh "${FUZZTIME:-10s}"
+echo "== fuzz (${FUZZTIME:-6s} each)"
+./scripts/fuzz.sh "${FUZZTIME:-6s}"
 echo "== all tests passed"
