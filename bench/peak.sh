@@ -68,9 +68,30 @@ token=$("$bin" accounts create --postgres-url "$TRUYVET_POSTGRES_URL" --postgres
   --name peak --roles app,epidemiologist,admin --provinces '*' | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
 [[ -n $token ]] || { echo "peak.sh: no token" >&2; exit 1; }
 
+# CPU seconds of each process over the replay: what each stage costs per
+# event, the input of a sizing (bench/README.md). The broker and ClickHouse
+# are found by their command lines; a missing one is left out.
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+declare -A who=([ingest]=${pids[0]} [process1]=${pids[1]} [process2]=${pids[2]})
+broker=$(pgrep -f 'kafka\.Kafka' | head -1 || true)
+chserver=$(pgrep -f "clickhouse-server.*${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}/clickhouse/" | head -1 || true)
+[[ -n $broker ]] && who[kafka]=$broker
+[[ -n $chserver && -z $cluster ]] && who[clickhouse]=$chserver
+declare -A before
+for k in "${!who[@]}"; do before[$k]=$(cpu "${who[$k]}"); done
+
 TRUYVET_TOKEN=$token "$bin" bench replay --url http://127.0.0.1:18181 \
   --status-url http://127.0.0.1:18182,http://127.0.0.1:18183 --venues-url "" \
   --tier "$tier" --clients "$clients" --out "$out" "${args[@]}"
+events=$(sed -n 's/.*"name": "records accepted", *"value": \([0-9]*\).*/\1/p' "$out/report.json" | head -1)
+[[ -n $events ]] || events=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(int(next(f["value"] for f in r["figures"] if f["name"]=="records accepted")))' "$out/report.json")
+echo "CPU over the replay (${events} events):"
+for k in $(printf '%s\n' "${!who[@]}" | sort); do
+  after=$(cpu "${who[$k]}")
+  awk -v k="$k" -v b="${before[$k]}" -v a="$after" -v t="$ticks" -v n="$events" \
+    'BEGIN { s = (a - b) / t; printf "  %-10s %7.1f CPU-s  %6.2f us/event\n", k, s, (n > 0 ? s / n * 1e6 : 0) }'
+done | tee "$out/cpu.txt"
 for i in 1 2; do
   grep -E 'level=(ERROR|WARN)' "$work/process$i.log" | tail -5 || true
 done

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,6 +211,8 @@ func runBenchLoad(ctx context.Context, env Env) error {
 	fs.IntVar(&lc.Writers, "writers", 2, "batches built and written at once")
 	fs.IntVar(&lc.Cases, "cases", 100, "random cases asked at depth 1 and at depth 2 after the load; 0: none")
 	fs.Float64Var(&lc.MinMinutes, "min-minutes", 15, "contact threshold of the queries")
+	fs.BoolVar(&lc.QueryOnly, "query-only", false, "skip the load: the store already holds this city (same flags), only ask the cases")
+	depths := fs.String("depths", "1,2", "depths to ask, comma-separated")
 	fs.DurationVar(&lc.Settle, "settle", 0, "after the load, wait up to this long for the bytes on disk to stop changing (merges) before measuring them again")
 	fs.StringVar(&out, "out", "truyvet-load", "directory for report.json, report.md and charts")
 	cfg, err := benchCity(fs, &cf, env)
@@ -220,6 +223,13 @@ func runBenchLoad(ctx context.Context, env Env) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	lc.City, lc.Dataset, lc.Progress = cfg, cf.Describe(cfg), env.Stderr
+	for d := range strings.SplitSeq(*depths, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil {
+			return fmt.Errorf("%w: --depths: %q is not a depth", errUsage, d)
+		}
+		lc.Depths = append(lc.Depths, n)
+	}
 	if err := lc.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}

@@ -184,3 +184,22 @@ func TestBenchCommands(t *testing.T) {
 	err = runBench(ctx, Env{Args: []string{"nope"}, Stdout: &usage, Stderr: &usage, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now})
 	require.ErrorIs(t, err, errUsage)
 }
+
+// bench load writes the embedded store under --data-dir (the deployment's
+// ClickHouse variable, exported, is not taken) and reports what it loaded.
+func TestBenchLoad(t *testing.T) {
+	deployment := envOf(map[string]string{"TRUYVET_CLICKHOUSE_ADDR": "127.0.0.1:1"})
+	dir := t.TempDir()
+	city := []string{"--tier", "demo", "--people", "300", "--venues", "20", "--days", "1", "--data-dir", filepath.Join(dir, "data")}
+	var out bytes.Buffer
+	env := Env{Args: append([]string{"load", "--cases", "3", "--out", filepath.Join(dir, "load")}, city...), Stdout: &out, Stderr: io.Discard, LookupEnv: deployment, Now: time.Now}
+	require.NoError(t, runBench(t.Context(), env))
+	require.Contains(t, out.String(), "records loaded")
+	require.Contains(t, out.String(), "F2 p99")
+	require.FileExists(t, filepath.Join(dir, "load", "report.md"))
+
+	for _, bad := range [][]string{{"--depths", "1,x"}, {"--depths", "3"}, {"--writers", "65"}} {
+		env.Args = append(append([]string{"load"}, city...), bad...)
+		require.ErrorIs(t, runBench(t.Context(), env), errUsage, bad)
+	}
+}

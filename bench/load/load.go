@@ -40,6 +40,10 @@ type Config struct {
 	// load (0: no queries), over the city's whole span, with MinMinutes.
 	Cases      int
 	MinMinutes float64
+	Depths     []int // the depths asked, in order; nil: 1 and 2
+	// QueryOnly skips the load: the store already holds the city (an earlier
+	// load of the same configuration), and only the queries are timed.
+	QueryOnly bool
 	// Settle is how long to wait at most, after the load, for the store's
 	// bytes on disk to stop changing (background merges) before measuring
 	// them again; 0: measured once, right after the load.
@@ -88,6 +92,14 @@ func (c *Config) defaults() error {
 	case c.Settle < 0:
 		return fmt.Errorf("%w: settle %s is negative", ErrConfig, c.Settle)
 	}
+	if c.Depths == nil {
+		c.Depths = []int{1, 2}
+	}
+	for _, d := range c.Depths {
+		if d != 1 && d != 2 {
+			return fmt.Errorf("%w: depth %d is not 1 or 2", ErrConfig, d)
+		}
+	}
 	return c.City.Validate()
 }
 
@@ -110,9 +122,26 @@ func Run(ctx context.Context, cfg Config, t Target) (*report.Report, error) {
 	built := time.Since(started)
 	r := report.New("truyvet bench load", "Bulk load through the processor's writer, then exposure-graph latency", cfg.Dataset)
 	r.Dataset["batch"], r.Dataset["writers"] = cfg.Batch, cfg.Writers
+	if !cfg.QueryOnly {
+		if err := loadInto(ctx, cfg, t, city, r, built); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Cases > 0 {
+		from, to := city.Span()
+		if err := ask(ctx, cfg, t.Engine, graph.Window{From: from.Unix(), To: to.Unix()}, r); err != nil {
+			return nil, err
+		}
+	}
+	r.Duration = time.Since(started)
+	return r, nil
+}
+
+// loadInto loads the city and adds the load's figures to r.
+func loadInto(ctx context.Context, cfg Config, t Target, city *synth.City, r *report.Report, built time.Duration) error {
 	l, err := loadCity(ctx, cfg, t, city)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	secs := l.took.Seconds()
 	r.Figures = append(r.Figures,
@@ -127,23 +156,14 @@ func Run(ctx context.Context, cfg Config, t Target) (*report.Report, error) {
 	if t.Compact != nil {
 		t0 := time.Now()
 		if err := t.Compact(ctx); err != nil {
-			return nil, err
+			return err
 		}
 		r.Figures = append(r.Figures, report.Figure{Name: "compaction", Value: time.Since(t0).Seconds(), Unit: "s", Note: "after the load, before the bytes are measured"})
 	}
 	if t.Sizer != nil {
-		if err := sizeUp(ctx, cfg, t.Sizer, l.records, r); err != nil {
-			return nil, err
-		}
+		return sizeUp(ctx, cfg, t.Sizer, l.records, r)
 	}
-	if cfg.Cases > 0 {
-		from, to := city.Span()
-		if err := ask(ctx, cfg, t.Engine, graph.Window{From: from.Unix(), To: to.Unix()}, r); err != nil {
-			return nil, err
-		}
-	}
-	r.Duration = time.Since(started)
-	return r, nil
+	return nil
 }
 
 type loaded struct {
@@ -304,7 +324,7 @@ func sizeUp(ctx context.Context, cfg Config, sz store.Sizer, records int64, r *r
 func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *report.Report) error {
 	rng := rand.New(rand.NewPCG(cfg.City.Seed, 7))
 	tab := report.Table{Title: "Slowest query of each depth", Header: []string{"depth", "case", "ms", "people", "candidates F1", "candidates F2", "stays read", "visitors read", "contacts read"}}
-	for _, depth := range []int{1, 2} {
+	for _, depth := range cfg.Depths {
 		var ms, nodes []float64
 		var slow struct {
 			ms   float64
@@ -324,8 +344,8 @@ func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *
 			if !slow.seen || d > slow.ms {
 				slow.ms, slow.id, slow.res, slow.seen = d, id, res, true
 			}
-			if cfg.Progress != nil && (i+1)%10 == 0 {
-				fmt.Fprintf(cfg.Progress, "depth %d: %d/%d cases\n", depth, i+1, cfg.Cases)
+			if cfg.Progress != nil {
+				fmt.Fprintf(cfg.Progress, "depth %d case %d/%d: person %d, %d people, %.1f ms\n", depth, i+1, cfg.Cases, id, len(res.Nodes)-1, d)
 			}
 		}
 		name := fmt.Sprintf("F%d", depth)

@@ -111,6 +111,17 @@ func TestLoadEmbedded(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	check(t, s, s.Layout())
+
+	// Asking again without loading: the same people, no load figures.
+	cfg := city(t)
+	r, err := load.Run(t.Context(), load.Config{City: cfg, QueryOnly: true, Depths: []int{2}, Cases: 10, MinMinutes: 15},
+		load.Target{Sink: s, Layout: s.Layout(), Engine: graph.NewEngine(s)})
+	require.NoError(t, err)
+	for _, f := range r.Figures {
+		require.NotEqual(t, "records loaded", f.Name, "nothing loaded")
+		require.NotContains(t, f.Name, "F1", "depth 1 not asked")
+	}
+	require.Positive(t, figure(t, r, "F2 people found, median"))
 }
 
 func TestLoadClickHouse(t *testing.T) {
@@ -160,6 +171,7 @@ func TestLoadRejectsABadConfig(t *testing.T) {
 		{City: synth.Demo(), Writers: 65},
 		{City: synth.Demo(), Cases: -1},
 		{City: synth.Demo(), Settle: -1},
+		{City: synth.Demo(), Depths: []int{3}},
 		{City: synth.Config{}},
 	} {
 		err := c.Validate()
