@@ -5,10 +5,12 @@
 # --rate). Reports sustained events/s, freshness and lag (bench/README.md).
 #
 #   eval "$(deploy/local/up.sh)"
-#   bench/peak.sh [--tier S] [--clients 12] [--rate 0] [--out truyvet-peak] [--cluster]
+#   bench/peak.sh [--tier S] [--clients 12] [--rate 0] [--out truyvet-peak] [--cluster] [--direct]
 #
 # Every flag after the script's own goes to `bench replay`. With --cluster
 # the processors write the local 2x2 cluster (deploy/local/cluster-up.sh).
+# With --direct the load tester produces straight to the record topics (no
+# HTTP ingest): the processors' own ceiling.
 # Ports 18181-18184; topics, consumer group and database are fresh per run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 : "${TRUYVET_CLICKHOUSE_ADDR:?run eval \"\$(deploy/local/up.sh)\" first}"
 : "${TRUYVET_POSTGRES_URL:?run eval \"\$(deploy/local/up.sh)\" first}"
 
-tier=S clients=12 out=truyvet-peak cluster=
+tier=S clients=12 out=truyvet-peak cluster= direct=
 args=()
 while (($#)); do
   case $1 in
@@ -25,6 +27,7 @@ while (($#)); do
     --clients) clients=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --cluster) cluster=1; shift ;;
+    --direct) direct=1; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -81,6 +84,10 @@ chserver=$(pgrep -f "clickhouse-server.*${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyve
 declare -A before
 for k in "${!who[@]}"; do before[$k]=$(cpu "${who[$k]}"); done
 
+if [[ -n $direct ]]; then
+  args+=(--kafka-brokers "$TRUYVET_KAFKA_BROKERS" --kafka-topic-prefix "${run}_")
+  unset 'who[ingest]'
+fi
 TRUYVET_TOKEN=$token "$bin" bench replay --url http://127.0.0.1:18181 \
   --status-url http://127.0.0.1:18182,http://127.0.0.1:18183 --venues-url "" \
   --tier "$tier" --clients "$clients" --out "$out" "${args[@]}"
