@@ -54,3 +54,25 @@ func TestVisitorsQueriesFitAndCoverEveryVenue(t *testing.T) {
 	require.Empty(t, q, "no spans, no query")
 	require.Equal(t, 1, n)
 }
+
+// A venue is read on the days its spans may reach, each day once: from the
+// day a stay ending in a span could have begun (bucket.MaxSpan before it)
+// to the span's last day.
+func TestVisitorsReadOnlyTheDaysOfEachVenuesSpans(t *testing.T) {
+	day := func(d int64, h int64) int64 { return d*86400 - 7*3600 + h*3600 } // local hour h of local day d
+	d0 := int64(bucket.DayOf(day(20_000, 12)))
+	pair := func(d int64, v int) string { return "(" + strconv.FormatInt(d, 10) + "," + strconv.Itoa(v) + ")" }
+	got := string(appendDayKeys(nil, graph.VenueSpans{Venue: 7, Spans: []graph.Interval{
+		{Start: day(20_000, 10), End: day(20_000, 11)}, // the day and the one before
+		{Start: day(20_000, 15), End: day(20_000, 16)}, // nothing new
+		{Start: day(20_001, 9), End: day(20_001, 10)},  // the next day
+		{Start: day(20_005, 9), End: day(20_005, 10)},  // days 4 and 5 later
+	}}))
+	require.Equal(t, strings.Join([]string{pair(d0-1, 7), pair(d0, 7), pair(d0+1, 7), pair(d0+4, 7), pair(d0+5, 7)}, ","), got)
+	got = string(appendDayKeys([]byte(got), graph.VenueSpans{Venue: 8, Spans: []graph.Interval{{Start: day(20_000, 23), End: day(20_001, 1)}}}))
+	require.True(t, strings.HasSuffix(got, ","+pair(d0-1, 8)+","+pair(d0, 8)+","+pair(d0+1, 8)), got)
+
+	s := &Store{db: "truyvet", layout: bucket.DefaultLayout()}
+	q, _ := s.visitorsQuery([]graph.VenueSpans{{Venue: 7, Spans: []graph.Interval{{Start: day(20_000, 10), End: day(20_000, 11)}}}})
+	require.Contains(t, q, "(day, venue) IN ("+pair(d0-1, 7)+","+pair(d0, 7)+")")
+}
