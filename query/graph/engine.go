@@ -233,6 +233,35 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 	w := s.q.Window
 	one := []uint32{s.q.Case}
 	caseSrc := source{id: s.q.Case, from: w.From}
+	// The case's trips are read beside its stays and encounters: on a
+	// remote store that is one round trip fewer on the way to F1.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type tripsRead struct {
+		trips map[uint32][]coTravel
+		err   error
+	}
+	tripsc := make(chan tripsRead, 1)
+	go func() {
+		t, err := s.coTravelOf(ctx, one, w)
+		tripsc <- tripsRead{t, err}
+	}()
+	src, err := s.readStaysAndContacts(ctx, caseSrc)
+	tr := <-tripsc
+	if err != nil {
+		return source{}, err
+	}
+	if tr.err != nil {
+		return source{}, fmt.Errorf("read trips of case %d: %w", s.q.Case, tr.err)
+	}
+	src.trips = tr.trips[s.q.Case]
+	return s.caseRead(src), nil
+}
+
+// readStaysAndContacts reads the case's stays and encounters into caseSrc.
+func (s *search) readStaysAndContacts(ctx context.Context, caseSrc source) (source, error) {
+	w := s.q.Window
+	one := []uint32{s.q.Case}
 	if ps, ok := s.store.(PersonStore); ok {
 		stays, contacts, err := ps.Person(ctx, s.q.Case, w)
 		if err != nil {
@@ -253,12 +282,7 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 			caseSrc.contacts = append(caseSrc.contacts, uc.Contacts...)
 		}
 	}
-	trips, err := s.coTravelOf(ctx, one, w)
-	if err != nil {
-		return source{}, fmt.Errorf("read trips of case %d: %w", s.q.Case, err)
-	}
-	caseSrc.trips = trips[s.q.Case]
-	return s.caseRead(caseSrc), nil
+	return caseSrc, nil
 }
 
 // caseRead counts what was read of the case and draws its timeline.
