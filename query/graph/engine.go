@@ -247,10 +247,12 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 		tripsc <- tripsRead{t, err}
 	}()
 	src, err := s.readStaysAndContacts(ctx, caseSrc)
-	tr := <-tripsc
 	if err != nil {
+		cancel() // the trips are not needed: end their read rather than wait for it
+		<-tripsc
 		return source{}, err
 	}
+	tr := <-tripsc
 	if tr.err != nil {
 		return source{}, fmt.Errorf("read trips of case %d: %w", s.q.Case, tr.err)
 	}
