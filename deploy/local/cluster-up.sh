@@ -17,7 +17,8 @@
 # under $TRUYVET_LOCAL_DIR/cluster; default ~/.cache/truyvet/local),
 # TRUYVET_CLUSTER_ZOOKEEPER_PORT (22181), TRUYVET_CLUSTER_BASE_PORT (29000:
 # native 29000-29003, interserver 29009-29012), TRUYVET_CLUSTER_HTTP_BASE_PORT
-# (28123: HTTP 28123-28126), TRUYVET_CLICKHOUSE_CLUSTER (truyvet_2x2).
+# (28123: HTTP 28123-28126), TRUYVET_CLICKHOUSE_CLUSTER (truyvet_2x2),
+# TRUYVET_START_TIMEOUT (seconds a starting server may take while it lives, 900).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cluster-env.sh"
@@ -70,7 +71,8 @@ CFG
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dzookeeper.jmx.log4j.disable=true \
     -cp "$cp" org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" > "$dir/server.log" 2>&1 < /dev/null &
     echo $! > "$pid")
-  for _ in $(seq 1 120); do
+  local started=$SECONDS
+  while [ $((SECONDS - started)) -lt "${TRUYVET_START_TIMEOUT:-900}" ]; do
     # "srvr" names the mode once the server serves requests (ruok answers
     # before it has loaded its data).
     if (exec 3<>"/dev/tcp/127.0.0.1/$zk_port" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null | grep -q '^Mode: '; then
@@ -137,7 +139,8 @@ await_node() { # s1r1 ...
   local node=$1 dir=$cluster_state/$1 pid=$cluster_state/$1/clickhouse.pid
   local port http
   port=$(node_port "$node") http=$(node_http_port "$node")
-  for _ in $(seq 1 240); do
+  local started=$SECONDS
+  while [ $((SECONDS - started)) -lt "${TRUYVET_START_TIMEOUT:-900}" ]; do
     if port_open "$port" && port_open "$http"; then
       return
     fi

@@ -15,7 +15,9 @@
 # stops them. Settings: TRUYVET_LOCAL_DIR (state and caches, default
 # ~/.cache/truyvet/local), TRUYVET_KAFKA_PORT (19092),
 # TRUYVET_KAFKA_CONTROLLER_PORT (19093), TRUYVET_CLICKHOUSE_PORT (19000, native
-# protocol), TRUYVET_CLICKHOUSE_HTTP_PORT (18123), TRUYVET_POSTGRES_PORT (15432).
+# protocol), TRUYVET_CLICKHOUSE_HTTP_PORT (18123), TRUYVET_POSTGRES_PORT (15432),
+# TRUYVET_START_TIMEOUT (seconds a starting server may take while it lives,
+# 900: a broker that was killed recovers every partition's log first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
@@ -24,6 +26,7 @@ controller_port=${TRUYVET_KAFKA_CONTROLLER_PORT:-19093}
 ch_port=${TRUYVET_CLICKHOUSE_PORT:-19000}
 ch_http_port=${TRUYVET_CLICKHOUSE_HTTP_PORT:-18123}
 pg_port=${TRUYVET_POSTGRES_PORT:-15432}
+start_timeout=${TRUYVET_START_TIMEOUT:-900}
 
 log() { echo "up.sh: $*" >&2; }
 
@@ -88,16 +91,21 @@ PROPS
     -Dlog4j.configuration="file:$here/kafka/log4j.properties" -Dkafka.logs.dir="$dir" \
     -cp "$cp" kafka.Kafka "$dir/server.properties" > "$dir/stdout.log" 2>&1 < /dev/null &
   echo $! > "$pid"
-  for _ in $(seq 1 180); do
+  local started=$SECONDS next=$((SECONDS + 30))
+  while [ $((SECONDS - started)) -lt "$start_timeout" ]; do
     if grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null && port_open "$kafka_port"; then
-      log "kafka is up"
+      log "kafka is up after $((SECONDS - started)) s"
       echo "TRUYVET_KAFKA_BROKERS=127.0.0.1:$kafka_port"
       return
     fi
     if ! alive "$pid"; then break; fi
+    if [ "$SECONDS" -ge "$next" ]; then
+      log "kafka still starting after $((SECONDS - started)) s ($(grep -c 'Log loaded for partition' "$dir/server.log" 2>/dev/null || true) partitions loaded)"
+      next=$((SECONDS + 30))
+    fi
     sleep 0.5
   done
-  log "kafka did not start; last lines of $dir/server.log and stdout.log:"
+  log "kafka did not start within ${start_timeout} s or exited; last lines of $dir/server.log and stdout.log:"
   tail -n 30 "$dir/server.log" "$dir/stdout.log" >&2 || true
   return 1
 }
@@ -131,16 +139,24 @@ start_clickhouse() {
   log "starting clickhouse on 127.0.0.1:$ch_port (logs: $dir/server.err.log)"
   rm -f "$pid"
   (cd "$dir" && exec setsid nohup "$server" --config-file="$dir/config.xml" > "$dir/stdout.log" 2>&1 < /dev/null &)
-  for _ in $(seq 1 120); do
+  local started=$SECONDS next=$((SECONDS + 30))
+  while [ $((SECONDS - started)) -lt "$start_timeout" ]; do
     if port_open "$ch_port" && port_open "$ch_http_port"; then
       pgrep -f -- "--config-file=$dir/config.xml" | head -n 1 > "$pid"
-      log "clickhouse is up"
+      log "clickhouse is up after $((SECONDS - started)) s"
       echo "TRUYVET_CLICKHOUSE_ADDR=127.0.0.1:$ch_port"
       return
     fi
+    # The server loads every table's parts before it listens; give up early
+    # only once it has exited.
+    if [ $((SECONDS - started)) -ge 10 ] && ! pgrep -f -- "--config-file=$dir/config.xml" > /dev/null; then break; fi
+    if [ "$SECONDS" -ge "$next" ]; then
+      log "clickhouse still starting after $((SECONDS - started)) s"
+      next=$((SECONDS + 30))
+    fi
     sleep 0.5
   done
-  log "clickhouse did not start; last lines of its logs:"
+  log "clickhouse did not start within ${start_timeout} s or exited; last lines of its logs:"
   tail -n 30 "$dir/server.err.log" "$dir/stdout.log" >&2 || true
   return 1
 }

@@ -2,16 +2,21 @@
 // Kafka-protocol broker (franz-go's kfake) for plain `go test`, or the real
 // broker named by TRUYVET_IT_KAFKA_BROKERS (what deploy/local/up.sh prints as
 // TRUYVET_KAFKA_BROKERS). Each test gets its own topic prefix, so tests share
-// a broker without seeing each other's records.
+// a broker without seeing each other's records, and its topics are deleted
+// from the real broker when it ends.
 package kafkatest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
@@ -41,8 +46,57 @@ func Real(tb testing.TB) []string {
 
 var seq atomic.Int64
 
-// Prefix returns a topic prefix no other test uses.
+// Prefix returns a topic prefix no other test uses. When the test ends, the
+// topics under it are deleted from the real broker of
+// TRUYVET_IT_KAFKA_BROKERS, if one is named: a broker holding the topics of
+// thousands of past tests takes minutes to start after it was killed.
 func Prefix(tb testing.TB) string {
+	tb.Helper()
+	prefix := newPrefix(tb)
+	if brokers := os.Getenv(EnvBrokers); brokers != "" {
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			if err := DeleteTopics(ctx, kafkaproducer.SplitBrokers(brokers), prefix); err != nil {
+				tb.Logf("delete the test's topics %s*: %v", prefix, err)
+			}
+		})
+	}
+	return prefix
+}
+
+// DeleteTopics deletes every topic of the brokers whose name starts with
+// prefix; none is not an error.
+func DeleteTopics(ctx context.Context, brokers []string, prefix string) error {
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: tr}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var names []string
+	for _, t := range md.Topics {
+		if strings.HasPrefix(t.Name, prefix) {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	resp, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("delete %d topics: %w", len(names), err)
+	}
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func newPrefix(tb testing.TB) string {
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
 			return r
