@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -323,6 +325,7 @@ func sizeUp(ctx context.Context, cfg Config, sz store.Sizer, records int64, r *r
 // ask times cfg.Cases random people at depth 1, then at depth 2.
 func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *report.Report) error {
 	rng := rand.New(rand.NewPCG(cfg.City.Seed, 7))
+	stab := report.Table{Title: "Time per stage over the cases (a query's stages may overlap)", Header: []string{"depth", "stage", "p50 ms", "p99 ms"}}
 	tab := report.Table{Title: "Slowest query of each depth", Header: []string{"depth", "case", "ms", "people", "candidates F1", "candidates F2", "stays read", "visitors read", "contacts read"}}
 	for _, depth := range cfg.Depths {
 		var ms, nodes []float64
@@ -332,6 +335,7 @@ func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *
 			res  *graph.Result
 			seen bool
 		}
+		stages := map[string][]float64{}
 		for i := range cfg.Cases {
 			id := uint32(rng.IntN(cfg.City.People) + 1)
 			t0 := time.Now()
@@ -344,8 +348,11 @@ func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *
 			if !slow.seen || d > slow.ms {
 				slow.ms, slow.id, slow.res, slow.seen = d, id, res, true
 			}
+			for st, ns := range res.Stats.StageNanos {
+				stages[st] = append(stages[st], float64(ns)/1e6)
+			}
 			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "depth %d case %d/%d: person %d, %d people, %.1f ms\n", depth, i+1, cfg.Cases, id, len(res.Nodes)-1, d)
+				fmt.Fprintf(cfg.Progress, "depth %d case %d/%d: person %d, %d people, %.1f ms (%s)\n", depth, i+1, cfg.Cases, id, len(res.Nodes)-1, d, stageList(res.Stats.StageNanos))
 			}
 		}
 		name := fmt.Sprintf("F%d", depth)
@@ -356,10 +363,29 @@ func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *
 			report.Figure{Name: name + " p50", Value: p.P50, Unit: "ms"}, report.Figure{Name: name + " p99", Value: p.P99, Unit: "ms"},
 			report.Figure{Name: name + " people found, median", Value: np.P50, Unit: "people", Note: fmt.Sprintf("max %.0f", np.Max)})
 		r.Histograms = append(r.Histograms, report.Histogram{Name: name + " latency", Unit: "ms", Dist: dist})
+		for _, name := range slices.Sorted(maps.Keys(stages)) {
+			// A stage a case skipped counts as 0 ms for it.
+			v := stages[name]
+			v = append(v, make([]float64, cfg.Cases-len(v))...)
+			p := report.PercentilesOf(v)
+			stab.Rows = append(stab.Rows, []string{fmt.Sprint(depth), name, fmt.Sprintf("%.1f", p.P50), fmt.Sprintf("%.1f", p.P99)})
+		}
 		st := slow.res.Stats
 		tab.Rows = append(tab.Rows, []string{fmt.Sprint(depth), fmt.Sprint(slow.id), fmt.Sprintf("%.1f", slow.ms), fmt.Sprint(len(slow.res.Nodes)),
 			fmt.Sprint(st.CandidatesF1), fmt.Sprint(st.CandidatesF2), fmt.Sprint(st.StaysRead), fmt.Sprint(st.VisitorsRead), fmt.Sprint(st.ContactsRead)})
 	}
-	r.Tables = append(r.Tables, tab)
+	r.Tables = append(r.Tables, tab, stab)
 	return nil
+}
+
+// stageList formats a query's stage times, in ms, by name.
+func stageList(ns map[string]int64) string {
+	var b []byte
+	for _, name := range slices.Sorted(maps.Keys(ns)) {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = fmt.Appendf(b, "%s %.1f", name, float64(ns[name])/1e6)
+	}
+	return string(b)
 }

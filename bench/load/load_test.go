@@ -93,8 +93,15 @@ func check(t *testing.T, s backend, layout bucket.Layout, opts ...graph.Option) 
 	require.LessOrEqual(t, c.Visits, n.visits)
 	require.LessOrEqual(t, n.distinctEncounters, c.Encounters, "every encounter stored")
 	require.LessOrEqual(t, c.Encounters, n.encounters)
-	require.Len(t, r.Tables, 2)
+	require.Len(t, r.Tables, 3)
 	require.NotEmpty(t, r.Tables[0].Rows, "bytes by table")
+	stages := map[string]bool{}
+	for _, row := range r.Tables[2].Rows {
+		stages[row[0]+" "+row[1]] = true
+	}
+	for _, want := range []string{"1 case_f1", "1 refine_f1", "2 sources_f2", "2 refine_f2"} {
+		require.True(t, stages[want], "the stage table names %s: %v", want, r.Tables[2].Rows)
+	}
 	require.NoError(t, r.Write(t.TempDir()))
 
 	// The same city again: the stores' writes are idempotent, so the answers

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/truyvet/truyvet/schemas"
 )
@@ -327,9 +328,26 @@ func (s *Store) onEachShard(ctx context.Context, sts []string) error {
 		}
 		return nil
 	}
+	return s.eachShard(ctx, 0, func(ctx context.Context, conn driver.Conn, where string) error {
+		for _, st := range sts {
+			if err := conn.Exec(ctx, st); err != nil {
+				return fmt.Errorf("%s: %w", where, unavailable(st, err))
+			}
+		}
+		return nil
+	})
+}
+
+// shardTargets returns the addresses eachShard connects to: the store's own
+// on one server; on a cluster the first live replica of each shard, in the
+// order of system.clusters.
+func (s *Store) shardTargets(ctx context.Context) ([][]string, error) {
+	if s.cluster == "" {
+		return [][]string{s.addr}, nil
+	}
 	all, live, err := s.clusterHosts(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var order []uint32
 	target := map[uint32]string{}
@@ -342,36 +360,12 @@ func (s *Store) onEachShard(ctx context.Context, sts []string) error {
 			target[h.shard] = h.addr
 		}
 	}
+	out := make([][]string, 0, len(order))
 	for _, shard := range order {
 		if target[shard] == "" {
-			return fmt.Errorf("shard %d: %w (servers up: %d of %d)", shard, ErrClusterDDL, len(live), len(all))
+			return nil, fmt.Errorf("shard %d: %w (servers up: %d of %d)", shard, ErrClusterDDL, len(live), len(all))
 		}
+		out = append(out, []string{target[shard]})
 	}
-	for _, shard := range order {
-		if err := s.onServer(ctx, target[shard], sts); err != nil {
-			return fmt.Errorf("shard %d (%s): %w", shard, target[shard], err)
-		}
-	}
-	return nil
-}
-
-// onServer runs statements on the server at addr alone.
-func (s *Store) onServer(ctx context.Context, addr string, sts []string) error {
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:         []string{addr},
-		Auth:         s.auth,
-		DialTimeout:  s.dialTimeout,
-		ReadTimeout:  s.readTimeout,
-		MaxOpenConns: 1,
-	})
-	if err != nil {
-		return unavailable("connect to "+addr, err)
-	}
-	defer func() { _ = conn.Close() }()
-	for _, st := range sts {
-		if err := conn.Exec(ctx, st); err != nil {
-			return unavailable(st, err)
-		}
-	}
-	return nil
+	return out, nil
 }

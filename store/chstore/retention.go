@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/truyvet/truyvet/index/bucket"
@@ -35,7 +36,12 @@ func (s *Store) dropDay(ctx context.Context, d bucket.Day) error {
 	return nil
 }
 
-// RunRetention drops days older than keep every interval until ctx ends.
+// RunRetention drops days older than keep every interval until ctx ends,
+// and beside it merges each settled day into one part per table
+// (RunCompaction, compact.go).
 func (s *Store) RunRetention(ctx context.Context, keep, interval time.Duration, now func() time.Time) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.RunCompaction(ctx, interval, now) })
 	retention.Run(ctx, s, keep, interval, now, s.log, s.m.ret)
+	wg.Wait()
 }

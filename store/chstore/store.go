@@ -17,6 +17,8 @@
 //	truyvet_store_clickhouse_insert_duration_seconds{table}   time per insert
 //	truyvet_store_clickhouse_errors_total{op}                 failed inserts and queries
 //	truyvet_store_clickhouse_query_duration_seconds{op}       time per read (stays, visitors, contacts, bitmaps, person)
+//	truyvet_store_clickhouse_compacted_partitions_total{table} day partitions merged into one part (compact.go)
+//	truyvet_store_clickhouse_compaction_duration_seconds      time per partition merged
 //	truyvet_store_retention_dropped_days_total                days dropped by retention
 //	truyvet_store_retention_runs_total{result}                retention passes
 package chstore
@@ -113,7 +115,8 @@ type Store struct {
 	cluster     string // empty: one server
 	ddlTimeout  time.Duration
 	dialTimeout time.Duration
-	auth        clickhouse.Auth // for connections to one server of the cluster (onEachShard)
+	auth        clickhouse.Auth // for connections to one server (eachShard)
+	addr        []string        // the servers of Options.Addr
 	readTimeout time.Duration
 }
 
@@ -157,7 +160,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m,
 		cluster: opts.Cluster, ddlTimeout: max(opts.ClusterDDLTimeout, time.Second), dialTimeout: opts.DialTimeout,
-		auth: auth, readTimeout: opts.QueryTimeout}
+		auth: auth, readTimeout: opts.QueryTimeout, addr: opts.Addr}
 	if err := s.init(ctx, opts.Migrate, !opts.CountersOnly); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -184,6 +187,7 @@ func (s *Store) init(ctx context.Context, migrate, layout bool) error {
 	if !layout {
 		return nil
 	}
+	s.checkBlockSize(ctx)
 	return s.checkLayout(ctx)
 }
 
