@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/truyvet/truyvet/index/bucket"
 )
@@ -316,26 +317,41 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 		i, _ := slices.BinarySearch(ids, id)
 		return i
 	}
-	for us, err := range s.store.Stays(ctx, missing, w) {
-		if err != nil {
-			return nil, fmt.Errorf("read stays of %d F1 members: %w", len(missing), err)
+	// The three reads go out together: on a remote store each is a round
+	// trip and a scan of the window's days, and they fill distinct fields.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		for us, err := range s.store.Stays(gctx, missing, w) {
+			if err != nil {
+				return fmt.Errorf("read stays of %d F1 members: %w", len(missing), err)
+			}
+			srcs[index(us.User)].stays = slices.Clone(us.Stays)
+			s.res.Stats.StaysRead += len(us.Stays)
 		}
-		srcs[index(us.User)].stays = slices.Clone(us.Stays)
-		s.res.Stats.StaysRead += len(us.Stays)
-	}
-	for uc, err := range s.store.Contacts(ctx, ids, w) {
-		if err != nil {
-			return nil, fmt.Errorf("read encounters of %d F1 members: %w", len(ids), err)
+		return nil
+	})
+	g.Go(func() error {
+		for uc, err := range s.store.Contacts(gctx, ids, w) {
+			if err != nil {
+				return fmt.Errorf("read encounters of %d F1 members: %w", len(ids), err)
+			}
+			srcs[index(uc.User)].contacts = slices.Clone(uc.Contacts)
+			s.res.Stats.ContactsRead += len(uc.Contacts)
 		}
-		srcs[index(uc.User)].contacts = slices.Clone(uc.Contacts)
-		s.res.Stats.ContactsRead += len(uc.Contacts)
-	}
-	trips, err := s.coTravelOf(ctx, ids, w)
-	if err != nil {
-		return nil, fmt.Errorf("read trips of %d F1 members: %w", len(ids), err)
-	}
-	for id, ts := range trips {
-		srcs[index(id)].trips = ts
+		return nil
+	})
+	g.Go(func() error {
+		trips, err := s.coTravelOf(gctx, ids, w)
+		if err != nil {
+			return fmt.Errorf("read trips of %d F1 members: %w", len(ids), err)
+		}
+		for id, ts := range trips {
+			srcs[index(id)].trips = ts
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return srcs, nil
 }

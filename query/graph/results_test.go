@@ -3,9 +3,11 @@ package graph_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"iter"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/stretchr/testify/require"
@@ -187,5 +189,49 @@ func TestResultsOwnTheirMemory(t *testing.T) {
 			again.Stats = graph.Stats{}
 			require.Equal(t, want, again, "%s (contacts only %v): a write to one answer changed the next", name, contactsOnly)
 		}
+	}
+}
+
+// slowFailing is cluster()'s store, but reading the F1 members' stays
+// blocks until the query is cancelled, and reading their encounters fails.
+type slowFailing struct{ *memStore }
+
+var errEncounters = errors.New("encounters unavailable")
+
+func (s slowFailing) Stays(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserStays, error] {
+	if slices.Contains(users, 1) {
+		return s.memStore.Stays(ctx, users, w)
+	}
+	return func(yield func(graph.UserStays, error) bool) {
+		<-ctx.Done()
+		yield(graph.UserStays{}, ctx.Err())
+	}
+}
+
+func (s slowFailing) Contacts(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserContacts, error] {
+	if slices.Contains(users, 1) {
+		return s.memStore.Contacts(ctx, users, w)
+	}
+	return func(yield func(graph.UserContacts, error) bool) { yield(graph.UserContacts{}, errEncounters) }
+}
+
+// The F1 members' stays, encounters and trips are read together: when one
+// read fails, the query fails with its error and the others are cancelled
+// rather than waited for.
+func TestFailedSourceReadCancelsTheOthers(t *testing.T) {
+	// Read by venue, tier 1 leaves the F1 members' stays to the sources'
+	// read.
+	eng := graph.NewEngine(slowFailing{cluster()}, graph.VenueReads(1))
+	done := make(chan error, 1)
+	go func() {
+		_, err := eng.Exposures(t.Context(), graph.Query{Case: 1, Window: graph.Window{From: t0 - 3600, To: t0 + 86400}, Depth: 2})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, errEncounters)
+		require.ErrorContains(t, err, "F1 members")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the query waited for the blocked stays read")
 	}
 }
