@@ -82,7 +82,8 @@ func sites(chunks [][]Edge, caseID uint32) []Site {
 	by := map[uint32]*Site{}
 	var exposed []uint64 // venue<<32 | to, one per venue edge
 	for _, chunk := range chunks {
-		for _, e := range chunk {
+		for i := range chunk {
+			e := &chunk[i]
 			if e.Channel != ChannelVenue {
 				continue
 			}
@@ -117,7 +118,7 @@ func sites(chunks [][]Edge, caseID uint32) []Site {
 }
 
 // widen returns s (nil for a venue not seen yet) grown to cover venue edge e.
-func widen(s *Site, e Edge, caseID uint32) *Site {
+func widen(s *Site, e *Edge, caseID uint32) *Site {
 	if s == nil {
 		s = &Site{VenueID: e.VenueID, Tier: 1, First: e.Start, Last: e.End}
 	}
@@ -140,15 +141,35 @@ func sortEdges(chunks [][]Edge) []Edge {
 	if total == 0 {
 		return nil
 	}
-	out := make([]Edge, 0, total)
-	for _, c := range chunks {
-		out = append(out, c...)
-	}
 	if total < radixMin {
+		out := make([]Edge, 0, total)
+		for _, c := range chunks {
+			out = append(out, c...)
+		}
 		slices.SortFunc(out, CompareEdges)
 		return out
 	}
-	out = radixSort(out, func(e *Edge) uint64 { return uint64(e.From)<<32 | uint64(e.To) })
+	// An edge holds a string (the vehicle), so moving edges through the
+	// radix sort's passes costs a write barrier per edge while the
+	// collector runs; sort packed keys with each edge's place instead, then
+	// move every edge once.
+	type keyed struct {
+		key   uint64
+		chunk int32
+		i     int32
+	}
+	keys := make([]keyed, 0, total)
+	for c, chunk := range chunks {
+		for i := range chunk {
+			e := &chunk[i]
+			keys = append(keys, keyed{key: uint64(e.From)<<32 | uint64(e.To), chunk: int32(c), i: int32(i)})
+		}
+	}
+	keys = radixSort(keys, func(k *keyed) uint64 { return k.key })
+	out := make([]Edge, total)
+	for i, k := range keys {
+		out[i] = chunks[k.chunk][k.i]
+	}
 	for lo := 0; lo < len(out); {
 		hi := lo + 1
 		for hi < len(out) && out[hi].From == out[lo].From && out[hi].To == out[lo].To {
