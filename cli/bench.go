@@ -212,6 +212,7 @@ func runBenchLoad(ctx context.Context, env Env) error {
 	fs.IntVar(&lc.Cases, "cases", 100, "random cases asked at depth 1 and at depth 2 after the load; 0: none")
 	fs.Float64Var(&lc.MinMinutes, "min-minutes", 15, "contact threshold of the queries")
 	fs.BoolVar(&lc.QueryOnly, "query-only", false, "skip the load: the store already holds this city (same flags), only ask the cases")
+	fs.BoolVar(&lc.ContactsOnly, "contacts-only", false, "ask for contact lists (people and their venues, as tracers' lists) rather than whole graphs with edges")
 	depths := fs.String("depths", "1,2", "depths to ask, comma-separated")
 	fs.DurationVar(&lc.Settle, "settle", 0, "after the load, wait up to this long for the bytes on disk to stop changing (merges) before measuring them again")
 	fs.StringVar(&out, "out", "truyvet-load", "directory for report.json, report.md and charts")

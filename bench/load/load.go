@@ -43,6 +43,10 @@ type Config struct {
 	Cases      int
 	MinMinutes float64
 	Depths     []int // the depths asked, in order; nil: 1 and 2
+	// ContactsOnly asks for contact lists (graph.Query.ContactsOnly: the
+	// people and their venues, no edges), as tracers' lists and the
+	// definitions' lookups do, instead of whole graphs.
+	ContactsOnly bool
 	// QueryOnly skips the load: the store already holds the city (an earlier
 	// load of the same configuration), and only the queries are timed.
 	QueryOnly bool
@@ -123,7 +127,7 @@ func Run(ctx context.Context, cfg Config, t Target) (*report.Report, error) {
 	}
 	built := time.Since(started)
 	r := report.New("truyvet bench load", "Bulk load through the processor's writer, then exposure-graph latency", cfg.Dataset)
-	r.Dataset["batch"], r.Dataset["writers"] = cfg.Batch, cfg.Writers
+	r.Dataset["batch"], r.Dataset["writers"], r.Dataset["contacts_only"] = cfg.Batch, cfg.Writers, cfg.ContactsOnly
 	if !cfg.QueryOnly {
 		if err := loadInto(ctx, cfg, t, city, r, built); err != nil {
 			return nil, err
@@ -339,7 +343,7 @@ func ask(ctx context.Context, cfg Config, eng *graph.Engine, w graph.Window, r *
 		for i := range cfg.Cases {
 			id := uint32(rng.IntN(cfg.City.People) + 1)
 			t0 := time.Now()
-			res, err := eng.Exposures(ctx, graph.Query{Case: id, Window: w, Depth: depth, MinSeconds: int64(cfg.MinMinutes * 60)})
+			res, err := eng.Exposures(ctx, graph.Query{Case: id, Window: w, Depth: depth, MinSeconds: int64(cfg.MinMinutes * 60), ContactsOnly: cfg.ContactsOnly})
 			if err != nil {
 				return fmt.Errorf("case %d depth %d: %w", id, depth, err)
 			}

@@ -129,6 +129,13 @@ func TestLoadEmbedded(t *testing.T) {
 		require.NotContains(t, f.Name, "F1", "depth 1 not asked")
 	}
 	require.Positive(t, figure(t, r, "F2 people found, median"))
+
+	// Contact lists find the same people as whole graphs.
+	lists, err := load.Run(t.Context(), load.Config{City: cfg, QueryOnly: true, Depths: []int{2}, Cases: 10, MinMinutes: 15, ContactsOnly: true},
+		load.Target{Sink: s, Layout: s.Layout(), Engine: graph.NewEngine(s)})
+	require.NoError(t, err)
+	require.Equal(t, figure(t, r, "F2 people found, median"), figure(t, lists, "F2 people found, median"))
+	require.Equal(t, true, lists.Dataset["contacts_only"])
 }
 
 func TestLoadClickHouse(t *testing.T) {
