@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
 )
@@ -111,7 +112,7 @@ func (h *Accounts) create(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSONBody(w, http.StatusCreated, c)
+	jsonhttp.Write(w, http.StatusCreated, c)
 }
 
 func (h *Accounts) list(w http.ResponseWriter, r *http.Request) {
@@ -120,7 +121,7 @@ func (h *Accounts) list(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSONBody(w, http.StatusOK, map[string]any{"accounts": as})
+	jsonhttp.Write(w, http.StatusOK, map[string]any{"accounts": as})
 }
 
 func (h *Accounts) revoke(w http.ResponseWriter, r *http.Request) {
@@ -133,7 +134,7 @@ func (h *Accounts) revoke(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err)
 		return
 	}
-	writeJSONBody(w, http.StatusOK, a)
+	jsonhttp.Write(w, http.StatusOK, a)
 }
 
 func (h *Accounts) fail(w http.ResponseWriter, err error) {
@@ -144,11 +145,5 @@ func (h *Accounts) fail(w http.ResponseWriter, err error) {
 }
 
 func writeFieldError(w http.ResponseWriter, fe *FieldError) {
-	writeJSONBody(w, http.StatusBadRequest, map[string]string{"error": fe.Error(), "field": fe.Field, "reason": fe.Reason})
-}
-
-func writeJSONBody(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	jsonhttp.Write(w, http.StatusBadRequest, map[string]string{"error": fe.Error(), "field": fe.Field, "reason": fe.Reason})
 }

@@ -3,7 +3,6 @@ package ingest
 import (
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -202,7 +202,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 		h.counts.accepted.Add(int64(n))
 	}
 	resp.Accepted = n
-	writeJSON(w, http.StatusAccepted, resp)
+	jsonhttp.Write(w, http.StatusAccepted, resp)
 	return http.StatusAccepted
 }
 
@@ -253,14 +253,8 @@ func writeError(w http.ResponseWriter, err error) int {
 		code = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", strconv.Itoa(1))
 	}
-	writeJSON(w, code, errorBody{Error: err.Error()})
+	jsonhttp.Write(w, code, errorBody{Error: err.Error()})
 	return code
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // logThrottled logs at most once a second, so an outage does not flood the log.

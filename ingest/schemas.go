@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/schemas"
 )
 
@@ -24,12 +25,12 @@ func serveSchema(w http.ResponseWriter, r *http.Request) {
 		for _, e := range entries {
 			names = append(names, strings.TrimSuffix(e.Name(), ".schema.json"))
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"version": "v1", "schemas": names})
+		jsonhttp.Write(w, http.StatusOK, map[string]any{"version": "v1", "schemas": names})
 		return
 	}
 	b, err := fs.ReadFile(v1, strings.TrimSuffix(name, ".schema.json")+".schema.json")
 	if err != nil {
-		writeJSON(w, http.StatusNotFound, errorBody{Error: "no schema named " + name + "; see GET /v1/schemas"})
+		jsonhttp.Write(w, http.StatusNotFound, errorBody{Error: "no schema named " + name + "; see GET /v1/schemas"})
 		return
 	}
 	w.Header().Set("Content-Type", "application/schema+json")

@@ -2,7 +2,6 @@ package summary
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/schemas/checklist"
 )
@@ -133,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var pe *paramError
 		errors.As(err, &pe)
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "field": pe.field, "reason": pe.reason})
+		jsonhttp.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error(), "field": pe.field, "reason": pe.reason})
 		return
 	}
 	a, err := Read(r.Context(), h.Counters, q)
@@ -142,14 +142,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Log.Error("read the summary counters", "err", err)
 		}
 		w.Header().Set("Retry-After", "5")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the summary counters are unavailable; retry later", "reason": "unavailable"})
+		jsonhttp.Write(w, http.StatusServiceUnavailable, map[string]string{"error": "the summary counters are unavailable; retry later", "reason": "unavailable"})
 		return
 	}
 	if h.Venues != nil {
 		a.NotAssessed(h.Venues.RegisteredVenues(q.Province))
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, a)
+	jsonhttp.Write(w, http.StatusOK, a)
 }
 
 // parse reads ?province=&from=&to= (local dates, YYYY-MM-DD, or RFC 3339
@@ -203,10 +203,4 @@ func parseDay(s string) (bucket.Day, error) {
 		return 0, fmt.Errorf("out of range: %.40q", s)
 	}
 	return bucket.DayOf(t.Unix()), nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

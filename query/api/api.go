@@ -26,7 +26,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +38,7 @@ import (
 
 	"github.com/truyvet/truyvet/access"
 	"github.com/truyvet/truyvet/cases"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/province"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/declapi"
@@ -337,7 +337,7 @@ func (a *API) exposures(w http.ResponseWriter, r *http.Request) {
 		g.Nodes[i].Declaration = decls[g.Nodes[i].UserID]
 	}
 	a.nameSites(r.Context(), g)
-	writeJSON(w, http.StatusOK, g)
+	jsonhttp.Write(w, http.StatusOK, g)
 }
 
 // lookup runs one exposure query under the definition named ref and audits
@@ -431,7 +431,7 @@ func (a *API) recentAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if a.auditor == nil {
-		writeJSON(w, code, map[string]any{"entries": []audit.Entry{}})
+		jsonhttp.Write(w, code, map[string]any{"entries": []audit.Entry{}})
 		return
 	}
 	entries, err := a.auditor.Entries(r.Context(), f)
@@ -443,7 +443,7 @@ func (a *API) recentAudit(w http.ResponseWriter, r *http.Request) {
 	if entries == nil {
 		entries = []audit.Entry{}
 	}
-	writeJSON(w, code, map[string]any{"entries": entries})
+	jsonhttp.Write(w, code, map[string]any{"entries": entries})
 }
 
 // parseFilter reads the query of GET /v1/audit.
@@ -515,7 +515,7 @@ func writeError(w http.ResponseWriter, err error) int {
 	case code == http.StatusServiceUnavailable:
 		msg = "the store is unavailable; retry later"
 	case code == http.StatusInternalServerError:
-		msg = "internal error"
+		msg = jsonhttp.Internal
 	}
 	if code == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", RetryAfter)
@@ -527,13 +527,6 @@ func writeError(w http.ResponseWriter, err error) int {
 	if ve := (*event.ValidationError)(nil); errors.As(err, &ve) {
 		body["field"], body["reason"] = ve.Field, string(ve.Reason)
 	}
-	writeJSON(w, code, body)
+	jsonhttp.Write(w, code, body)
 	return code
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
 }

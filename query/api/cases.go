@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/cases"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/query/audit"
 )
 
@@ -80,7 +81,7 @@ func (a *API) registerCase(w http.ResponseWriter, r *http.Request) {
 		code = writeError(w, err)
 		return
 	}
-	writeJSON(w, code, newCaseJSON(c))
+	jsonhttp.Write(w, code, newCaseJSON(c))
 }
 
 // getCase is GET /v1/cases/{id}.
@@ -101,5 +102,5 @@ func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
 		code = writeError(w, err)
 		return
 	}
-	writeJSON(w, code, newCaseJSON(c))
+	jsonhttp.Write(w, code, newCaseJSON(c))
 }

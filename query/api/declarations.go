@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/declapi"
 	"github.com/truyvet/truyvet/query/graph"
@@ -168,7 +169,7 @@ func (a *API) listDeclarations(w http.ResponseWriter, r *http.Request) {
 	for i := range ds {
 		out.Declarations[i] = event.AppendDeclarationJSON(nil, &ds[i])
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 // window reads from and to (RFC 3339), to defaulting to now and from to
@@ -298,7 +299,7 @@ func (a *API) declarationSummary(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 func (a *API) knownProvince(p string) bool {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas/definition"
 	"github.com/truyvet/truyvet/schemas/event"
@@ -53,7 +54,7 @@ func (a *API) listDefinitions(w http.ResponseWriter, r *http.Request) {
 		code = writeError(w, err)
 		return
 	}
-	writeJSON(w, code, DefinitionsJSON{Default: definition.DefaultName + "@" + strconv.Itoa(definition.DefaultVersion), Definitions: ds})
+	jsonhttp.Write(w, code, DefinitionsJSON{Default: definition.DefaultName + "@" + strconv.Itoa(definition.DefaultVersion), Definitions: ds})
 }
 
 func (a *API) addDefinition(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +76,7 @@ func (a *API) addDefinition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.log.Info("contact definition added", "definition", stored.Ref(), "requester", r.Header.Get("X-Requested-By"))
-	writeJSON(w, code, stored)
+	jsonhttp.Write(w, code, stored)
 }
 
 // DiffJSON is the answer of GET /v1/cases/{id}/exposures/diff: the people
@@ -138,7 +139,7 @@ func (a *API) diff(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, code, newDiff(res[0], res[1], defs[0].Ref(), defs[1].Ref()))
+	jsonhttp.Write(w, code, newDiff(res[0], res[1], defs[0].Ref(), defs[1].Ref()))
 }
 
 // newDiff compares two answers about one case.

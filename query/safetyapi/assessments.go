@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/schemas/event"
 )
 
@@ -106,7 +107,7 @@ func (h *Handler) serveAssess(w http.ResponseWriter, r *http.Request) (int, stri
 	}
 	h.d.Metrics.assessments.WithLabelValues(string(a.Level)).Inc()
 	c, _ := h.d.Checklists.For(a.Kind, a.Version)
-	writeJSON(w, http.StatusCreated, assessmentAnswer{AssessmentID: a.AssessmentID, VenueID: v.ID, Date: day.String(),
+	jsonhttp.Write(w, http.StatusCreated, assessmentAnswer{AssessmentID: a.AssessmentID, VenueID: v.ID, Date: day.String(),
 		Checklist: c.Name, Version: a.Version, Score: float64(a.Tenths) / 10, Level: string(a.Level),
 		SubmittedAt: time.Unix(a.SubmittedAt, 0).In(Local).Format(time.RFC3339)})
 	return http.StatusCreated, ""

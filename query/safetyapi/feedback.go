@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/safety"
 )
 
@@ -61,7 +62,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.d.Metrics.feedback.WithLabelValues(string(c)).Inc()
-	writeJSON(w, http.StatusAccepted, map[string]uint64{"feedback_id": f.ID})
+	jsonhttp.Write(w, http.StatusAccepted, map[string]uint64{"feedback_id": f.ID})
 }
 
 // queueAnswer is a page of the moderation queue; Next is the cursor of the
@@ -133,7 +134,7 @@ func (h *Handler) queue(w http.ResponseWriter, r *http.Request) {
 	if out.Feedback == nil {
 		out.Feedback = []safety.Feedback{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 func contains(s []string, x string) bool {
@@ -199,5 +200,5 @@ func (h *Handler) resolve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.d.Metrics.resolved.Inc()
-	writeJSON(w, http.StatusOK, f)
+	jsonhttp.Write(w, http.StatusOK, f)
 }

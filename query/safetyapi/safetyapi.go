@@ -28,7 +28,6 @@ package safetyapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +36,7 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/safety"
 	"github.com/truyvet/truyvet/schemas/checklist"
 	"github.com/truyvet/truyvet/schemas/event"
@@ -188,16 +188,10 @@ func writeError(w http.ResponseWriter, err error) int {
 		code = http.StatusGatewayTimeout
 	}
 	if code == http.StatusInternalServerError {
-		p.Error = "internal error"
+		p.Error = jsonhttp.Internal
 	}
-	writeJSON(w, code, p)
+	jsonhttp.Write(w, code, p)
 	return code
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // pathID reads a venue id from the path.
@@ -278,5 +272,5 @@ func (h *Handler) checklist(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, checklistAnswer{Kind: k, Checklist: c.Name, Version: c.Version, Source: c.Source, Items: c.Items, Total: c.TotalWeight()})
+	jsonhttp.Write(w, http.StatusOK, checklistAnswer{Kind: k, Checklist: c.Name, Version: c.Version, Source: c.Source, Items: c.Items, Total: c.TotalWeight()})
 }

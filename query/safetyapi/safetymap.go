@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/safety"
 	"github.com/truyvet/truyvet/schemas/checklist"
 	"github.com/truyvet/truyvet/schemas/event"
@@ -232,7 +233,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Days = append(out.Days, hd)
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 // Counts are the Safety Map's numbers for dashboards: registered venues by
@@ -290,7 +291,7 @@ func counts(d bucket.Day, ss []standing) Counts {
 
 func (h *Handler) summary(w http.ResponseWriter, r *http.Request) {
 	if d, ss, ok := h.asked(w, r); ok {
-		writeJSON(w, http.StatusOK, counts(d, ss))
+		jsonhttp.Write(w, http.StatusOK, counts(d, ss))
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/truyvet/truyvet/access"
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/query/audit"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/sites"
@@ -141,14 +142,9 @@ func writeError(w http.ResponseWriter, err error) int {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}
-	writeJSON(w, code, p)
+	p.Error = jsonhttp.ErrorText(code, err)
+	jsonhttp.Write(w, code, p)
 	return code
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func formatTime(t time.Time) string {
@@ -279,7 +275,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.Info("exposure site drafted", "site", s.ID, "venue", s.VenueID, "people", preview.People)
-	writeJSON(w, http.StatusCreated, map[string]any{"site_id": s.ID, "status": s.Status, "preview": answer(s).Preview})
+	jsonhttp.Write(w, http.StatusCreated, map[string]any{"site_id": s.ID, "status": s.Status, "preview": answer(s).Preview})
 }
 
 func siteSubject(id uint64) string { return "site:" + strconv.FormatUint(id, 10) }
@@ -311,7 +307,7 @@ func (h *Handler) transition(w http.ResponseWriter, r *http.Request, action stri
 				return
 			}
 			h.started(ctx, s)
-			writeJSON(w, http.StatusOK, answer(s))
+			jsonhttp.Write(w, http.StatusOK, answer(s))
 			return
 		}
 	}
@@ -383,7 +379,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		*c.n = len(as)
 	}
 	out.AlertsSent = &sent
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 // publicJSON is a site on the public list: exactly DESIGN's fields.
@@ -436,7 +432,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !wantsCSV(r) {
-		writeJSON(w, http.StatusOK, map[string]any{"sites": all})
+		jsonhttp.Write(w, http.StatusOK, map[string]any{"sites": all})
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -523,5 +519,5 @@ func (h *Handler) alerts(w http.ResponseWriter, r *http.Request) {
 		next = a.Seq
 	}
 	h.d.Metrics.Delivered.Add(float64(len(as)))
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": out, "next": strconv.FormatUint(next, 10)})
+	jsonhttp.Write(w, http.StatusOK, map[string]any{"alerts": out, "next": strconv.FormatUint(next, 10)})
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/venue"
 	"github.com/truyvet/truyvet/venue/poster"
@@ -160,14 +161,9 @@ func writeError(w http.ResponseWriter, err error) int {
 	case errors.Is(err, context.DeadlineExceeded):
 		code = http.StatusGatewayTimeout
 	}
-	writeJSON(w, code, p)
+	p.Error = jsonhttp.ErrorText(code, err)
+	jsonhttp.Write(w, code, p)
 	return code
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // param is a bad query or path parameter.
@@ -217,10 +213,10 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		out[i] = registered{VenueID: v.ID, QR: h.d.Codes.Code(v.ID)}
 	}
 	if array {
-		writeJSON(w, http.StatusCreated, out)
+		jsonhttp.Write(w, http.StatusCreated, out)
 		return
 	}
-	writeJSON(w, http.StatusCreated, out[0])
+	jsonhttp.Write(w, http.StatusCreated, out[0])
 }
 
 // decodeSpecs reads one spec or a JSON array of them.
@@ -314,7 +310,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, h.answer(v))
+	jsonhttp.Write(w, http.StatusOK, h.answer(v))
 }
 
 // filter reads ?province=&kind=.
@@ -351,7 +347,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		if all == nil {
 			all = []venueJSON{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"venues": all})
+		jsonhttp.Write(w, http.StatusOK, map[string]any{"venues": all})
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

@@ -309,9 +309,10 @@ func TestVisitors(t *testing.T) {
 	require.Equal(t, "from", pr.Field)
 	decode[problem](t, f.do(t, "GET", "/v1/venues/9/visitors?purpose=abc", nil), http.StatusNotFound)
 
-	f.auditErr = errors.New("disk full")
+	f.auditErr = errors.New("disk full at /var/lib/truyvet")
 	rec = f.do(t, "GET", q, nil)
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
+	require.NotContains(t, rec.Body.String(), "/var/lib", "a 500 names no internal detail")
 	require.NotContains(t, rec.Body.String(), "user_id", "a list that cannot be audited is not sent")
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/truyvet/truyvet/internal/jsonhttp"
 	"github.com/truyvet/truyvet/venue"
 	"github.com/truyvet/truyvet/venue/visitors"
 )
@@ -125,7 +126,7 @@ func (h *Handler) visitors(w http.ResponseWriter, r *http.Request) {
 	for i, v := range list {
 		out.Visitors[i] = visitJSON{UserID: v.User, Enter: formatTime(v.Enter), Exit: formatTime(v.Exit), ExitImputed: v.ExitImputed}
 	}
-	writeJSON(w, http.StatusOK, out)
+	jsonhttp.Write(w, http.StatusOK, out)
 }
 
 // audit records a visitor list; an error means it must not be sent.
