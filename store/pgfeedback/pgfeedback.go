@@ -27,40 +27,26 @@ type Options struct {
 
 // Store is the PostgreSQL feedback queue. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	own    bool
-	schema string
+	pool *pgschema.Pool
 }
 
 var _ safety.FeedbackStore = (*Store)(nil)
 
 // ErrNoURL is returned without a PostgreSQL URL.
-var ErrNoURL = errors.New("--postgres-url is required")
+var ErrNoURL = pgschema.ErrNoURL
 
 // Open connects and creates the table if missing.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	if opts.URL == "" {
-		return nil, ErrNoURL
-	}
-	pool, err := pgxpool.New(ctx, opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	s, err := New(ctx, pool, opts.Schema)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s.own = true
-	return s, nil
+	return pgschema.Open(ctx, opts.URL, opts.Schema, newStore)
 }
 
 // New uses a pool the caller owns and creates the table if missing.
 func New(ctx context.Context, pool *pgxpool.Pool, schema string) (*Store, error) {
-	if schema == "" {
-		schema = "truyvet"
-	}
-	s := &Store{pool: pool, schema: schema}
+	return newStore(ctx, pgschema.Borrow(pool, schema))
+}
+
+func newStore(ctx context.Context, pool *pgschema.Pool) (*Store, error) {
+	s := &Store{pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -69,16 +55,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, schema string) (*Store, error)
 
 // Close releases the connections if Open made them.
 func (s *Store) Close() error {
-	if s.own {
-		s.pool.Close()
-	}
+	s.pool.Close()
 	return nil
 }
 
-func (s *Store) table() string { return pgx.Identifier{s.schema, "feedback"}.Sanitize() }
+func (s *Store) table() string { return s.pool.Table("feedback") }
 
 func (s *Store) migrate(ctx context.Context) error {
-	return pgschema.Migrate(ctx, s.pool, "feedback", s.schema, "feedback table", []string{
+	return pgschema.Migrate(ctx, s.pool.Pool, "feedback", s.pool.Schema, "feedback table", []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.table() + ` (
 			feedback_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 			venue_id    bigint NOT NULL CHECK (venue_id BETWEEN 1 AND 4294967295),

@@ -1,11 +1,13 @@
-// Package pgschema creates the PostgreSQL tables of one truyvet store inside
-// a deployment's schema, safely when several replicas start at once: the
+// Package pgschema gives a truyvet store its PostgreSQL connections and
+// schema (Open, Borrow) and creates its tables inside the deployment's
+// schema, safely when several replicas start at once (Migrate): the
 // statements run in one transaction under an advisory lock named by the
 // store and the schema, since concurrent CREATE … IF NOT EXISTS race.
 package pgschema
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 
@@ -31,3 +33,58 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, store, schema, what string
 		return nil
 	})
 }
+
+// ErrNoURL is returned by Open without a PostgreSQL URL.
+var ErrNoURL = errors.New("--postgres-url is required")
+
+// DefaultSchema is the schema of a deployment that names none.
+const DefaultSchema = "truyvet"
+
+// Pool is the connection pool of one store and the schema its tables live
+// in. A pool from Open belongs to the store (Close closes it); one from
+// Borrow is the caller's (Close leaves it open).
+type Pool struct {
+	*pgxpool.Pool
+	Schema string
+	own    bool
+}
+
+// Borrow wraps a pool the caller owns, for a store in schema (default
+// DefaultSchema).
+func Borrow(pool *pgxpool.Pool, schema string) *Pool {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	return &Pool{Pool: pool, Schema: schema}
+}
+
+// Open connects to url and builds a store on the pool with newStore, which
+// then owns it: the pool is closed again if newStore fails.
+func Open[S any](ctx context.Context, url, schema string, newStore func(context.Context, *Pool) (S, error)) (S, error) {
+	var zero S
+	if url == "" {
+		return zero, ErrNoURL
+	}
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return zero, fmt.Errorf("postgres: %w", err)
+	}
+	p := Borrow(pool, schema)
+	p.own = true
+	s, err := newStore(ctx, p)
+	if err != nil {
+		pool.Close()
+		return zero, err
+	}
+	return s, nil
+}
+
+// Close closes the connections if the store owns them.
+func (p *Pool) Close() {
+	if p.own {
+		p.Pool.Close()
+	}
+}
+
+// Table is the quoted, schema-qualified name of table.
+func (p *Pool) Table(table string) string { return pgx.Identifier{p.Schema, table}.Sanitize() }

@@ -36,40 +36,26 @@ type Options struct {
 // Store is the PostgreSQL site registry and alert store. It is safe for
 // concurrent use, by any number of processes.
 type Store struct {
-	pool   *pgxpool.Pool
-	own    bool
-	schema string
+	pool *pgschema.Pool
 }
 
 var _ sites.Store = (*Store)(nil)
 
 // ErrNoURL is returned without a PostgreSQL URL.
-var ErrNoURL = errors.New("--postgres-url is required")
+var ErrNoURL = pgschema.ErrNoURL
 
 // Open connects and creates the tables if missing.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	if opts.URL == "" {
-		return nil, ErrNoURL
-	}
-	pool, err := pgxpool.New(ctx, opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	s, err := New(ctx, pool, opts.Schema)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	s.own = true
-	return s, nil
+	return pgschema.Open(ctx, opts.URL, opts.Schema, newStore)
 }
 
 // New uses a pool the caller owns and creates the tables if missing.
 func New(ctx context.Context, pool *pgxpool.Pool, schema string) (*Store, error) {
-	if schema == "" {
-		schema = "truyvet"
-	}
-	s := &Store{pool: pool, schema: schema}
+	return newStore(ctx, pgschema.Borrow(pool, schema))
+}
+
+func newStore(ctx context.Context, pool *pgschema.Pool) (*Store, error) {
+	s := &Store{pool: pool}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -78,16 +64,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, schema string) (*Store, error)
 
 // Close releases the connections if Open made them.
 func (s *Store) Close() error {
-	if s.own {
-		s.pool.Close()
-	}
+	s.pool.Close()
 	return nil
 }
 
-func (s *Store) table(name string) string { return pgx.Identifier{s.schema, name}.Sanitize() }
+func (s *Store) table(name string) string { return s.pool.Table(name) }
 
 func (s *Store) migrate(ctx context.Context) error {
-	return pgschema.Migrate(ctx, s.pool, "sites", s.schema, "exposure site tables", []string{
+	return pgschema.Migrate(ctx, s.pool.Pool, "sites", s.pool.Schema, "exposure site tables", []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.table("exposure_sites") + ` (
 			site_id bigint PRIMARY KEY CHECK (site_id > 0),
 			status  text NOT NULL CHECK (status IN ('draft', 'published', 'retracted')),
@@ -307,7 +291,7 @@ func (s *Store) Put(ctx context.Context, as []sites.Alert) ([]sites.Alert, error
 		if len(copyRows) == 0 {
 			return nil
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{s.schema, "alerts"}, []string{"seq", "alert_id", "site_id", "type", "user_id", "doc"}, pgx.CopyFromRows(copyRows))
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{s.pool.Schema, "alerts"}, []string{"seq", "alert_id", "site_id", "type", "user_id", "doc"}, pgx.CopyFromRows(copyRows))
 		if err != nil {
 			return fmt.Errorf("store %d alerts: %w", len(copyRows), err)
 		}

@@ -26,40 +26,26 @@ type Options struct {
 
 // Registry is the PostgreSQL venue registry. It is safe for concurrent use.
 type Registry struct {
-	pool   *pgxpool.Pool
-	own    bool   // Close closes pool
-	schema string // PostgreSQL schema, as given
+	pool *pgschema.Pool
 }
 
 var _ venue.Registry = (*Registry)(nil)
 
 // ErrNoURL is returned without a PostgreSQL URL.
-var ErrNoURL = errors.New("--postgres-url is required")
+var ErrNoURL = pgschema.ErrNoURL
 
 // Open connects and creates the table if missing.
 func Open(ctx context.Context, opts Options) (*Registry, error) {
-	if opts.URL == "" {
-		return nil, ErrNoURL
-	}
-	pool, err := pgxpool.New(ctx, opts.URL)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	r, err := New(ctx, pool, opts.Schema)
-	if err != nil {
-		pool.Close()
-		return nil, err
-	}
-	r.own = true
-	return r, nil
+	return pgschema.Open(ctx, opts.URL, opts.Schema, newStore)
 }
 
 // New uses a pool the caller owns and creates the table if missing.
 func New(ctx context.Context, pool *pgxpool.Pool, schema string) (*Registry, error) {
-	if schema == "" {
-		schema = "truyvet"
-	}
-	r := &Registry{pool: pool, schema: schema}
+	return newStore(ctx, pgschema.Borrow(pool, schema))
+}
+
+func newStore(ctx context.Context, pool *pgschema.Pool) (*Registry, error) {
+	r := &Registry{pool: pool}
 	if err := r.migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -68,14 +54,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, schema string) (*Registry, err
 
 // Close releases the connections if Open made them.
 func (r *Registry) Close() error {
-	if r.own {
-		r.pool.Close()
-	}
+	r.pool.Close()
 	return nil
 }
 
 func (r *Registry) migrate(ctx context.Context) error {
-	return pgschema.Migrate(ctx, r.pool, "venues", r.schema, "venue registry", []string{
+	return pgschema.Migrate(ctx, r.pool.Pool, "venues", r.pool.Schema, "venue registry", []string{
 		`CREATE TABLE IF NOT EXISTS ` + r.table() + ` (
 			venue_id bigint PRIMARY KEY CHECK (venue_id BETWEEN 1 AND 4294967295),
 			seq      bigint NOT NULL UNIQUE CHECK (seq > 0),
@@ -131,7 +115,7 @@ func (r *Registry) Register(ctx context.Context, specs []venue.Spec) ([]venue.Ve
 		for i, v := range fresh {
 			rows[i] = []any{int64(v.ID), int64(v.Seq), v.Name, string(v.Kind), v.Province, v.District, v.Commune, v.Address, v.Lat, v.Lon} //nolint:gosec // Seq < 2^63
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{r.schema, "venues"},
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{r.pool.Schema, "venues"},
 			[]string{"venue_id", "seq", "name", "kind", "province", "district", "commune", "address", "lat", "lon"}, pgx.CopyFromRows(rows))
 		if err != nil {
 			return fmt.Errorf("register %d venues: %w", len(fresh), err)
@@ -145,7 +129,7 @@ func (r *Registry) Register(ctx context.Context, specs []venue.Spec) ([]venue.Ve
 }
 
 // table is the registry's table, quoted.
-func (r *Registry) table() string { return pgx.Identifier{r.schema, "venues"}.Sanitize() }
+func (r *Registry) table() string { return r.pool.Table("venues") }
 
 // existing reads the stored venues among the ids specs name.
 func (r *Registry) existing(ctx context.Context, tx pgx.Tx, specs []venue.Spec) (map[uint32]venue.Venue, error) {
