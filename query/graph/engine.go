@@ -302,25 +302,44 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 	slices.SortFunc(f1, func(a, b found) int { return cmp.Compare(a.node.UserID, b.node.UserID) })
 	srcs := make([]source, len(f1))
 	ids := make([]uint32, len(f1))
+	var missing []uint32
 	w := Window{From: s.q.Window.To, To: s.q.Window.To}
 	for i := range f1 {
 		n := &f1[i].node
 		srcs[i] = source{id: n.UserID, from: n.FirstExposure, stays: f1[i].stays}
 		ids[i] = n.UserID
 		w.From = min(w.From, n.FirstExposure)
+		if !f1[i].staysRead {
+			missing = append(missing, n.UserID)
+		}
 	}
 	index := func(id uint32) int {
 		i, _ := slices.BinarySearch(ids, id)
 		return i
 	}
-	groups := readGroups(f1, s.q.Window.To)
-	// The reads go out together, a few at a time: on a remote store each is
-	// a round trip and a scan of its days. They fill distinct fields of
-	// distinct sources, and count into counts of their own.
-	staysRead := make([]int, len(groups))
-	contactsRead := make([]int, len(groups))
+	// The three reads go out together: on a remote store each is a round
+	// trip and a scan of the window's days, and they fill distinct fields.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(sourceReads)
+	g.Go(func() error {
+		for us, err := range s.store.Stays(gctx, missing, w) {
+			if err != nil {
+				return fmt.Errorf("read stays of %d F1 members: %w", len(missing), err)
+			}
+			srcs[index(us.User)].stays = slices.Clone(us.Stays)
+			s.res.Stats.StaysRead += len(us.Stays)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for uc, err := range s.store.Contacts(gctx, ids, w) {
+			if err != nil {
+				return fmt.Errorf("read encounters of %d F1 members: %w", len(ids), err)
+			}
+			srcs[index(uc.User)].contacts = slices.Clone(uc.Contacts)
+			s.res.Stats.ContactsRead += len(uc.Contacts)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		trips, err := s.coTravelOf(gctx, ids, w)
 		if err != nil {
@@ -331,95 +350,10 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 		}
 		return nil
 	})
-	for i, gr := range groups {
-		if len(gr.missing) > 0 {
-			g.Go(func() error {
-				for us, err := range s.store.Stays(gctx, gr.missing, gr.w) {
-					if err != nil {
-						return fmt.Errorf("read stays of %d F1 members: %w", len(gr.missing), err)
-					}
-					srcs[index(us.User)].stays = slices.Clone(us.Stays)
-					staysRead[i] += len(us.Stays)
-				}
-				return nil
-			})
-		}
-		g.Go(func() error {
-			for uc, err := range s.store.Contacts(gctx, gr.ids, gr.w) {
-				if err != nil {
-					return fmt.Errorf("read encounters of %d F1 members: %w", len(gr.ids), err)
-				}
-				srcs[index(uc.User)].contacts = slices.Clone(uc.Contacts)
-				contactsRead[i] += len(uc.Contacts)
-			}
-			return nil
-		})
-	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i := range groups {
-		s.res.Stats.StaysRead += staysRead[i]
-		s.res.Stats.ContactsRead += contactsRead[i]
-	}
 	return srcs, nil
-}
-
-// sourceReads bounds the reads of the F1 members' records in flight.
-const sourceReads = 4
-
-// minReadGroup is the fewest F1 members worth reads of their own.
-const minReadGroup = 256
-
-// readGroup is F1 members read together: from w.From, the earliest first
-// exposure among them, to the query's end. Contact with a source counts
-// only from its first exposure on, so a member exposed on the tenth day of
-// fourteen needs five days of records, not fifteen: on a store partitioned
-// by day that is a third of the ranges to read.
-type readGroup struct {
-	w       Window
-	ids     []uint32 // sorted
-	missing []uint32 // sorted: those whose stays were not read while finding them
-}
-
-// readGroups groups f1 (sorted by user) by the local day of first exposure,
-// folding a group of fewer than minReadGroup members into the one before
-// (an earlier window covers theirs), earliest first.
-func readGroups(f1 []found, to int64) []readGroup {
-	byDay := map[bucket.Day]*readGroup{}
-	var days []bucket.Day
-	for i := range f1 {
-		n := &f1[i].node
-		d := bucket.DayOf(n.FirstExposure)
-		g := byDay[d]
-		if g == nil {
-			g = &readGroup{w: Window{From: n.FirstExposure, To: to}}
-			byDay[d] = g
-			days = append(days, d)
-		}
-		g.w.From = min(g.w.From, n.FirstExposure)
-		g.ids = append(g.ids, n.UserID)
-		if !f1[i].staysRead {
-			g.missing = append(g.missing, n.UserID)
-		}
-	}
-	slices.Sort(days)
-	var out []readGroup
-	for _, d := range days {
-		g := byDay[d]
-		if len(out) > 0 && len(g.ids) < minReadGroup {
-			last := &out[len(out)-1]
-			last.ids = append(last.ids, g.ids...)
-			last.missing = append(last.missing, g.missing...)
-			continue
-		}
-		out = append(out, *g)
-	}
-	for i := range out {
-		slices.Sort(out[i].ids)
-		slices.Sort(out[i].missing)
-	}
-	return out
 }
 
 // traceTier finds everyone not yet placed whose contact with at least one

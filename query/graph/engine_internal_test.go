@@ -5,10 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-
-	"github.com/stretchr/testify/require"
-
-	"github.com/truyvet/truyvet/index/bucket"
 )
 
 // sortEdges and sites work on the refine stage's chunks; on graphs large
@@ -132,49 +128,4 @@ func TestSortNodes(t *testing.T) {
 			}
 		}
 	}
-}
-
-// The F1 members are read in groups by day of first exposure: every member
-// in exactly one group, sorted, its window starting at or before its first
-// exposure, groups of fewer than minReadGroup folded into the one before.
-func TestReadGroups(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 9))
-	day0 := bucket.Day(20000).Start()
-	const to = int64(1 << 40)
-	var f1 []found
-	for u := range uint32(3000) {
-		// Most on days 0 and 5, a few on days 1-4, one alone on day 9.
-		d := []int64{0, 0, 0, 0, 0, 0, 0, 0, 5, 5, 5, 5, 5, 5, 5, 5, 1, 2, 3, 4}[rng.IntN(20)]
-		if u == 2999 {
-			d = 9
-		}
-		f1 = append(f1, found{node: Node{UserID: u*7 + 1, FirstExposure: day0 + d*86400 + int64(rng.IntN(86400))}, staysRead: rng.IntN(2) == 0})
-	}
-	groups := readGroups(f1, to)
-	seen := map[uint32]bool{}
-	for i, g := range groups {
-		require.True(t, slices.IsSorted(g.ids) && slices.IsSorted(g.missing))
-		require.Equal(t, to, g.w.To)
-		if i > 0 {
-			require.GreaterOrEqual(t, len(g.ids), minReadGroup, "a small group stands alone")
-			require.Greater(t, g.w.From, groups[i-1].w.From)
-		}
-		for _, id := range g.ids {
-			require.False(t, seen[id], "user %d in two groups", id)
-			seen[id] = true
-		}
-	}
-	require.Len(t, seen, len(f1))
-	for _, f := range f1 {
-		var g *readGroup
-		for i := range groups {
-			if slices.Contains(groups[i].ids, f.node.UserID) {
-				g = &groups[i]
-			}
-		}
-		require.LessOrEqual(t, g.w.From, f.node.FirstExposure, "user %d's window starts after its exposure", f.node.UserID)
-		require.Equal(t, !f.staysRead, slices.Contains(g.missing, f.node.UserID))
-	}
-	require.Len(t, groups, 2, "days 0 and 5 have groups of their own; 1-4 and 9 fold into them")
-	require.Empty(t, readGroups(nil, to))
 }
