@@ -235,29 +235,27 @@ func (s *search) readCase(ctx context.Context) (source, error) {
 	one := []uint32{s.q.Case}
 	caseSrc := source{id: s.q.Case, from: w.From}
 	// The case's trips are read beside its stays and encounters: on a
-	// remote store that is one round trip fewer on the way to F1.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type tripsRead struct {
-		trips map[uint32][]coTravel
-		err   error
-	}
-	tripsc := make(chan tripsRead, 1)
-	go func() {
-		t, err := s.coTravelOf(ctx, one, w)
-		tripsc <- tripsRead{t, err}
-	}()
-	src, err := s.readStaysAndContacts(ctx, caseSrc)
-	if err != nil {
-		cancel() // the trips are not needed: end their read rather than wait for it
-		<-tripsc
+	// remote store that is one round trip fewer on the way to F1. A failed
+	// read cancels the other rather than waiting for it.
+	g, gctx := errgroup.WithContext(ctx)
+	var trips map[uint32][]coTravel
+	g.Go(func() error {
+		t, err := s.coTravelOf(gctx, one, w)
+		if err != nil {
+			return fmt.Errorf("read trips of case %d: %w", s.q.Case, err)
+		}
+		trips = t
+		return nil
+	})
+	var src source
+	g.Go(func() (err error) {
+		src, err = s.readStaysAndContacts(gctx, caseSrc)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return source{}, err
 	}
-	tr := <-tripsc
-	if tr.err != nil {
-		return source{}, fmt.Errorf("read trips of case %d: %w", s.q.Case, tr.err)
-	}
-	src.trips = tr.trips[s.q.Case]
+	src.trips = trips[s.q.Case]
 	return s.caseRead(src), nil
 }
 

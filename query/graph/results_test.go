@@ -235,3 +235,62 @@ func TestFailedSourceReadCancelsTheOthers(t *testing.T) {
 		t.Fatal("the query waited for the blocked stays read")
 	}
 }
+
+// caseReads is cluster()'s store with trips: reading the case's trips or
+// its stays either fails or blocks until the query is cancelled.
+type caseReads struct {
+	*memStore
+	tripsFail bool // else the case's stays fail and its trips block
+}
+
+var errCaseRead = errors.New("case read failed")
+
+func (s caseReads) Stays(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserStays, error] {
+	if !slices.Contains(users, 1) {
+		return s.memStore.Stays(ctx, users, w)
+	}
+	return func(yield func(graph.UserStays, error) bool) {
+		if !s.tripsFail {
+			yield(graph.UserStays{}, errCaseRead)
+			return
+		}
+		<-ctx.Done()
+		yield(graph.UserStays{}, ctx.Err())
+	}
+}
+
+func (s caseReads) UserTrips(ctx context.Context, _ []uint32, _ graph.Window) ([]graph.Trip, error) {
+	if s.tripsFail {
+		return nil, errCaseRead
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (s caseReads) VehicleTrips(context.Context, []graph.VehicleDay) ([]graph.Trip, error) {
+	return nil, nil
+}
+
+// The case's stays and trips are read together: when one read fails, the
+// query fails with its error at once and the other read is cancelled.
+func TestFailedCaseReadCancelsTheOther(t *testing.T) {
+	for _, tripsFail := range []bool{false, true} {
+		eng := graph.NewEngine(caseReads{memStore: cluster(), tripsFail: tripsFail})
+		done := make(chan error, 1)
+		go func() {
+			_, err := eng.Exposures(t.Context(), graph.Query{Case: 1, Window: graph.Window{From: t0 - 3600, To: t0 + 86400}, Depth: 1})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, errCaseRead)
+			if tripsFail {
+				require.ErrorContains(t, err, "read trips of case 1")
+			} else {
+				require.ErrorContains(t, err, "read stays of case 1")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("trips fail %v: the query waited for the blocked read", tripsFail)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/schemas"
 )
 
 // Compaction. A day's records arrive in thousands of inserts; ClickHouse
@@ -134,14 +135,12 @@ func (s *Store) fragmented(ctx context.Context, conn driver.Conn, before bucket.
 	return out, nil
 }
 
-// baseTable is the name of a table as compactTables spells it.
+// baseTable is the name of a local table as compactTables spells it.
 func (s *Store) baseTable(local string) string {
-	for _, t := range compactTables {
-		if s.table(t) == local {
-			return t
-		}
+	if s.cluster == "" {
+		return local
 	}
-	return local
+	return strings.TrimSuffix(local, schemas.LocalSuffix)
 }
 
 // RunCompaction merges settled days (CompactSettle after they end) every
