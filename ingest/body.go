@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -66,11 +68,9 @@ func splitBody(p *fastjson.Parser, body []byte, maxRecords, maxRecordBytes int, 
 		}
 		return nil
 	case '{':
-		// One object, possibly spread over several lines.
-		if checkJSON(trimmed) != nil {
-			break // read as NDJSON, whose lines say what is wrong
-		}
-		if v, err := p.ParseBytes(trimmed); err == nil {
+		// One object, possibly spread over several lines. NDJSON fails the
+		// parse at its second line, before the check would read the body.
+		if v, err := p.ParseBytes(trimmed); err == nil && checkJSON(trimmed) == nil {
 			if len(trimmed) > maxRecordBytes {
 				fn(0, nil, tooLarge(len(trimmed), maxRecordBytes))
 			} else {
@@ -146,33 +146,87 @@ const maxDepth = 16
 // checkJSON scans b for what RFC 8259 forbids and fastjson accepts, raw
 // control characters (below U+0020) inside strings, and for nesting deeper
 // than maxDepth, which fastjson would refuse with an error as long as the
-// nesting. It checks nothing else: the parser does.
+// nesting. It checks nothing else: the parser does. Most of a record's bytes
+// are inside strings, which stringStop crosses eight bytes at a time.
 func checkJSON(b []byte) error {
-	depth, inString, escaped := 0, false, false
-	for i, c := range b {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			case c < 0x20:
+	depth := 0
+	for i := 0; ; i++ {
+		if i = structStop(b, i); i == len(b) {
+			return nil
+		}
+		switch b[i] {
+		case '"':
+			for i++; ; i++ {
+				i = stringStop(b, i)
+				if i == len(b) {
+					return nil // unterminated: the parser says so
+				}
+				c := b[i]
+				if c == '"' {
+					break
+				}
+				if c == '\\' {
+					i++ // the escaped byte, whatever it is
+					continue
+				}
 				return fmt.Errorf("raw control character U+%04X in a string at byte %d (escape it as \\u%04X)", c, i, c)
 			}
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
+		case '[', '{':
 			if depth++; depth > maxDepth {
 				return fmt.Errorf("nested deeper than %d levels at byte %d", maxDepth, i)
 			}
-		case c == ']' || c == '}':
+		case ']', '}':
 			depth--
 		}
 	}
-	return nil
+}
+
+// Word-at-a-time byte tests (Hacker's Delight 6-1): a word's byte is flagged
+// by the high bit of its lane; the lowest flagged lane is exact.
+const (
+	lanes1    = 0x0101010101010101
+	lanesHigh = 0x8080808080808080
+)
+
+// structStop returns the index of the first byte at or after i that opens
+// a string or opens or closes a nesting level: '"', '[', ']', '{' or '}';
+// len(b) if none. Setting bit 5 folds '[' into '{' and ']' into '}'.
+func structStop(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		folded := w | lanes1*0x20
+		quote, open, closing := w^(lanes1*'"'), folded^(lanes1*'{'), folded^(lanes1*'}')
+		m := ((quote - lanes1) &^ quote) | ((open - lanes1) &^ open) | ((closing - lanes1) &^ closing)
+		if m &= lanesHigh; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"', '[', ']', '{', '}':
+			return i
+		}
+	}
+	return len(b)
+}
+
+// stringStop returns the index of the first byte at or after i that ends a
+// JSON string's plain run: '"', '\\' or a control character; len(b) if none.
+func stringStop(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		quote, slash := w^(lanes1*'"'), w^(lanes1*'\\')
+		m := ((w - lanes1*0x20) &^ w) | ((quote - lanes1) &^ quote) | ((slash - lanes1) &^ slash)
+		if m &= lanesHigh; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // maxErrorLen bounds a parse error's text: fastjson's messages grow with

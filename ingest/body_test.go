@@ -3,6 +3,8 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -288,4 +290,77 @@ func FuzzSplitBody(f *testing.F) {
 			t.Fatalf("splitBody modified its input")
 		}
 	})
+}
+
+// checkJSONNaive is the byte-at-a-time reference checkJSON is held to.
+func checkJSONNaive(b []byte) error {
+	depth, inString, escaped := 0, false, false
+	for i, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			case c < 0x20:
+				return fmt.Errorf("raw control character U+%04X in a string at byte %d (escape it as \\u%04X)", c, i, c)
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxDepth {
+				return fmt.Errorf("nested deeper than %d levels at byte %d", maxDepth, i)
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return nil
+}
+
+func TestCheckJSONAgainstNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("\"\\[]{}a\x01\x1f \x7f\x80\xffu,:")
+	for range 200_000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		want, got := checkJSONNaive(b), checkJSON(b)
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("%q: checkJSON %v, reference %v", b, got, want)
+		}
+	}
+}
+
+func FuzzCheckJSON(f *testing.F) {
+	for _, s := range []string{`{"a":"x\"y\\"}`, "{\"a\":\"01234567\x01\"}", `[[["\\\\\\"]]]`, "\"\\", "{\"k\":\"\x1f\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, got := checkJSONNaive(b), checkJSON(b)
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			t.Fatalf("%q: checkJSON %v, reference %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkCheckJSON(b *testing.B) {
+	line := []byte(`{"visit_id":"v-00001234","user_id":123456,"venue_id":4321,"enter":"2026-12-02T01:02:03Z","exit":"2026-12-02T02:03:04Z","source":"ncovi"}`)
+	b.SetBytes(int64(len(line)))
+	for _, bc := range []struct {
+		name string
+		fn   func([]byte) error
+	}{{"words", checkJSON}, {"naive", checkJSONNaive}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bc.fn(line); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

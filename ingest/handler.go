@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +30,7 @@ type Handler struct {
 	log      *slog.Logger
 	counts   counts
 	parsers  fastjson.ParserPool
+	bodies   sync.Pool    // *bytes.Buffer of finished requests (body)
 	lastLog  atomic.Int64 // unix nanos of the last producer-error log line
 	since    time.Time    // when counting began
 
@@ -103,7 +106,9 @@ func (h *Handler) endpoint(name string, kind event.Kind) http.Handler {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind, em *endpointMetrics) int {
-	body, err := readBody(w, r, h.cfg.MaxBodyBytes)
+	buf := h.body()
+	defer h.bodies.Put(buf)
+	body, err := readBody(w, r, h.cfg.MaxBodyBytes, buf)
 	em.bytes.Add(float64(len(body)))
 	if err != nil {
 		return writeError(w, err)
@@ -112,6 +117,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 	defer h.parsers.Put(p)
 
 	now := h.now()
+	var dec event.JSONDecoder
 	var batch event.Batch
 	resp := Response{Rejected: []Rejection{}}
 	reject := func(i int, err error) {
@@ -135,9 +141,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 		}
 		switch kind {
 		case event.KindVisit:
-			rec, err := event.DecodeVisitJSON(v)
+			rec, code, err := dec.VisitAndCode(v)
 			if err == nil {
-				err = h.resolveVenue(v, &rec)
+				err = h.resolveVenue(code, &rec)
 			}
 			if err == nil {
 				err = h.cfg.Limits.ValidateVisit(&rec, now)
@@ -151,7 +157,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 			}
 			batch.Visits = append(batch.Visits, rec)
 		case event.KindEncounter:
-			rec, err := event.DecodeEncounterJSON(v)
+			rec, err := dec.Encounter(v)
 			if err == nil {
 				err = h.cfg.Limits.ValidateEncounter(&rec, now)
 			}
@@ -161,7 +167,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 			}
 			batch.Encounters = append(batch.Encounters, rec)
 		case event.KindDeclaration:
-			rec, err := event.DecodeDeclarationJSON(v)
+			rec, err := dec.Declaration(v)
 			if err == nil {
 				err = h.cfg.Limits.ValidateDeclaration(&rec, now)
 			}
@@ -206,8 +212,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, kind event.Kind,
 	return http.StatusAccepted
 }
 
-// readBody reads the request body, gunzipping it if needed, within max bytes.
-func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, error) {
+// body returns a buffer for a request's body, one a finished request gave
+// back if there is one. A body is read only while its request is served:
+// what a batch keeps, it copies.
+func (h *Handler) body() *bytes.Buffer {
+	if b, ok := h.bodies.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+// readBody reads the request body into buf, gunzipping it if needed, within
+// max bytes. A body that says its length is read without regrowing buf.
+func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64, buf *bytes.Buffer) ([]byte, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, maxBytes)
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
@@ -221,7 +239,11 @@ func readBody(w http.ResponseWriter, r *http.Request, maxBytes int64) ([]byte, e
 	default:
 		return nil, fmt.Errorf("%w: unsupported Content-Encoding %q", errBadEncoding, r.Header.Get("Content-Encoding"))
 	}
-	body, err := io.ReadAll(rd)
+	if n := r.ContentLength; n > 0 && n <= maxBytes {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to try for EOF
+	}
+	_, err := buf.ReadFrom(rd)
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

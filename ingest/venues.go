@@ -1,10 +1,6 @@
 package ingest
 
-import (
-	"github.com/valyala/fastjson"
-
-	"github.com/truyvet/truyvet/schemas/event"
-)
+import "github.com/truyvet/truyvet/schemas/event"
 
 // Venues checks the venues that check-ins name: venue/qrsig verifies codes,
 // venue/cache knows the registry's ids.
@@ -27,12 +23,11 @@ func WithVenues(v Venues, requireRegistered bool) Option {
 	return func(h *Handler) { h.venues, h.requireRegistered = v, requireRegistered }
 }
 
-// resolveVenue verifies a record's venue_code, if it has one, and sets its
-// VenueID from it.
-func (h *Handler) resolveVenue(v *fastjson.Value, rec *event.Visit) error {
-	code, err := event.VisitVenueCode(v)
-	if err != nil || code == "" {
-		return err
+// resolveVenue verifies a record's venue_code, if it has one (code is not
+// ""), and sets its VenueID from it.
+func (h *Handler) resolveVenue(code string, rec *event.Visit) error {
+	if code == "" {
+		return nil
 	}
 	if h.venues == nil {
 		return &event.ValidationError{Field: "venue_code", Reason: event.ReasonInvalidValue, Detail: "this server does not verify venue codes; send venue_id"}

@@ -27,16 +27,50 @@ const (
 	fieldSource      = "source"
 )
 
+// JSONDecoder reads records from parsed JSON values. It keeps one scratch
+// buffer across calls, so a server decoding a body's records through one
+// decoder allocates only what the records keep. The zero value is ready;
+// it is not safe for concurrent use.
+type JSONDecoder struct {
+	raw []byte // the last record's raw text, for the surrogate check
+}
+
 // DecodeVisitJSON reads a visit from a parsed JSON value. It checks types and
 // syntax only; call Limits.ValidateVisit for the rules that need the clock.
 // A record that names its venue by "venue_code" (VisitVenueCode) may leave
 // out venue_id; VenueID is then 0 until the caller verifies the code.
 func DecodeVisitJSON(v *fastjson.Value) (Visit, error) {
-	var out Visit
-	o, err := object(v)
+	var d JSONDecoder
+	return d.Visit(v)
+}
+
+// Visit is DecodeVisitJSON through d.
+func (d *JSONDecoder) Visit(v *fastjson.Value) (Visit, error) {
+	o, _, err := d.object(v)
 	if err != nil {
-		return out, err
+		return Visit{}, err
 	}
+	return visitFields(o)
+}
+
+// VisitAndCode reads a visit and its venue_code (VisitVenueCode) from one
+// value, checking the record's text once: the visit's errors come first.
+func (d *JSONDecoder) VisitAndCode(v *fastjson.Value) (Visit, string, error) {
+	o, _, err := d.object(v)
+	if err != nil {
+		return Visit{}, "", err
+	}
+	rec, err := visitFields(o)
+	if err != nil {
+		return rec, "", err
+	}
+	code, err := venueCodeField(o)
+	return rec, code, err
+}
+
+func visitFields(o *fastjson.Object) (Visit, error) {
+	var out Visit
+	var err error
 	if out.VisitID, err = idField(o, fieldVisitID); err != nil {
 		return out, err
 	}
@@ -65,10 +99,15 @@ const MaxVenueCodeBytes = 64
 // venue's QR code), or "" when it has none. It checks the type and size
 // only; the signature is the caller's to verify.
 func VisitVenueCode(v *fastjson.Value) (string, error) {
-	o, err := object(v)
+	var d JSONDecoder
+	o, _, err := d.object(v)
 	if err != nil {
 		return "", err
 	}
+	return venueCodeField(o)
+}
+
+func venueCodeField(o *fastjson.Object) (string, error) {
 	code, err := stringField(o, fieldVenueCode)
 	switch {
 	case err != nil:
@@ -82,8 +121,14 @@ func VisitVenueCode(v *fastjson.Value) (string, error) {
 // DecodeEncounterJSON reads an encounter from a parsed JSON value. It checks
 // types and syntax only; call Limits.ValidateEncounter for the rest.
 func DecodeEncounterJSON(v *fastjson.Value) (Encounter, error) {
+	var d JSONDecoder
+	return d.Encounter(v)
+}
+
+// Encounter is DecodeEncounterJSON through d.
+func (d *JSONDecoder) Encounter(v *fastjson.Value) (Encounter, error) {
 	var out Encounter
-	o, err := object(v)
+	o, _, err := d.object(v)
 	if err != nil {
 		return out, err
 	}
@@ -111,13 +156,24 @@ func DecodeEncounterJSON(v *fastjson.Value) (Encounter, error) {
 	return out, nil
 }
 
-func object(v *fastjson.Value) (*fastjson.Object, error) {
-	o, err := v.Object()
+// object returns v as an object, refusing lone surrogate escapes in its
+// fields. It reads the record's raw text once (fastjson keeps strings
+// escaped until they are read): only a record with a \u escape somewhere is
+// walked field by field. clean reports that it has none, which spares the
+// nested objects their own walk.
+func (d *JSONDecoder) object(v *fastjson.Value) (o *fastjson.Object, clean bool, err error) {
+	o, err = v.Object()
 	if err != nil {
-		return nil, &ValidationError{Reason: ReasonInvalidJSON, Detail: "record must be a JSON object, got " + v.Type().String()}
+		return nil, false, &ValidationError{Reason: ReasonInvalidJSON, Detail: "record must be a JSON object, got " + v.Type().String()}
 	}
-	return o, surrogates(o)
+	d.raw = v.MarshalTo(d.raw[:0])
+	if !bytes.Contains(d.raw, unicodeEscape) {
+		return o, true, nil
+	}
+	return o, false, surrogates(o)
 }
+
+var unicodeEscape = []byte(`\u`)
 
 // surrogates rejects a string field holding a lone UTF-16 surrogate escape
 // ("\ud800" without its pair, or a low half alone): it is not a character, and
@@ -131,7 +187,7 @@ func surrogates(o *fastjson.Object) error {
 		}
 		var buf [128]byte
 		raw := v.MarshalTo(buf[:0])
-		if len(raw) < 8 || raw[0] != '"' || !bytes.Contains(raw, []byte(`\u`)) {
+		if len(raw) < 8 || raw[0] != '"' || !bytes.Contains(raw, unicodeEscape) {
 			return
 		}
 		if at := loneSurrogate(raw); at >= 0 {
@@ -353,8 +409,14 @@ const (
 // takes subject_id to be user_id when it is absent; call
 // Limits.ValidateDeclaration for the rest.
 func DecodeDeclarationJSON(v *fastjson.Value) (Declaration, error) {
+	var d JSONDecoder
+	return d.Declaration(v)
+}
+
+// Declaration is DecodeDeclarationJSON through d.
+func (d *JSONDecoder) Declaration(v *fastjson.Value) (Declaration, error) {
 	var out Declaration
-	o, err := object(v)
+	o, clean, err := d.object(v)
 	if err != nil {
 		return out, err
 	}
@@ -393,10 +455,10 @@ func DecodeDeclarationJSON(v *fastjson.Value) (Declaration, error) {
 	if out.Onset, err = dateField(o, fieldOnset); err != nil {
 		return out, err
 	}
-	if err := travelField(o, &out); err != nil {
+	if err := travelField(o, &out, clean); err != nil {
 		return out, err
 	}
-	if err := exposureField(o, &out); err != nil {
+	if err := exposureField(o, &out, clean); err != nil {
 		return out, err
 	}
 	if out.Source, err = stringField(o, fieldSource); err != nil {
@@ -454,7 +516,9 @@ func dateField(o *fastjson.Object, name string) (int64, error) {
 }
 
 // nested returns the object field name holds, nil when it is absent or null.
-func nested(o *fastjson.Object, name string) (*fastjson.Object, error) {
+// clean says the record has no \u escape (JSONDecoder.object), so the
+// nested object needs no surrogate walk.
+func nested(o *fastjson.Object, name string, clean bool) (*fastjson.Object, error) {
 	v := present(o, name)
 	if v == nil {
 		return nil, nil
@@ -462,6 +526,9 @@ func nested(o *fastjson.Object, name string) (*fastjson.Object, error) {
 	n, err := v.Object()
 	if err != nil {
 		return nil, invalid(name, ReasonInvalidValue, "must be an object, got %s", v.Type())
+	}
+	if clean {
+		return n, nil
 	}
 	if err := surrogates(n); err != nil {
 		return nil, prefixed(name, err)
@@ -478,8 +545,8 @@ func prefixed(parent string, err error) error {
 	return err
 }
 
-func travelField(o *fastjson.Object, d *Declaration) error {
-	t, err := nested(o, fieldTravel)
+func travelField(o *fastjson.Object, d *Declaration, clean bool) error {
+	t, err := nested(o, fieldTravel, clean)
 	if err != nil || t == nil {
 		return err
 	}
@@ -510,8 +577,8 @@ func travelField(o *fastjson.Object, d *Declaration) error {
 	return nil
 }
 
-func exposureField(o *fastjson.Object, d *Declaration) error {
-	e, err := nested(o, fieldExposure)
+func exposureField(o *fastjson.Object, d *Declaration, clean bool) error {
+	e, err := nested(o, fieldExposure, clean)
 	if err != nil || e == nil {
 		return err
 	}
