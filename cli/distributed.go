@@ -45,6 +45,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&k.cfg.Partitions, "kafka-partitions", k.cfg.Partitions, "partitions of the topics, when this process creates them")
 	fs.IntVar(&k.cfg.Replication, "kafka-replication", k.cfg.Replication, "replication factor of the topics, when this process creates them")
 	fs.StringVar(&k.cfg.Compression, "kafka-compression", k.cfg.Compression, "compression of produced batches: none, lz4, snappy, gzip or zstd")
+	durationFlag(fs, &k.cfg.BatchTimeout, "kafka-linger", k.cfg.BatchTimeout, "how long a partial batch of produced messages waits for more before it is sent")
 }
 
 func (k *kafkaFlags) config() (kafkaproducer.Config, error) {

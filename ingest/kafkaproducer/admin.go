@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -121,6 +122,37 @@ func Ping(ctx context.Context, cfg Config) error {
 	}
 	if err := leaderless(md, topics.All()); err != nil {
 		return fmt.Errorf("kafka topics not ready: %w", err)
+	}
+	return nil
+}
+
+// DeleteTopics deletes every topic of the brokers whose name starts with
+// prefix; none is not an error.
+func DeleteTopics(ctx context.Context, brokers []string, prefix string) error {
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: tr}
+	md, err := c.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var names []string
+	for _, t := range md.Topics {
+		if strings.HasPrefix(t.Name, prefix) {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	resp, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("delete %d topics: %w", len(names), err)
+	}
+	for name, err := range resp.Errors {
+		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
+			return fmt.Errorf("delete topic %s: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ package kafkatest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/truyvet/truyvet/ingest/kafkaproducer"
@@ -57,43 +55,12 @@ func Prefix(tb testing.TB) string {
 		tb.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			if err := DeleteTopics(ctx, kafkaproducer.SplitBrokers(brokers), prefix); err != nil {
+			if err := kafkaproducer.DeleteTopics(ctx, kafkaproducer.SplitBrokers(brokers), prefix); err != nil {
 				tb.Logf("delete the test's topics %s*: %v", prefix, err)
 			}
 		})
 	}
 	return prefix
-}
-
-// DeleteTopics deletes every topic of the brokers whose name starts with
-// prefix; none is not an error.
-func DeleteTopics(ctx context.Context, brokers []string, prefix string) error {
-	tr := &kafka.Transport{}
-	defer tr.CloseIdleConnections()
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: tr}
-	md, err := c.Metadata(ctx, &kafka.MetadataRequest{})
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	var names []string
-	for _, t := range md.Topics {
-		if strings.HasPrefix(t.Name, prefix) {
-			names = append(names, t.Name)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	resp, err := c.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: names})
-	if err != nil {
-		return fmt.Errorf("delete %d topics: %w", len(names), err)
-	}
-	for name, err := range resp.Errors {
-		if err != nil && !errors.Is(err, kafka.UnknownTopicOrPartition) {
-			return fmt.Errorf("delete topic %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 func newPrefix(tb testing.TB) string {
