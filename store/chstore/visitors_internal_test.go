@@ -2,6 +2,7 @@ package chstore
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,22 +58,29 @@ func TestVisitorsQueriesFitAndCoverEveryVenue(t *testing.T) {
 
 // A venue is read on the days its spans may reach, each day once: from the
 // day a stay ending in a span could have begun (bucket.MaxSpan before it)
-// to the span's last day.
+// to the span's last day; each day's branch names that day's venues alone.
 func TestVisitorsReadOnlyTheDaysOfEachVenuesSpans(t *testing.T) {
 	day := func(d int64, h int64) int64 { return d*86400 - 7*3600 + h*3600 } // local hour h of local day d
-	d0 := int64(bucket.DayOf(day(20_000, 12)))
-	pair := func(d int64, v int) string { return "(" + strconv.FormatInt(d, 10) + "," + strconv.Itoa(v) + ")" }
-	got := string(appendDayKeys(nil, graph.VenueSpans{Venue: 7, Spans: []graph.Interval{
+	d0 := bucket.DayOf(day(20_000, 12))
+	seven := graph.VenueSpans{Venue: 7, Spans: []graph.Interval{
 		{Start: day(20_000, 10), End: day(20_000, 11)}, // the day and the one before
 		{Start: day(20_000, 15), End: day(20_000, 16)}, // nothing new
 		{Start: day(20_001, 9), End: day(20_001, 10)},  // the next day
 		{Start: day(20_005, 9), End: day(20_005, 10)},  // days 4 and 5 later
-	}}))
-	require.Equal(t, strings.Join([]string{pair(d0-1, 7), pair(d0, 7), pair(d0+1, 7), pair(d0+4, 7), pair(d0+5, 7)}, ","), got)
-	got = string(appendDayKeys([]byte(got), graph.VenueSpans{Venue: 8, Spans: []graph.Interval{{Start: day(20_000, 23), End: day(20_001, 1)}}}))
-	require.True(t, strings.HasSuffix(got, ","+pair(d0-1, 8)+","+pair(d0, 8)+","+pair(d0+1, 8)), got)
+	}}
+	require.Equal(t, []bucket.Day{d0 - 1, d0, d0 + 1, d0 + 4, d0 + 5}, slices.Collect(venueDays(seven)))
+	eight := graph.VenueSpans{Venue: 8, Spans: []graph.Interval{{Start: day(20_000, 23), End: day(20_001, 1)}}}
+	require.Equal(t, []bucket.Day{d0 - 1, d0, d0 + 1}, slices.Collect(venueDays(eight)))
 
 	s := &Store{db: "truyvet", layout: bucket.DefaultLayout()}
-	q, _ := s.visitorsQuery([]graph.VenueSpans{{Venue: 7, Spans: []graph.Interval{{Start: day(20_000, 10), End: day(20_000, 11)}}}})
-	require.Contains(t, q, "(day, venue) IN ("+pair(d0-1, 7)+","+pair(d0, 7)+")")
+	q, n := s.visitorsQuery([]graph.VenueSpans{seven, eight})
+	require.Equal(t, 2, n)
+	branch := func(d bucket.Day, venues string) string {
+		return "day = " + strconv.Itoa(int(d)) + " AND venue IN (" + venues + ") AND"
+	}
+	for _, want := range []string{branch(d0-1, "7,8"), branch(d0, "7,8"), branch(d0+1, "7,8"), branch(d0+4, "7"), branch(d0+5, "7")} {
+		require.Contains(t, q, want)
+	}
+	require.Equal(t, 4, strings.Count(q, "UNION ALL"), "five days, five branches")
+	require.NotContains(t, q, "day = "+strconv.Itoa(int(d0+2)))
 }
