@@ -150,8 +150,10 @@ var (
 	ErrRevoked  = errors.New("account revoked")
 )
 
-// Store keeps accounts. Every lookup reads the store (no cache), so a
-// revocation holds at once on every process sharing it.
+// Store keeps accounts. A lookup reads the store; a process whose store
+// other processes share caches tokens only while the store tells it of every
+// revocation (TokenCache, RevocationFeed), so a revocation holds at once on
+// every process sharing it.
 type Store interface {
 	// CreateAccount stores a with the hash of its token.
 	CreateAccount(ctx context.Context, a Account, h TokenHash) error

@@ -16,6 +16,7 @@ type Authenticator struct {
 	store     Store
 	bootstrap *TokenHash
 	oidc      *OIDC
+	cache     *TokenCache
 }
 
 // NewAuthenticator checks tokens against store; bootstrap, if not nil, is
@@ -28,6 +29,13 @@ func NewAuthenticator(store Store, bootstrap *TokenHash) *Authenticator {
 // WithOIDC also accepts JWT access tokens verified by o.
 func (a *Authenticator) WithOIDC(o *OIDC) *Authenticator {
 	a.oidc = o
+	return a
+}
+
+// WithCache keeps the accounts of recently seen tokens in c (TokenCache);
+// the bootstrap token and OIDC tokens are not cached.
+func (a *Authenticator) WithCache(c *TokenCache) *Authenticator {
+	a.cache = c
 	return a
 }
 
@@ -53,6 +61,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, tok string) (acct Acco
 		return Account{ID: BootstrapID, Name: "bootstrap admin", Roles: []Role{RoleAdmin},
 			Provinces: []string{National}, Venues: []uint32{}}, true, nil
 	}
+	var gen uint64
+	if a.cache != nil {
+		var hit bool
+		if acct, hit, gen = a.cache.get(h); hit {
+			return acct, true, nil
+		}
+	}
 	acct, err = a.store.AccountByToken(ctx, h)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -61,6 +76,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, tok string) (acct Acco
 		return Account{}, false, fmt.Errorf("look up a token: %w", err)
 	case !acct.Active():
 		return Account{}, false, nil
+	}
+	if a.cache != nil {
+		a.cache.put(h, acct, gen)
 	}
 	return acct, true, nil
 }

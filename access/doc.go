@@ -11,6 +11,12 @@
 // Retry-After. Refused requests on audited routes are written to the audit
 // trail. Tokens are never logged.
 //
+// A distributed process keeps the accounts of recently seen tokens in a
+// TokenCache, which its store's RevocationFeed (PostgreSQL LISTEN/NOTIFY)
+// empties at every revocation and which is bypassed while the feed is down.
+//
 // Metrics (see NewMetrics): truyvet_auth_requests_total{result},
-// truyvet_auth_rate_limited_total.
+// truyvet_auth_rate_limited_total; the cache's
+// truyvet_auth_token_cache_lookups_total{result},
+// truyvet_auth_token_cache_flushes_total, truyvet_auth_token_cache_listening.
 package access

@@ -9,6 +9,7 @@ package metricnames
 import (
 	"github.com/truyvet/truyvet/access"
 	"github.com/truyvet/truyvet/query/audit"
+	"time"
 
 	"context"
 	"fmt"
@@ -54,6 +55,10 @@ func Registered(ctx context.Context, dir string) ([]Stage, error) {
 		register func(prometheus.Registerer) error
 	}{
 		{"access", func(reg prometheus.Registerer) error { access.NewMetrics(reg); return nil }},
+		{"access/tokencache", func(reg prometheus.Registerer) error {
+			access.NewTokenCache(time.Minute, 1, time.Now, reg)
+			return nil
+		}},
 		{"ingest", func(reg prometheus.Registerer) error { ingest.NewMetrics(reg); return nil }},
 		{"ingest/kafkaproducer", func(reg prometheus.Registerer) error { kafkaproducer.NewMetrics(reg); return nil }},
 		{"processor", func(reg prometheus.Registerer) error { processor.NewMetrics(reg); return nil }},

@@ -62,7 +62,7 @@ func (s *Store) Close() error {
 func (s *Store) table() string { return s.pool.Table("feedback") }
 
 func (s *Store) migrate(ctx context.Context) error {
-	return pgschema.Migrate(ctx, s.pool.Pool, "feedback", s.pool.Schema, "feedback table", []string{
+	return pgschema.Migrate(ctx, s.pool.Pool, s.pool.Schema, "feedback table", []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.table() + ` (
 			feedback_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 			venue_id    bigint NOT NULL CHECK (venue_id BETWEEN 1 AND 4294967295),

@@ -2,7 +2,7 @@
 // schema (Open, Borrow) and creates its tables inside the deployment's
 // schema, safely when several replicas start at once (Migrate): the
 // statements run in one transaction under an advisory lock named by the
-// store and the schema, since concurrent CREATE … IF NOT EXISTS race.
+// schema, since concurrent CREATE … IF NOT EXISTS race.
 package pgschema
 
 import (
@@ -16,11 +16,14 @@ import (
 )
 
 // Migrate creates schema if missing and runs stmts in one transaction,
-// holding the advisory lock of (store, schema). An error names what: the
-// tables being created.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, store, schema, what string, stmts []string) error {
+// holding the schema's advisory lock. Every store of a schema takes the same
+// lock: the stores of two processes starting at once (the venue registry of
+// one, the feedback table of the other) would otherwise both create the
+// schema, and one fail on pg_namespace's unique index. An error names what:
+// the tables being created.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, what string, stmts []string) error {
 	h := fnv.New64a()
-	_, _ = h.Write([]byte("truyvet " + store + " migrate " + schema))
+	_, _ = h.Write([]byte("truyvet migrate " + schema))
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(h.Sum64()>>1)); err != nil { //nolint:gosec // shifted into range
 			return fmt.Errorf("lock schema: %w", err)

@@ -71,7 +71,7 @@ func (s *Store) Close() error {
 func (s *Store) table(name string) string { return s.pool.Table(name) }
 
 func (s *Store) migrate(ctx context.Context) error {
-	return pgschema.Migrate(ctx, s.pool.Pool, "sites", s.pool.Schema, "exposure site tables", []string{
+	return pgschema.Migrate(ctx, s.pool.Pool, s.pool.Schema, "exposure site tables", []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.table("exposure_sites") + ` (
 			site_id bigint PRIMARY KEY CHECK (site_id > 0),
 			status  text NOT NULL CHECK (status IN ('draft', 'published', 'retracted')),

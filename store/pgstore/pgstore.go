@@ -22,6 +22,7 @@ import (
 	"github.com/truyvet/truyvet/access"
 	"github.com/truyvet/truyvet/cases"
 	"github.com/truyvet/truyvet/query/audit"
+	"github.com/truyvet/truyvet/store/pgschema"
 )
 
 // Options configure the store.
@@ -32,9 +33,10 @@ type Options struct {
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool   *pgxpool.Pool
-	schema string // sanitized identifier
-	lock   int64  // advisory lock key of the trail
+	pool    *pgxpool.Pool
+	schema  string // sanitized identifier
+	lock    int64  // advisory lock key of the trail
+	channel string // NOTIFY channel of account changes (WatchRevocations)
 }
 
 var (
@@ -60,8 +62,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("truyvet audit " + opts.Schema))
-	s := &Store{pool: pool, schema: pgx.Identifier{opts.Schema}.Sanitize(), lock: int64(h.Sum64() >> 1)}
-	if err := s.migrate(ctx); err != nil {
+	s := &Store{pool: pool, schema: pgx.Identifier{opts.Schema}.Sanitize(), lock: int64(h.Sum64() >> 1), channel: fmt.Sprintf("truyvet_accounts_%016x", h.Sum64())}
+	if err := s.migrate(ctx, opts.Schema); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -74,9 +76,8 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func (s *Store) migrate(ctx context.Context) error {
-	stmts := []string{
-		`CREATE SCHEMA IF NOT EXISTS ` + s.schema,
+func (s *Store) migrate(ctx context.Context, schema string) error {
+	return pgschema.Migrate(ctx, s.pool, schema, "accounts and cases", []string{
 		`CREATE TABLE IF NOT EXISTS ` + s.schema + `.accounts (
 			id text PRIMARY KEY,
 			token_hash bytea NOT NULL UNIQUE,
@@ -97,22 +98,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			hash text NOT NULL,
 			body text NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS audit_trail_case ON ` + s.schema + `.audit_trail (case_id, seq)`,
-	}
-	// Two replicas starting at once must not race on CREATE … IF NOT EXISTS.
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres migrate: %w", err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, s.lock-1); err != nil {
-		return fmt.Errorf("postgres migrate: %w", err)
-	}
-	for _, q := range stmts {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return fmt.Errorf("postgres migrate: %w", err)
-		}
-	}
-	return tx.Commit(ctx)
+	})
 }
 
 // CreateAccount implements access.Store.
@@ -200,7 +186,11 @@ func (s *Store) RevokeAccount(ctx context.Context, id string, t time.Time) error
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE `+s.schema+`.accounts SET revoked_at = $2, body = $3 WHERE id = $1`, id, t, string(b))
+		if _, err = tx.Exec(ctx, `UPDATE `+s.schema+`.accounts SET revoked_at = $2, body = $3 WHERE id = $1`, id, t, string(b)); err != nil {
+			return err
+		}
+		// Delivered to every listening process when the revocation commits.
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, s.channel, id)
 		return err
 	})
 }
@@ -371,4 +361,63 @@ func (s *Store) SetTrailEntry(ctx context.Context, seq uint64, raw []byte) error
 func (s *Store) DropSchema(ctx context.Context) error {
 	_, err := s.pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+s.schema+` CASCADE`)
 	return err
+}
+
+var _ access.RevocationFeed = (*Store)(nil)
+
+// listenCheck is how long WatchRevocations waits for a notification before
+// it checks that its connection still answers: a connection lost without an
+// error would otherwise leave the cache serving what it cannot vouch for.
+const listenCheck = 5 * time.Second
+
+// WatchRevocations implements access.RevocationFeed: it LISTENs on the
+// schema's channel, which RevokeAccount notifies in its transaction, on a
+// connection of its own, and starts again (after a backoff up to 5 s) when
+// that connection fails, the cache bypassed meanwhile.
+func (s *Store) WatchRevocations(ctx context.Context, c *access.TokenCache) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		heard, _ := s.listen(ctx, c)
+		c.Listening(false)
+		if heard {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// listen serves c from one connection until it fails; listened reports
+// whether it got as far as listening.
+func (s *Store) listen(ctx context.Context, c *access.TokenCache) (listened bool, err error) {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	conn := pc.Hijack() // a listening connection must not go back to the pool
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		return false, err
+	}
+	c.Listening(true)
+	for {
+		wctx, cancel := context.WithTimeout(ctx, listenCheck)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			c.Changed()
+		case ctx.Err() != nil:
+			return true, ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			if _, err := conn.Exec(ctx, `SELECT 1`); err != nil {
+				return true, err
+			}
+		default:
+			return true, err
+		}
+	}
 }

@@ -59,7 +59,7 @@ func (r *Registry) Close() error {
 }
 
 func (r *Registry) migrate(ctx context.Context) error {
-	return pgschema.Migrate(ctx, r.pool.Pool, "venues", r.pool.Schema, "venue registry", []string{
+	return pgschema.Migrate(ctx, r.pool.Pool, r.pool.Schema, "venue registry", []string{
 		`CREATE TABLE IF NOT EXISTS ` + r.table() + ` (
 			venue_id bigint PRIMARY KEY CHECK (venue_id BETWEEN 1 AND 4294967295),
 			seq      bigint NOT NULL UNIQUE CHECK (seq > 0),
