@@ -5,13 +5,20 @@
 # --rate). Reports sustained events/s, freshness and lag (bench/README.md).
 #
 #   eval "$(deploy/local/up.sh)"
-#   bench/peak.sh [--tier S] [--clients 12] [--rate 0] [--out truyvet-peak] [--cluster] [--direct]
+#   bench/peak.sh [--tier S] [--clients 12] [--rate 0] [--out truyvet-peak] [--cluster] [--direct] [--profile]
+#                 [--batch-records N] [--kafka-compression C] [--kafka-linger D] [--token-cache D] [--keep]
 #
-# Every flag after the script's own goes to `bench replay`. With --cluster
-# the processors write the local 2x2 cluster (deploy/local/cluster-up.sh).
+# --batch-records is the processors' (flush a batch at N records),
+# --kafka-compression and --kafka-linger ingest's (or the load tester's,
+# with --direct), --token-cache ingest's. Every other flag goes to
+# `bench replay`. With --cluster the processors write the local 2x2 cluster
+# (deploy/local/cluster-up.sh).
 # With --direct the load tester produces straight to the record topics (no
-# HTTP ingest): the processors' own ceiling.
-# Ports 18181-18184; topics, consumer group and database are fresh per run.
+# HTTP ingest): the processors' own ceiling. With --profile the ingest server
+# and the first processor serve Go's profiles (ports 18190, 18191) and a
+# 20 s CPU profile of each, taken 5 s into the replay, lands in the out dir.
+# Ports 18181-18184; topics, consumer group, database and schema are fresh
+# per run and deleted after it (--keep: kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +26,8 @@ cd "$(dirname "$0")/.."
 : "${TRUYVET_CLICKHOUSE_ADDR:?run eval \"\$(deploy/local/up.sh)\" first}"
 : "${TRUYVET_POSTGRES_URL:?run eval \"\$(deploy/local/up.sh)\" first}"
 
-tier=S clients=12 out=truyvet-peak cluster= direct=
+tier=S clients=12 out=truyvet-peak cluster= direct= profile= keep=
+procargs=() ingestargs=() ingestonly=()
 args=()
 while (($#)); do
   case $1 in
@@ -28,6 +36,11 @@ while (($#)); do
     --out) out=$2; shift 2 ;;
     --cluster) cluster=1; shift ;;
     --direct) direct=1; shift ;;
+    --profile) profile=1; shift ;;
+    --keep) keep=1; shift ;;
+    --batch-records) procargs+=(--batch-records "$2"); shift 2 ;;
+    --kafka-compression | --kafka-linger) ingestargs+=("$1" "$2"); shift 2 ;;
+    --token-cache) ingestonly+=("$1" "$2"); shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -37,9 +50,18 @@ work=$(mktemp -d)
 bin=$work/truyvet
 go build -o "$bin" .
 pids=()
+go build -o "$work/cleanup" ./bench/cleanup
+chaddr=$TRUYVET_CLICKHOUSE_ADDR
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # The run's topics, database and schema go with it (--keep keeps them):
+  # merges of a past run's parts would take the next run's CPU.
+  if [[ -z $keep ]]; then
+    "$work/cleanup" --kafka-brokers "$TRUYVET_KAFKA_BROKERS" --topic-prefix "${run}_" \
+      --clickhouse-addr "$chaddr" --clickhouse-database "$run" \
+      --postgres-url "$TRUYVET_POSTGRES_URL" --postgres-schema "$run" || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,15 +69,20 @@ trap cleanup EXIT
 ch=(--clickhouse-addr "$TRUYVET_CLICKHOUSE_ADDR" --clickhouse-database "$run")
 if [[ -n $cluster ]]; then
   : "${TRUYVET_CLICKHOUSE_CLUSTER_ADDR:?run eval \"\$(deploy/local/cluster-up.sh)\" first}"
+  chaddr=$TRUYVET_CLICKHOUSE_CLUSTER_ADDR
   ch=(--clickhouse-addr "$TRUYVET_CLICKHOUSE_CLUSTER_ADDR" --clickhouse-cluster "${TRUYVET_CLICKHOUSE_CLUSTER:-truyvet_2x2}" --clickhouse-database "$run")
 fi
 pg=(--postgres-url "$TRUYVET_POSTGRES_URL" --postgres-schema "$run" --admin-token-file "$work/admin.token" --log-level warn)
 kafka=(--kafka-brokers "$TRUYVET_KAFKA_BROKERS" --kafka-topic-prefix "${run}_" --kafka-partitions 8)
 
-"$bin" ingest --listen 127.0.0.1:18181 "${pg[@]}" "${kafka[@]}" "${ch[@]}" --rate-limit-ingest 0 >"$work/ingest.log" 2>&1 &
+dbg=()
+[[ -n $profile ]] && dbg=(--debug-listen 127.0.0.1:18190)
+"$bin" ingest --listen 127.0.0.1:18181 "${dbg[@]}" "${pg[@]}" "${kafka[@]}" "${ingestargs[@]}" "${ingestonly[@]}" "${ch[@]}" --rate-limit-ingest 0 >"$work/ingest.log" 2>&1 &
 pids+=($!)
 for i in 1 2; do
-  "$bin" process --listen 127.0.0.1:1818$((i + 1)) "${pg[@]}" "${kafka[@]}" "${ch[@]}" --kafka-group "${run}_g" >"$work/process$i.log" 2>&1 &
+  dbg=()
+  [[ -n $profile && $i == 1 ]] && dbg=(--debug-listen 127.0.0.1:18191)
+  "$bin" process --listen 127.0.0.1:1818$((i + 1)) "${dbg[@]}" "${pg[@]}" "${kafka[@]}" "${ch[@]}" --kafka-group "${run}_g" "${procargs[@]}" >"$work/process$i.log" 2>&1 &
   pids+=($!)
 done
 "$bin" query --listen 127.0.0.1:18184 "${pg[@]}" "${ch[@]}" >"$work/query.log" 2>&1 &
@@ -83,10 +110,18 @@ chserver=$(pgrep -f "clickhouse-server.*${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyve
 [[ -n $chserver && -z $cluster ]] && who[clickhouse]=$chserver
 declare -A before
 for k in "${!who[@]}"; do before[$k]=$(cpu "${who[$k]}"); done
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # user nice system irq softirq
+busy0=$(busy)
 
 if [[ -n $direct ]]; then
-  args+=(--kafka-brokers "$TRUYVET_KAFKA_BROKERS" --kafka-topic-prefix "${run}_")
+  args+=(--kafka-brokers "$TRUYVET_KAFKA_BROKERS" --kafka-topic-prefix "${run}_" "${ingestargs[@]}")
   unset 'who[ingest]'
+fi
+if [[ -n $profile ]]; then
+  mkdir -p "$out"
+  for p in ingest:18190 process1:18191; do
+    (sleep 5; curl -fs "127.0.0.1:${p#*:}/debug/pprof/profile?seconds=20" >"$out/${p%%:*}.cpu.pprof") &
+  done
 fi
 TRUYVET_TOKEN=$token "$bin" bench replay --url http://127.0.0.1:18181 \
   --status-url http://127.0.0.1:18182,http://127.0.0.1:18183 --venues-url "" \
@@ -99,6 +134,8 @@ for k in $(printf '%s\n' "${!who[@]}" | sort); do
   awk -v k="$k" -v b="${before[$k]}" -v a="$after" -v t="$ticks" -v n="$events" \
     'BEGIN { s = (a - b) / t; printf "  %-10s %7.1f CPU-s  %6.2f us/event\n", k, s, (n > 0 ? s / n * 1e6 : 0) }'
 done | tee "$out/cpu.txt"
+awk -v b="$busy0" -v a="$(busy)" -v t="$ticks" -v n="$events" \
+  'BEGIN { s = (a - b) / t; printf "  %-10s %7.1f CPU-s  %6.2f us/event (every process, the load generator included)\n", "machine", s, (n > 0 ? s / n * 1e6 : 0) }' | tee -a "$out/cpu.txt"
 for i in 1 2; do
   grep -E 'level=(ERROR|WARN)' "$work/process$i.log" | tail -5 || true
 done

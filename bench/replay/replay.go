@@ -44,6 +44,11 @@ type Config struct {
 	Sample     time.Duration // how often throughput and lag are sampled
 	Timeout    time.Duration // per request
 	Token      string        // bearer token of an account with the app role (and any role for /v1/status)
+	// Prepare builds every request (the city's records and their JSON
+	// bodies) before the clock starts, so the load generator spends the
+	// timed run only sending: on a machine it shares with the servers, its
+	// generating and encoding would otherwise take their CPU.
+	Prepare bool
 }
 
 // DefaultConfig returns 4 clients, no rate limit, 1 s samples.
@@ -136,8 +141,30 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 	)
 	// Count first, so progress can show how far along the replay is.
 	total := int64(0)
+	var prepared [][]request
 	for _, b := range city.Uploads() {
 		total += int64(b.Len())
+		if cfg.Prepare {
+			prepared = append(prepared, toRequests(&b, cfg.Kafka != nil))
+		}
+	}
+	if cfg.Prepare && progress != nil {
+		fmt.Fprintf(progress, "prepared %d records in %d uploads\n", total, len(prepared))
+	}
+	uploads := func(yield func([]request) bool) {
+		if cfg.Prepare {
+			for _, reqs := range prepared {
+				if !yield(reqs) {
+					return
+				}
+			}
+			return
+		}
+		for _, b := range city.Uploads() {
+			if !yield(toRequests(&b, cfg.Kafka != nil)) {
+				return
+			}
+		}
 	}
 	queue := make(chan request, cfg.Clients*2)
 	start := time.Now()
@@ -222,15 +249,7 @@ func Run(ctx context.Context, city *synth.City, cfg Config, progress io.Writer) 
 	sent := int64(0)
 	var feedErr error
 feed:
-	for _, b := range city.Uploads() {
-		var reqs []request
-		if cfg.Kafka != nil {
-			var own event.Batch // the iterator may reuse b's memory
-			own.Append(&b)
-			reqs = []request{{batch: own, events: own.Len()}}
-		} else {
-			reqs = bodies(&b)
-		}
+	for reqs := range uploads {
 		for _, req := range reqs {
 			if cfg.Rate > 0 {
 				due := start.Add(time.Duration(float64(sent) / cfg.Rate * float64(time.Second)))
@@ -312,6 +331,17 @@ func freshness(acks, seen []ack) *report.Distribution {
 }
 
 // bodies turns a batch into NDJSON request bodies, one per kind.
+// toRequests turns one upload into what is sent: the batch itself for Kafka
+// (copied: the city's iterator may reuse b's memory), or its bodies.
+func toRequests(b *event.Batch, kafka bool) []request {
+	if kafka {
+		var own event.Batch
+		own.Append(b)
+		return []request{{batch: own, events: own.Len()}}
+	}
+	return bodies(b)
+}
+
 func bodies(b *event.Batch) []request {
 	var out []request
 	if len(b.Visits) > 0 {

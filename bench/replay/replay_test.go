@@ -41,10 +41,16 @@ func (m *memKafka) count() int64 {
 	return int64(m.got.Len())
 }
 
-// Straight to Kafka: every record of the city is produced exactly as
+// Straight to Kafka, built as it goes or prepared first: every record of the city is produced exactly as
 // generated, failed writes are retried and counted, and lag and freshness
 // come from the processors' status.
 func TestRunKafka(t *testing.T) {
+	for _, prepare := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prepare=%v", prepare), func(t *testing.T) { testRunKafka(t, prepare) })
+	}
+}
+
+func testRunKafka(t *testing.T, prepare bool) {
 	cfg := synth.Demo()
 	cfg.People, cfg.Venues, cfg.Days = 300, 20, 1
 	city, err := synth.New(cfg)
@@ -61,7 +67,7 @@ func TestRunKafka(t *testing.T) {
 	defer status.Close()
 
 	rc := DefaultConfig()
-	rc.Kafka, rc.StatusURLs, rc.Sample = k, []string{status.URL}, 100*time.Millisecond
+	rc.Kafka, rc.StatusURLs, rc.Sample, rc.Prepare = k, []string{status.URL}, 100*time.Millisecond, prepare
 	res, err := Run(t.Context(), city, rc, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, want.Len(), res.Events)
