@@ -136,6 +136,24 @@ for k in $(printf '%s\n' "${!who[@]}" | sort); do
 done | tee "$out/cpu.txt"
 awk -v b="$busy0" -v a="$(busy)" -v t="$ticks" -v n="$events" \
   'BEGIN { s = (a - b) / t; printf "  %-10s %7.1f CPU-s  %6.2f us/event (every process, the load generator included)\n", "machine", s, (n > 0 ? s / n * 1e6 : 0) }' | tee -a "$out/cpu.txt"
+# Where a batch's time went: the processors' flushes (build, write, dead
+# letters) and ClickHouse inserts by table, means over the run.
+echo "processor time a batch (mean over both replicas):" | tee -a "$out/cpu.txt"
+for port in 18182 18183; do curl -fs "127.0.0.1:$port/metrics" || true; done | awk '
+  /^truyvet_processor_(flush|commit)_duration_seconds_(sum|count)/ ||
+  /^truyvet_store_clickhouse_insert_duration_seconds_(sum|count)/ {
+    split($1, a, "{"); name = a[1]; label = ""
+    if (match($1, /table="[^"]*"/)) label = substr($1, RSTART + 7, RLENGTH - 8)
+    stem = name; sub(/_(sum|count)$/, "", stem)
+    key = stem (label == "" ? "" : " " label)
+    if (name ~ /_sum$/) sum[key] += $2; else cnt[key] += $2
+  }
+  END {
+    for (k in cnt) if (cnt[k] > 0) {
+      n = k; sub(/^truyvet_(processor|store_clickhouse)_/, "", n); sub(/_duration_seconds/, "", n)
+      printf "  %-18s %6d x %7.1f ms\n", n, cnt[k], sum[k] / cnt[k] * 1000
+    }
+  }' | sort | tee -a "$out/cpu.txt"
 for i in 1 2; do
   grep -E 'level=(ERROR|WARN)' "$work/process$i.log" | tail -5 || true
 done

@@ -6,18 +6,47 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/processor"
+	"github.com/truyvet/truyvet/schemas/event"
 )
 
-// Write implements processor.Sink: one columnar insert per table. It returns
-// nil once ClickHouse has every row. A failed write may have inserted some
-// tables; the caller retries the whole batch, and replays change nothing (the
+// Write implements processor.Sink: one columnar insert per table, the
+// tables' inserts in flight together (ClickHouse sorts and compresses each
+// on its own thread), the assessments' after them. It returns nil once
+// ClickHouse has every row. A failed write may have inserted some tables;
+// the caller retries the whole batch, and replays change nothing (the
 // stays, visitors and contacts tables fold exact duplicates, bitmaps are
-// OR-ed).
+// OR-ed, declarations are counted by id).
 func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
-	if n := len(b.Records.Visits); n > 0 {
+	g, gctx := errgroup.WithContext(ctx)
+	if len(b.Records.Visits) > 0 {
+		g.Go(func() error { return s.writeVisits(gctx, b.Records.Visits) })
+	}
+	if len(b.Records.Encounters) > 0 {
+		g.Go(func() error { return s.writeEncounters(gctx, b.Records.Encounters) })
+	}
+	if len(b.Records.Declarations) > 0 {
+		g.Go(func() error { return s.writeDeclarations(gctx, b.Records.Declarations) })
+	}
+	if len(b.Bitmaps) > 0 {
+		g.Go(func() error { return s.writeBitmaps(gctx, b.Bitmaps) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// Assessments last: a write that fails before them leaves none stored,
+	// so its retry moves the venues' levels for the summary as the first
+	// try would have (summary.Sink).
+	return s.writeAssessments(ctx, b.Records.Assessments)
+}
+
+// writeVisits inserts vs into stays (by person) and visitors (by venue),
+// the two inserts in flight together.
+func (s *Store) writeVisits(ctx context.Context, vs []event.Visit) error {
+	if n := len(vs); n > 0 {
 		day := make([]uint32, n)
 		user := make([]uint32, n)
 		enter := make([]int64, n)
@@ -26,22 +55,29 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 		exit := make([]int64, n)
 		source := make([]string, n)
 		bytes := 0
-		for i := range b.Records.Visits {
-			v := &b.Records.Visits[i]
+		for i := range vs {
+			v := &vs[i]
 			day[i], user[i], enter[i], venue[i] = uint32(bucket.DayOf(v.Enter)), v.UserID, v.Enter, v.VenueID
 			id[i], exit[i], source[i] = v.VisitID, v.Exit, v.Source
 			bytes += 32 + len(v.VisitID) + len(v.Source)
 		}
-		if err := s.insert(ctx, "stays", "day, user, enter, venue, visit_id, exit, source", n, bytes,
-			day, user, enter, venue, id, exit, source); err != nil {
-			return err
-		}
-		if err := s.insert(ctx, "visitors", "day, venue, enter, user, visit_id, exit", n, bytes,
-			day, venue, enter, user, id, exit); err != nil {
-			return err
-		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error {
+			return s.insert(gctx, "stays", "day, user, enter, venue, visit_id, exit, source", n, bytes,
+				day, user, enter, venue, id, exit, source)
+		})
+		g.Go(func() error {
+			return s.insert(gctx, "visitors", "day, venue, enter, user, visit_id, exit", n, bytes,
+				day, venue, enter, user, id, exit)
+		})
+		return g.Wait()
 	}
-	if n := len(b.Records.Encounters); n > 0 {
+	return nil
+}
+
+// writeEncounters inserts es into contacts, each in both directions.
+func (s *Store) writeEncounters(ctx context.Context, es []event.Encounter) error {
+	if n := len(es); n > 0 {
 		// Both directions, so each side's lookups find it.
 		day := make([]uint32, 0, 2*n)
 		user := make([]uint32, 0, 2*n)
@@ -52,8 +88,8 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 		rssi := make([]int16, 0, 2*n)
 		source := make([]string, 0, 2*n)
 		bytes := 0
-		for i := range b.Records.Encounters {
-			e := &b.Records.Encounters[i]
+		for i := range es {
+			e := &es[i]
 			r := int16(-1000) // none
 			if e.HasRSSI {
 				r = int16(e.RSSI)
@@ -65,37 +101,30 @@ func (s *Store) Write(ctx context.Context, b *processor.Batch) error {
 				bytes += 30 + len(e.EncounterID) + len(e.Source)
 			}
 		}
-		if err := s.insert(ctx, "contacts", "day, user, start, peer, duration, encounter_id, rssi, source", 2*n, bytes,
-			day, user, start, peer, dur, id, rssi, source); err != nil {
-			return err
-		}
+		return s.insert(ctx, "contacts", "day, user, start, peer, duration, encounter_id, rssi, source", 2*n, bytes,
+			day, user, start, peer, dur, id, rssi, source)
 	}
-	if len(b.Records.Declarations) > 0 {
-		if err := s.writeDeclarations(ctx, b.Records.Declarations); err != nil {
-			return err
-		}
-	}
-	if n := len(b.Bitmaps); n > 0 {
+	return nil
+}
+
+// writeBitmaps inserts the batch's co-location bitmaps.
+func (s *Store) writeBitmaps(ctx context.Context, bms []processor.Bitmap) error {
+	if n := len(bms); n > 0 {
 		day := make([]uint32, n)
 		venue := make([]uint32, n)
 		bkt := make([]uint32, n)
 		users := make([]uint32, n)
 		bm := make([][]byte, n) // the driver copies them into its column: no string per bitmap
 		bytes := 0
-		for i := range b.Bitmaps {
-			k := &b.Bitmaps[i]
+		for i := range bms {
+			k := &bms[i]
 			day[i], venue[i], bkt[i] = uint32(s.layout.DayOfBucket(k.Key.Bucket)), k.Key.Venue, k.Key.Bucket
 			users[i], bm[i] = uint32(k.Users), k.Bytes
 			bytes += 16 + len(k.Bytes)
 		}
-		if err := s.insert(ctx, "bitmaps", "day, venue, bucket, users, bitmap", n, bytes, day, venue, bkt, users, bm); err != nil {
-			return err
-		}
+		return s.insert(ctx, "bitmaps", "day, venue, bucket, users, bitmap", n, bytes, day, venue, bkt, users, bm)
 	}
-	// Assessments last: a write that fails before them leaves none stored,
-	// so its retry moves the venues' levels for the summary as the first
-	// try would have (summary.Sink).
-	return s.writeAssessments(ctx, b.Records.Assessments)
+	return nil
 }
 
 // insert sends one batch of columns to table.
