@@ -38,7 +38,7 @@ while (($#)); do
     --direct) direct=1; shift ;;
     --profile) profile=1; shift ;;
     --keep) keep=1; shift ;;
-    --batch-records) procargs+=(--batch-records "$2"); shift 2 ;;
+    --batch-records | --flush-interval) procargs+=("$1" "$2"); shift 2 ;;
     --kafka-compression | --kafka-linger) ingestargs+=("$1" "$2"); shift 2 ;;
     --token-cache) ingestonly+=("$1" "$2"); shift 2 ;;
     *) args+=("$1"); shift ;;
