@@ -67,6 +67,7 @@ func FuzzDecodeEvent(f *testing.F) {
 		} else if len(code) > event.MaxVenueCodeBytes {
 			t.Fatalf("venue_code of %d bytes accepted", len(code))
 		}
+		checkVisitAndCode(t, v)
 
 		if rec, err := event.DecodeEncounterJSON(v); err != nil {
 			requireValidationError(t, err)
@@ -183,3 +184,22 @@ func checkStart(t *testing.T, l *event.Limits, name string, ts int64) {
 // valid JSON. It does not for ASCII control characters other than \b \f \n \r
 // \t, nor for non-printable runes outside the BMP (\U00xxxxxx): see the BUG
 // note in TestAppendJSONRoundTrip. Drop this filter once that is fixed.
+
+// checkVisitAndCode holds the ingest path's one-pass decoder to the two
+// separate reads: the same visit, code and first error.
+func checkVisitAndCode(t *testing.T, v *fastjson.Value) {
+	t.Helper()
+	var d event.JSONDecoder
+	rec, code, err := d.VisitAndCode(v)
+	want, werr := event.DecodeVisitJSON(v)
+	wantCode := ""
+	if werr == nil {
+		wantCode, werr = event.VisitVenueCode(v)
+	}
+	if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+		t.Fatalf("VisitAndCode error %v, separate reads %v", err, werr)
+	}
+	if err == nil && (rec != want || code != wantCode) {
+		t.Fatalf("VisitAndCode %+v %q, separate reads %+v %q", rec, code, want, wantCode)
+	}
+}
