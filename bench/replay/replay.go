@@ -330,7 +330,6 @@ func freshness(acks, seen []ack) *report.Distribution {
 	return out
 }
 
-// bodies turns a batch into NDJSON request bodies, one per kind.
 // toRequests turns one upload into what is sent: the batch itself for Kafka
 // (copied: the city's iterator may reuse b's memory), or its bodies.
 func toRequests(b *event.Batch, kafka bool) []request {
@@ -342,6 +341,7 @@ func toRequests(b *event.Batch, kafka bool) []request {
 	return bodies(b)
 }
 
+// bodies turns a batch into NDJSON request bodies, one per kind.
 func bodies(b *event.Batch) []request {
 	var out []request
 	if len(b.Visits) > 0 {
