@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"runtime"
 	"slices"
 	"time"
@@ -318,8 +319,9 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 	// The three reads go out together: on a remote store each is a round
 	// trip and a scan of the window's days, and they fill distinct fields.
 	g, gctx := errgroup.WithContext(ctx)
+	stays, contacts := s.sourceReads(gctx, srcs, ids, missing, w)
 	g.Go(func() error {
-		for us, err := range s.store.Stays(gctx, missing, w) {
+		for us, err := range stays {
 			if err != nil {
 				return fmt.Errorf("read stays of %d F1 members: %w", len(missing), err)
 			}
@@ -329,7 +331,7 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 		return nil
 	})
 	g.Go(func() error {
-		for uc, err := range s.store.Contacts(gctx, ids, w) {
+		for uc, err := range contacts {
 			if err != nil {
 				return fmt.Errorf("read encounters of %d F1 members: %w", len(ids), err)
 			}
@@ -352,6 +354,26 @@ func (s *search) sourcesFrom(ctx context.Context, f1 []found) ([]source, error) 
 		return nil, err
 	}
 	return srcs, nil
+}
+
+// sourceReads are the reads of the encounters of srcs (whose ids are ids)
+// and of the stays of missing, a sorted subset of them: on a SinceStore,
+// each source over its own window [from, w.To]; otherwise every one over w,
+// the widest.
+func (s *search) sourceReads(ctx context.Context, srcs []source, ids, missing []uint32, w Window) (iter.Seq2[UserStays, error], iter.Seq2[UserContacts, error]) {
+	ss, ok := s.store.(SinceStore)
+	if !ok {
+		return s.store.Stays(ctx, missing, w), s.store.Contacts(ctx, ids, w)
+	}
+	all := make([]Since, len(srcs))
+	some := make([]Since, 0, len(missing))
+	for i, src := range srcs {
+		all[i] = Since{User: src.id, From: src.from}
+		if len(some) < len(missing) && missing[len(some)] == src.id {
+			some = append(some, all[i])
+		}
+	}
+	return ss.StaysSince(ctx, some, w.To), ss.ContactsSince(ctx, all, w.To)
 }
 
 // traceTier finds everyone not yet placed whose contact with at least one

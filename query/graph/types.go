@@ -134,6 +134,30 @@ type PersonStore interface {
 	Person(ctx context.Context, user uint32, w Window) ([]Stay, []Contact, error)
 }
 
+// Since is a user and the start of the window their records are asked over.
+type Since struct {
+	User uint32
+	From int64
+}
+
+// SinceStore is a Store that reads each of many users over a window of its
+// own, [From, to]. The second tier's sources count contact from their own
+// first exposure on (DESIGN: F2), so over a 14-day window most of them need
+// only the days after it; a store that read every one of them on every day
+// of the widest window would pay for (user, day) ranges no answer uses.
+type SinceStore interface {
+	Store
+
+	// StaysSince yields, for each of users (sorted by User, no duplicates)
+	// that has any, its stays that may overlap [From, to], as Stays would
+	// yield them over that window.
+	StaysSince(ctx context.Context, users []Since, to int64) iter.Seq2[UserStays, error]
+
+	// ContactsSince is Contacts with a window per user, as StaysSince is to
+	// Stays.
+	ContactsSince(ctx context.Context, users []Since, to int64) iter.Seq2[UserContacts, error]
+}
+
 // Visitor is one person's combined stay at a venue, seen from the venue.
 type Visitor struct {
 	User uint32

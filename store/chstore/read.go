@@ -91,15 +91,67 @@ func (f *stayFolder) take() []graph.Stay {
 	return out
 }
 
+// userQuery is one read of some users' records, sorted by user: its SQL,
+// and the start of each user's window.
+type userQuery struct {
+	sql  string
+	from func(user uint32) int64
+}
+
+// windowQueries are the reads of users' records in table over w: a chunk
+// of users a query, every day of w.
+func (s *Store) windowQueries(table, columns, order, where string, users []uint32, w graph.Window) iter.Seq[userQuery] {
+	return func(yield func(userQuery) bool) {
+		days := dayList(w)
+		from := func(uint32) int64 { return w.From }
+		for chunk := range slices.Chunk(users, usersPerQuery) {
+			q := "SELECT " + columns + " FROM " + s.db + "." + table + " WHERE day IN (" + days + ") AND user IN (" + idList(chunk) + ")" + where + " ORDER BY " + order
+			if !yield(userQuery{sql: q, from: from}) {
+				return
+			}
+		}
+	}
+}
+
+const (
+	staysColumns    = "user, enter, venue, visit_id, exit"
+	contactsColumns = "user, start, peer, duration, rssi"
+	contactsOrder   = "user, start, peer, duration"
+)
+
+// contactsWhere keeps the encounters that may overlap [from, to].
+func contactsWhere(from, to int64) string {
+	return " AND start < " + strconv.FormatInt(to, 10) + " AND start + duration > " + strconv.FormatInt(from, 10)
+}
+
 // Stays implements graph.Store.
 func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserStays, error] {
+	return s.readStays(ctx, s.windowQueries("stays", staysColumns, staysColumns, "", users, w), w.To)
+}
+
+// StaysSince implements graph.SinceStore.
+func (s *Store) StaysSince(ctx context.Context, users []graph.Since, to int64) iter.Seq2[graph.UserStays, error] {
+	return s.readStays(ctx, s.sinceQueries("stays", staysColumns, staysColumns, nil, users, to), to)
+}
+
+// Contacts implements graph.Store.
+func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserContacts, error] {
+	return s.readContacts(ctx, s.windowQueries("contacts", contactsColumns, contactsOrder, contactsWhere(w.From, w.To), users, w), w.To)
+}
+
+// ContactsSince implements graph.SinceStore.
+func (s *Store) ContactsSince(ctx context.Context, users []graph.Since, to int64) iter.Seq2[graph.UserContacts, error] {
+	return s.readContacts(ctx, s.sinceQueries("contacts", contactsColumns, contactsOrder, contactsWhere, users, to), to)
+}
+
+// readStays runs queries (of staysColumns, in that order) and yields each
+// user's stays that overlap [from(user), to].
+func (s *Store) readStays(ctx context.Context, queries iter.Seq[userQuery], to int64) iter.Seq2[graph.UserStays, error] {
 	return func(yield func(graph.UserStays, error) bool) {
-		days := dayList(w)
-		f := stayFolder{layout: s.layout, w: w}
-		for chunk := range slices.Chunk(users, usersPerQuery) {
+		f := stayFolder{layout: s.layout}
+		for uq := range queries {
 			start := time.Now()
-			rows, err := s.conn.Query(ctx, "SELECT user, enter, venue, visit_id, exit FROM "+s.db+".stays WHERE day IN ("+days+
-				") AND user IN ("+idList(chunk)+") ORDER BY user, enter, venue, visit_id, exit")
+			rows, err := s.conn.Query(ctx, uq.sql)
 			if err != nil {
 				s.m.errors.WithLabelValues("stays").Inc()
 				yield(graph.UserStays{}, unavailable("read stays", err))
@@ -122,11 +174,14 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 					yield(graph.UserStays{}, err)
 					return
 				}
-				if has && user != curUser && !emit() {
-					_ = rows.Close()
-					return
+				if !has || user != curUser {
+					if has && !emit() {
+						_ = rows.Close()
+						return
+					}
+					curUser, has = user, true
+					f.w = graph.Window{From: uq.from(user), To: to}
 				}
-				curUser, has = user, true
 				f.add(enter, venue, visitID, exit)
 			}
 			err = rows.Err()
@@ -143,15 +198,14 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 	}
 }
 
-// Contacts implements graph.Store.
-func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserContacts, error] {
+// readContacts runs queries (of contactsColumns, in contactsOrder) and
+// yields each user's encounters that overlap [from(user), to].
+func (s *Store) readContacts(ctx context.Context, queries iter.Seq[userQuery], to int64) iter.Seq2[graph.UserContacts, error] {
 	return func(yield func(graph.UserContacts, error) bool) {
-		days := dayList(w)
 		var out []graph.Contact
-		for chunk := range slices.Chunk(users, usersPerQuery) {
+		for uq := range queries {
 			start := time.Now()
-			rows, err := s.conn.Query(ctx, "SELECT user, start, peer, duration, rssi FROM "+s.db+".contacts WHERE day IN ("+days+
-				") AND user IN ("+idList(chunk)+") AND start < ? AND start + duration > ? ORDER BY user, start, peer, duration", w.To, w.From)
+			rows, err := s.conn.Query(ctx, uq.sql)
 			if err != nil {
 				s.m.errors.WithLabelValues("contacts").Inc()
 				yield(graph.UserContacts{}, unavailable("read contacts", err))
@@ -160,7 +214,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 			var (
 				curUser, user, peer uint32
 				has                 bool
-				st                  int64
+				st, from            int64
 				dur                 uint32
 				rssi                int16
 			)
@@ -170,15 +224,20 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 					yield(graph.UserContacts{}, err)
 					return
 				}
-				if has && user != curUser && len(out) > 0 {
-					if !yield(graph.UserContacts{User: curUser, Contacts: out}, nil) {
-						_ = rows.Close()
-						return
+				if !has || user != curUser {
+					if len(out) > 0 {
+						if !yield(graph.UserContacts{User: curUser, Contacts: out}, nil) {
+							_ = rows.Close()
+							return
+						}
+						out = out[:0]
 					}
-					out = out[:0]
+					curUser, has, from = user, true, uq.from(user)
 				}
-				curUser, has = user, true
 				c := graph.Contact{Peer: peer, Interval: graph.Interval{Start: st, End: st + int64(dur)}}
+				if c.End <= from || c.Start >= to {
+					continue
+				}
 				if rssi >= event.MinRSSI && rssi <= event.MaxRSSI { // -1000: none
 					c.RSSI, c.HasRSSI = int8(rssi), true
 				}

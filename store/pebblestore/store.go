@@ -370,6 +370,42 @@ func (s *Store) dayIters(ctx context.Context, space byte, days []bucket.Day) ([]
 
 // Stays implements graph.Store.
 func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserStays, error] {
+	return s.stays(ctx, users, func(int) int64 { return w.From }, w)
+}
+
+// StaysSince implements graph.SinceStore.
+func (s *Store) StaysSince(ctx context.Context, users []graph.Since, to int64) iter.Seq2[graph.UserStays, error] {
+	ids, w := sinceUsers(users, to)
+	return s.stays(ctx, ids, func(i int) int64 { return users[i].From }, w)
+}
+
+// ContactsSince implements graph.SinceStore.
+func (s *Store) ContactsSince(ctx context.Context, users []graph.Since, to int64) iter.Seq2[graph.UserContacts, error] {
+	ids, w := sinceUsers(users, to)
+	return s.contacts(ctx, ids, func(i int) int64 { return users[i].From }, w)
+}
+
+// sinceUsers returns the ids of users and the widest of their windows.
+func sinceUsers(users []graph.Since, to int64) ([]uint32, graph.Window) {
+	ids := make([]uint32, len(users))
+	w := graph.Window{From: to, To: to}
+	for i, u := range users {
+		ids[i] = u.User
+		w.From = min(w.From, u.From)
+	}
+	return ids, w
+}
+
+// firstDay is the first of days a user asked from from needs: records last
+// at most bucket.MaxSpan.
+func firstDay(days []bucket.Day, from int64) int {
+	d := bucket.DayOf(from - bucket.MaxSpan)
+	i, _ := slices.BinarySearch(days, d)
+	return i
+}
+
+// stays reads users[i] over [fromOf(i), w.To], within w.
+func (s *Store) stays(ctx context.Context, users []uint32, fromOf func(int) int64, w graph.Window) iter.Seq2[graph.UserStays, error] {
 	return func(yield func(graph.UserStays, error) bool) {
 		if len(users) == 0 {
 			return
@@ -386,8 +422,9 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 			out    []graph.Stay
 		)
 		f := stayFolder{layout: s.layout}
+		var from int64
 		keep := func(st foldedStay, ok bool) {
-			if ok && st.End > w.From && st.Start < w.To {
+			if ok && st.End > from && st.Start < w.To {
 				out = append(out, graph.Stay{Venue: st.venue, Imputed: st.imputed, Interval: st.Interval})
 			}
 		}
@@ -397,8 +434,9 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 				return
 			}
 			out = out[:0]
-			for di, d := range days {
-				it := its[di]
+			from = fromOf(i)
+			for di := firstDay(days, from); di < len(days); di++ {
+				it, d := its[di], days[di]
 				prefix = userPrefix(prefix, spaceStay, d, u)
 				for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 					k, err := decodeStayKey(it.Key())
@@ -426,6 +464,11 @@ func (s *Store) Stays(ctx context.Context, users []uint32, w graph.Window) iter.
 
 // Contacts implements graph.Store.
 func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) iter.Seq2[graph.UserContacts, error] {
+	return s.contacts(ctx, users, func(int) int64 { return w.From }, w)
+}
+
+// contacts reads users[i] over [fromOf(i), w.To], within w.
+func (s *Store) contacts(ctx context.Context, users []uint32, fromOf func(int) int64, w graph.Window) iter.Seq2[graph.UserContacts, error] {
 	return func(yield func(graph.UserContacts, error) bool) {
 		if len(users) == 0 {
 			return
@@ -445,8 +488,9 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 				return
 			}
 			out = out[:0]
-			for di, d := range days {
-				it := its[di]
+			from := fromOf(i)
+			for di := firstDay(days, from); di < len(days); di++ {
+				it, d := its[di], days[di]
 				prefix = userPrefix(prefix, spaceContact, d, u)
 				for ok := it.SeekGE(prefix); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 					k, err := decodeContactKey(it.Key())
@@ -455,7 +499,7 @@ func (s *Store) Contacts(ctx context.Context, users []uint32, w graph.Window) it
 						return
 					}
 					c := graph.Contact{Peer: k.peer, Interval: graph.Interval{Start: k.start, End: k.start + int64(k.dur)}}
-					if c.End <= w.From || c.Start >= w.To {
+					if c.End <= from || c.Start >= w.To {
 						continue
 					}
 					v, err := it.ValueAndErr()

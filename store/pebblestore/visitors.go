@@ -15,7 +15,10 @@ import (
 	"github.com/truyvet/truyvet/query/graph"
 )
 
-var _ graph.VenueStore = (*Store)(nil)
+var (
+	_ graph.VenueStore = (*Store)(nil)
+	_ graph.SinceStore = (*Store)(nil)
+)
 
 // foldedStay is one stay folded from its visit records.
 type foldedStay struct {

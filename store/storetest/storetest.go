@@ -12,6 +12,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -59,6 +60,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("DeclarationsDroppedByDay", func(t *testing.T) { testDeclarationRetention(t, open) })
 	t.Run("DeclarationsBySubject", func(t *testing.T) { testDeclarationsBySubject(t, open) })
 	t.Run("CoTravelIsContact", func(t *testing.T) { testCoTravel(t, open) })
+	t.Run("ReadsSinceMatchWindowedReads", func(t *testing.T) { testReadsSince(t, open) })
 }
 
 // write builds recs with a processor and writes them to s.
@@ -71,8 +73,13 @@ func write(t testing.TB, s store.Backend, recs event.Batch) {
 
 func stays(t *testing.T, s graph.Store, users []uint32, w graph.Window) map[uint32][]graph.Stay {
 	t.Helper()
+	return staysOf(t, s.Stays(context.Background(), users, w))
+}
+
+func staysOf(t *testing.T, seq iter.Seq2[graph.UserStays, error]) map[uint32][]graph.Stay {
+	t.Helper()
 	out := map[uint32][]graph.Stay{}
-	for us, err := range s.Stays(context.Background(), users, w) {
+	for us, err := range seq {
 		require.NoError(t, err)
 		require.NotContains(t, out, us.User, "user yielded twice")
 		out[us.User] = slices.Clone(us.Stays)
@@ -82,8 +89,13 @@ func stays(t *testing.T, s graph.Store, users []uint32, w graph.Window) map[uint
 
 func contacts(t *testing.T, s graph.Store, users []uint32, w graph.Window) map[uint32][]graph.Contact {
 	t.Helper()
+	return contactsOf(t, s.Contacts(context.Background(), users, w))
+}
+
+func contactsOf(t *testing.T, seq iter.Seq2[graph.UserContacts, error]) map[uint32][]graph.Contact {
+	t.Helper()
 	out := map[uint32][]graph.Contact{}
-	for uc, err := range s.Contacts(context.Background(), users, w) {
+	for uc, err := range seq {
 		require.NoError(t, err)
 		require.NotContains(t, out, uc.User, "user yielded twice")
 		out[uc.User] = slices.Clone(uc.Contacts)
@@ -274,6 +286,60 @@ func testContacts(t *testing.T, open Factory) {
 	require.NotContains(t, got, uint32(9))
 	got = contacts(t, s, []uint32{1}, graph.Window{From: t0 + 600, To: t0 + hour})
 	require.Empty(t, got, "an encounter ending exactly at From does not overlap")
+}
+
+// testReadsSince checks, for a store that reads each user over a window of
+// its own, that what it yields of each user over [From, to] is what Stays
+// and Contacts yield of that user alone over that window (over a week of
+// records, windows starting on any of its days, some empty).
+func testReadsSince(t *testing.T, open Factory) {
+	s := open(t, bucket.DefaultLayout())
+	ss, ok := s.(graph.SinceStore)
+	if !ok {
+		t.Skip("the store reads every user over one window")
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	const people = 60
+	var recs event.Batch
+	for d := range int64(4) {
+		b := RandomRecords(rng, people, 8, 250, Base+2*d*24*hour)
+		recs.Visits = append(recs.Visits, b.Visits...)
+		recs.Encounters = append(recs.Encounters, b.Encounters...)
+	}
+	write(t, s, recs)
+	to := Base + 7*24*hour + 5*hour
+	for round := range 4 {
+		var users []graph.Since
+		for u := uint32(1); u <= people+2; u++ { // two who have no records
+			if rng.IntN(3) > 0 || round == 0 {
+				users = append(users, graph.Since{User: u, From: Base - 2*24*hour + rng.Int64N(10*24*hour)})
+			}
+		}
+		sinceStays := staysOf(t, ss.StaysSince(context.Background(), users, to))
+		sinceContacts := contactsOf(t, ss.ContactsSince(context.Background(), users, to))
+		asked := map[uint32]bool{}
+		for _, u := range users {
+			asked[u.User] = true
+			w := graph.Window{From: u.From, To: to}
+			inW := func(iv graph.Interval) bool { return iv.End > w.From && iv.Start < w.To }
+			wantStays := slices.DeleteFunc(stays(t, s, []uint32{u.User}, w)[u.User], func(st graph.Stay) bool { return !inW(st.Interval) })
+			gotStays := slices.DeleteFunc(sinceStays[u.User], func(st graph.Stay) bool { return !inW(st.Interval) })
+			require.Equal(t, wantStays, gotStays, "stays of user %d from %d", u.User, u.From)
+			wantContacts := dedup(slices.DeleteFunc(contacts(t, s, []uint32{u.User}, w)[u.User], func(c graph.Contact) bool { return !inW(c.Interval) }))
+			gotContacts := dedup(slices.DeleteFunc(sinceContacts[u.User], func(c graph.Contact) bool { return !inW(c.Interval) }))
+			require.Equal(t, wantContacts, gotContacts, "encounters of user %d from %d", u.User, u.From)
+		}
+		for u := range sinceStays {
+			require.True(t, asked[u], "stays of user %d, who was not asked", u)
+		}
+		for u := range sinceContacts {
+			require.True(t, asked[u], "encounters of user %d, who was not asked", u)
+		}
+		if round == 0 {
+			require.NotEmpty(t, sinceStays)
+			require.NotEmpty(t, sinceContacts)
+		}
+	}
 }
 
 // dedup drops repeated contacts: a store may or may not collapse the same

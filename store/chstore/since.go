@@ -1,0 +1,90 @@
+package chstore
+
+import (
+	"cmp"
+	"iter"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/truyvet/truyvet/index/bucket"
+	"github.com/truyvet/truyvet/query/graph"
+)
+
+var _ graph.SinceStore = (*Store)(nil)
+
+// sinceQueryBytes bounds the id lists of one query over per-user windows,
+// well under ClickHouse's max_query_size (256 KiB).
+const sinceQueryBytes = 160 << 10
+
+// sinceBranchBytes is about what one day's branch costs beside its ids.
+const sinceBranchBytes = 160
+
+// sinceQueries are the reads of users' records in table, each user over
+// [From, to]: one branch of a UNION ALL per day, `day = d AND user IN (…)`
+// with the users whose window that day may reach (from the day a record
+// ending in its first second could have begun, bucket.MaxSpan earlier, to
+// to's day). ClickHouse partitions by day and keys by user, so each branch
+// reads in its day's part the ranges of its own users alone: the second
+// tier's sources count contact from their first exposure on, and over a
+// 14-day window the widest window's every day for every source reads
+// (user, day) ranges no answer uses. where, when not nil, adds a condition
+// every branch's rows must meet for the chunk's widest window. Users are
+// sorted by User; each query holds a run of them, as many as fit in
+// sinceQueryBytes, so queries come in user order.
+func (s *Store) sinceQueries(table, columns, order string, where func(from, to int64) string, users []graph.Since, to int64) iter.Seq[userQuery] {
+	return func(yield func(userQuery) bool) {
+		last := bucket.DayOf(to)
+		for len(users) > 0 {
+			n, size := 0, 0
+			perDay := map[bucket.Day][]byte{}
+			from := to
+			for ; n < len(users) && (n == 0 || size < sinceQueryBytes); n++ {
+				u := users[n]
+				from = min(from, u.From)
+				for d := bucket.DayOf(u.From - bucket.MaxSpan); d <= last; d++ {
+					l := perDay[d]
+					if len(l) == 0 {
+						size += sinceBranchBytes
+					} else {
+						l = append(l, ',')
+					}
+					before := len(l)
+					l = strconv.AppendUint(l, uint64(u.User), 10)
+					size += len(l) - before
+					perDay[d] = l
+				}
+			}
+			chunk := users[:n]
+			users = users[n:]
+			if len(perDay) == 0 {
+				continue // every window of the chunk is empty
+			}
+			cond := ""
+			if where != nil {
+				cond = where(from, to)
+			}
+			var b strings.Builder
+			b.WriteString("SELECT " + columns + " FROM (\n")
+			for i, d := range slices.Sorted(maps.Keys(perDay)) {
+				if i > 0 {
+					b.WriteString("\n\tUNION ALL\n")
+				}
+				b.WriteString("\tSELECT " + columns + " FROM " + s.db + "." + table + " WHERE day = " + strconv.FormatUint(uint64(d), 10) +
+					" AND user IN (" + string(perDay[d]) + ")" + cond)
+			}
+			b.WriteString("\n) ORDER BY " + order)
+			q := userQuery{sql: b.String(), from: func(user uint32) int64 {
+				i, _ := slices.BinarySearchFunc(chunk, user, func(u graph.Since, id uint32) int { return cmp.Compare(u.User, id) })
+				if i < len(chunk) && chunk[i].User == user {
+					return chunk[i].From
+				}
+				return to // not asked: nothing of it is kept
+			}}
+			if !yield(q) {
+				return
+			}
+		}
+	}
+}
