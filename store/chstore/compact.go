@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,8 +63,9 @@ type partition struct {
 // Compact merges, on each shard, every partition of the days before before
 // that holds more than one active part into a single part (OPTIMIZE TABLE …
 // PARTITION … FINAL), at most perPass of them per shard, those in the most
-// parts first. It returns how many partitions it merged. Answers do not
-// change: reads fold duplicates as they come.
+// parts first, and logs each merge at debug level. It returns how many
+// partitions it merged. Answers do not change: reads fold duplicates as they
+// come.
 func (s *Store) Compact(ctx context.Context, before bucket.Day, perPass int) (int, error) {
 	merged := 0
 	err := s.eachShard(ctx, compactTimeout, func(ctx context.Context, conn driver.Conn, where string) error {
@@ -81,8 +83,12 @@ func (s *Store) Compact(ctx context.Context, before bucket.Day, perPass int) (in
 				s.m.errors.WithLabelValues("compact").Inc()
 				return fmt.Errorf("%s: merge day %s of %s (%d parts): %w", where, p.day, p.table, p.parts, unavailable("optimize", err))
 			}
+			took := time.Since(start)
 			s.m.compacted.WithLabelValues(p.table).Inc()
-			s.m.compaction.Observe(time.Since(start).Seconds())
+			s.m.compaction.Observe(took.Seconds())
+			s.log.LogAttrs(ctx, slog.LevelDebug, "merged a settled partition",
+				slog.String("table", p.table), slog.Any("day", p.day), slog.Int("parts", p.parts),
+				slog.String("server", where), slog.Duration("took", took))
 			merged++
 		}
 		return nil

@@ -1,9 +1,12 @@
 package chstore_test
 
 import (
+	"context"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,12 +44,51 @@ func parts(t *testing.T, addr, db, table string) map[string]uint64 {
 	return out
 }
 
+// merges keeps the days of the partitions a store's Compact logs as merged.
+type merges struct {
+	mu   sync.Mutex
+	days []bucket.Day
+}
+
+func (m *merges) Enabled(context.Context, slog.Level) bool { return true }
+func (m *merges) WithAttrs([]slog.Attr) slog.Handler       { return m }
+func (m *merges) WithGroup(string) slog.Handler            { return m }
+func (m *merges) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "merged a settled partition" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if d, ok := a.Value.Any().(bucket.Day); ok && a.Key == "day" {
+			m.mu.Lock()
+			m.days = append(m.days, d)
+			m.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+// merged is how many partitions Compact merged so far and the latest day
+// among them.
+func (m *merges) merged() (int, bucket.Day) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.days) == 0 {
+		return 0, 0
+	}
+	return len(m.days), slices.Max(m.days)
+}
+
 // compactCase writes records of a few days in many batches (a part per
 // table and batch), then compacts them in two passes, and checks after each
-// that the days asked for are in one part on every server of servers, the
-// others untouched, and the answers those of the reference.
-func compactCase(t *testing.T, s *chstore.Store, servers []string, shards int, db, suffix string) {
+// that the days asked for end in one part on every server of servers, that
+// Compact merged no partition of the days it was not asked for (the server's
+// own background merges may, so the test reads what Compact logs), and that
+// the answers are those of the reference.
+func compactCase(t *testing.T, open func(*slog.Logger) *chstore.Store, servers []string, shards int, db, suffix string) {
 	const people, seed = 30, 11
+	log := &merges{}
+	s := open(slog.New(log))
 	recs := storetest.RandomRecords(rand.New(rand.NewPCG(seed, seed)), people, 5, 400, storetest.Base)
 	p, err := processor.New(s.Layout(), s, nil)
 	require.NoError(t, err)
@@ -59,6 +101,7 @@ func compactCase(t *testing.T, s *chstore.Store, servers []string, shards int, d
 	days, err := s.Days(t.Context())
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(days), 3)
+	last := days[len(days)-1]
 	fragmented := func(table string, d bucket.Day) bool {
 		for _, a := range servers {
 			if parts(t, a, db, table+suffix)[strconv.FormatUint(uint64(d), 10)] > 1 {
@@ -71,12 +114,14 @@ func compactCase(t *testing.T, s *chstore.Store, servers []string, shards int, d
 	storetest.RequireAgrees(t, s, recs, people, storetest.Base, seed, 40)
 
 	// One partition a shard, the one in the most parts.
-	n, err := s.Compact(t.Context(), days[len(days)-1], 1)
+	n, err := s.Compact(t.Context(), last, 1)
 	require.NoError(t, err)
 	require.Equal(t, shards, n)
+	logged, _ := log.merged()
+	require.Equal(t, n, logged, "Compact logs each merge")
 
 	// Then every day before the last; the last is left as it is.
-	_, err = s.Compact(t.Context(), days[len(days)-1], 1000)
+	more, err := s.Compact(t.Context(), last, 1000)
 	require.NoError(t, err)
 	for _, table := range []string{"stays", "visitors", "contacts", "bitmaps"} {
 		for _, d := range days[:len(days)-1] {
@@ -84,11 +129,13 @@ func compactCase(t *testing.T, s *chstore.Store, servers []string, shards int, d
 				"%s of day %s is still in several parts", table, d)
 		}
 	}
-	require.True(t, fragmented("stays", days[len(days)-1]), "the last day was merged too")
+	logged, latest := log.merged()
+	require.Equal(t, n+more, logged, "Compact logs each merge")
+	require.Less(t, latest, last, "Compact merged a partition of the last day, which it was not asked to")
 	storetest.RequireAgrees(t, s, recs, people, storetest.Base, seed, 40)
 
 	// Nothing left to merge before the last day.
-	n, err = s.Compact(t.Context(), days[len(days)-1], 1000)
+	n, err = s.Compact(t.Context(), last, 1000)
 	require.NoError(t, err)
 	require.Zero(t, n)
 }
@@ -96,7 +143,11 @@ func compactCase(t *testing.T, s *chstore.Store, servers []string, shards int, d
 func TestCompactMergesSettledDays(t *testing.T) {
 	addr := chtest.Addr(t)
 	db := chtest.Database(t, addr)
-	compactCase(t, open(t, addr, db, bucket.DefaultLayout()), addr[:1], 1, db, "")
+	compactCase(t, func(log *slog.Logger) *chstore.Store {
+		opts := chstore.DefaultOptions()
+		opts.Addr, opts.Database, opts.Logger = addr, db, log
+		return openWith(t, opts)
+	}, addr[:1], 1, db, "")
 }
 
 // On a cluster each shard merges on its first live replica, and the merge
@@ -104,5 +155,9 @@ func TestCompactMergesSettledDays(t *testing.T) {
 func TestClusterCompactMergesSettledDays(t *testing.T) {
 	addr, cluster := chtest.Cluster(t)
 	db := chtest.ClusterDatabase(t, addr, cluster)
-	compactCase(t, openCluster(t, addr, cluster, db, bucket.DefaultLayout()), addr, 2, db, "_local")
+	compactCase(t, func(log *slog.Logger) *chstore.Store {
+		opts := chstore.DefaultOptions()
+		opts.Addr, opts.Cluster, opts.Database, opts.Logger = addr, cluster, db, log
+		return openWith(t, opts)
+	}, addr, 2, db, "_local")
 }

@@ -27,6 +27,12 @@ func open(t *testing.T, addr []string, db string, layout bucket.Layout) *chstore
 	t.Helper()
 	opts := chstore.DefaultOptions()
 	opts.Addr, opts.Database, opts.Layout = addr, db, layout
+	return openWith(t, opts)
+}
+
+// openWith opens a store with opts, closed when the test ends.
+func openWith(t *testing.T, opts chstore.Options) *chstore.Store {
+	t.Helper()
 	s, err := chstore.Open(t.Context(), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
@@ -138,10 +144,7 @@ func openCluster(t *testing.T, addr []string, cluster, db string, layout bucket.
 	t.Helper()
 	opts := chstore.DefaultOptions()
 	opts.Addr, opts.Cluster, opts.Database, opts.Layout = addr, cluster, db, layout
-	s, err := chstore.Open(t.Context(), opts)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return openWith(t, opts)
 }
 
 // The conformance suite on a ClickHouse cluster (2 shards x 2 replicas from
