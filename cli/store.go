@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,6 +22,7 @@ type storeFlags struct {
 	chAddr, chDB, chUser, chPassword string
 	chCluster                        string
 	chMigrate                        bool
+	chReadTimeout                    time.Duration
 	dataDir                          string
 	cacheBytes                       int64
 	bucketLen, dwell                 time.Duration
@@ -35,6 +37,8 @@ func (f *storeFlags) register(fs *flag.FlagSet, embedded bool) {
 	fs.StringVar(&f.chUser, "clickhouse-user", "default", "ClickHouse user")
 	secretFlag(fs, &f.chPassword, "clickhouse-password", "ClickHouse password (never printed)")
 	fs.BoolVar(&f.chMigrate, "clickhouse-migrate", true, "create or upgrade the ClickHouse schema on start")
+	durationFlag(fs, &f.chReadTimeout, "clickhouse-read-timeout", chstore.DefaultOptions().QueryTimeout,
+		"longest the store waits for one ClickHouse answer (a cold read over many days of a large province may need more than the default)")
 	if embedded {
 		fs.StringVar(&f.dataDir, "data-dir", "truyvet-process-data", "directory of the embedded store, used when --clickhouse-addr is not set")
 		fs.Int64Var(&f.cacheBytes, "cache-bytes", 256<<20, "block cache of the embedded store, in bytes")
@@ -61,6 +65,9 @@ func (f *storeFlags) validate() error {
 	if f.chAddr == "" && !f.embedded {
 		return ErrNoStore
 	}
+	if f.chReadTimeout <= 0 {
+		return fmt.Errorf("--clickhouse-read-timeout: must be positive, got %s", f.chReadTimeout)
+	}
 	return f.layout().Validate()
 }
 
@@ -73,6 +80,7 @@ func (f *storeFlags) open(ctx context.Context, start *startup, reg prometheus.Re
 		opts.Addr = splitList(f.chAddr)
 		opts.Database, opts.Username, opts.Password, opts.Cluster = f.chDB, f.chUser, f.chPassword, f.chCluster
 		opts.Layout, opts.Migrate, opts.Logger, opts.Metrics = f.layout(), f.chMigrate, log, chstore.NewMetrics(reg)
+		opts.QueryTimeout = f.chReadTimeout
 		s, err := awaitDep(ctx, start, "clickhouse", func(ctx context.Context) (*chstore.Store, error) { return chstore.Open(ctx, opts) })
 		if err != nil {
 			return nil, err
