@@ -25,6 +25,7 @@ import (
 	"github.com/truyvet/truyvet/bench/synth"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/store"
+	"github.com/truyvet/truyvet/store/chstore"
 )
 
 // runBench is `truyvet bench <generate|load|replay|query|peers|scale>`.
@@ -246,7 +247,10 @@ func runBenchLoad(ctx context.Context, env Env) error {
 	if sz, ok := s.(store.Sizer); ok {
 		t.Sizer = sz
 	}
-	if c, ok := s.(interface{ Compact(context.Context) error }); ok {
+	switch c := s.(type) {
+	case *chstore.Store:
+		t.Compact = settleDays(c)
+	case interface{ Compact(context.Context) error }:
 		t.Compact = c.Compact
 	}
 	r, err := load.Run(ctx, lc, t)
@@ -262,6 +266,29 @@ func runBenchLoad(ctx context.Context, env Env) error {
 	fmt.Fprintf(env.Stdout, "report in %s\n", out)
 	return nil
 }
+
+// settleDays merges every loaded day but the last into one part per table,
+// as the process stage's compaction (chstore.RunCompaction) would have by
+// the time the last day has settled, a pass of CompactPerPass partitions a
+// shard at a time until none is left.
+func settleDays(s *chstore.Store) func(context.Context) error {
+	return func(ctx context.Context) error {
+		days, err := s.Days(ctx)
+		if err != nil || len(days) < 2 {
+			return err
+		}
+		for range maxSettlePasses {
+			n, err := s.Compact(ctx, days[len(days)-1], chstore.CompactPerPass)
+			if err != nil || n == 0 {
+				return err
+			}
+		}
+		return fmt.Errorf("days still in several parts after %d merge passes", maxSettlePasses)
+	}
+}
+
+// maxSettlePasses bounds settleDays: 28 days of seven tables are six passes.
+const maxSettlePasses = 64
 
 // runBenchQuery asks a running truyvet for random cases' exposure graphs.
 func runBenchQuery(ctx context.Context, env Env) error {

@@ -67,7 +67,8 @@ type Target struct {
 	Layout bucket.Layout
 	Sizer  store.Sizer // nil: no bytes on disk in the report
 	// Compact, if set, runs after the load before the bytes are measured
-	// (the embedded store flushes and compacts; ClickHouse merges by itself).
+	// (the embedded store flushes and compacts; ClickHouse merges each day but
+	// the last into one part per table, as the process stage would have).
 	Compact func(context.Context) error
 	Engine  *graph.Engine // required when Config.Cases > 0
 }
