@@ -7,6 +7,7 @@ package bucket
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 )
 
@@ -23,6 +24,23 @@ func DayOf(t int64) Day {
 		return 0
 	}
 	return Day((t + UTCOffset) / 86400)
+}
+
+// FirstDayReaching is the earliest day under which a record that lasts
+// into the second t can be filed: records go under the day they begin, and
+// last at most MaxSpan.
+func FirstDayReaching(t int64) Day { return DayOf(t - MaxSpan) }
+
+// DaysReaching yields, in order, the days under which records overlapping
+// [from, to] can be filed: FirstDayReaching(from) to the day of to.
+func DaysReaching(from, to int64) iter.Seq[Day] {
+	return func(yield func(Day) bool) {
+		for d := FirstDayReaching(from); d <= DayOf(to); d++ {
+			if !yield(d) {
+				return
+			}
+		}
+	}
 }
 
 // Start is the Unix time of the local midnight that starts d.

@@ -57,3 +57,33 @@ func TestLayout(t *testing.T) {
 		require.Equal(t, l.DayOfBucket(b), DayOf(l.Start(b)+l.BucketSeconds-1))
 	}
 }
+
+// A record that lasts into a window begins at most MaxSpan before it: the
+// days it can be filed under start that far back, and every day so listed
+// can hold one.
+func TestDaysReaching(t *testing.T) {
+	loc, err := time.LoadLocation("Asia/Ho_Chi_Minh")
+	require.NoError(t, err)
+	from := time.Date(2021, 7, 20, 6, 0, 0, 0, loc).Unix()
+	to := time.Date(2021, 7, 22, 1, 0, 0, 0, loc).Unix()
+	var got []string
+	for d := range DaysReaching(from, to) {
+		got = append(got, d.String())
+	}
+	require.Equal(t, []string{"2021-07-19", "2021-07-20", "2021-07-21", "2021-07-22"}, got)
+	require.Equal(t, DayOf(from-MaxSpan), FirstDayReaching(from))
+	// A record of MaxSpan ending in from's first second began on the first day.
+	require.Equal(t, FirstDayReaching(from), DayOf(from+1-MaxSpan))
+	// Just after midnight, the day before the day before is out of reach.
+	midnight := time.Date(2021, 7, 20, 0, 0, 30, 0, loc).Unix()
+	require.Equal(t, "2021-07-19", FirstDayReaching(midnight).String())
+	for range DaysReaching(to, from) {
+		t.Fatal("an empty window reaches no day")
+	}
+	n := 0
+	for range DaysReaching(from, to) {
+		n++
+		break
+	}
+	require.Equal(t, 1, n, "the sequence stops when asked")
+}

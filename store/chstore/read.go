@@ -23,11 +23,10 @@ import (
 // ClickHouse's max_query_size (256 KiB).
 const usersPerQuery = 20_000
 
-// dayList is the SQL list of local days whose records may overlap w: records
-// last at most bucket.MaxSpan, so look back that far.
+// dayList is the SQL list of local days whose records may overlap w.
 func dayList(w graph.Window) string {
 	var b strings.Builder
-	for d := bucket.DayOf(w.From - bucket.MaxSpan); d <= bucket.DayOf(w.To); d++ {
+	for d := range bucket.DaysReaching(w.From, w.To) {
 		if b.Len() > 0 {
 			b.WriteByte(',')
 		}

@@ -43,7 +43,7 @@ func (s *Store) sinceQueries(table, columns, order string, where func(from, to i
 			for ; n < len(users) && (n == 0 || size < sinceQueryBytes); n++ {
 				u := users[n]
 				from = min(from, u.From)
-				for d := bucket.DayOf(u.From - bucket.MaxSpan); d <= last; d++ {
+				for d := bucket.FirstDayReaching(u.From); d <= last; d++ {
 					l := perDay[d]
 					if len(l) == 0 {
 						size += sinceBranchBytes

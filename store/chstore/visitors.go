@@ -176,7 +176,7 @@ func venueDays(v graph.VenueSpans) iter.Seq[bucket.Day] {
 	return func(yield func(bucket.Day) bool) {
 		next := bucket.Day(0) // the first day not yet yielded
 		for _, sp := range v.Spans {
-			lo, hi := bucket.DayOf(sp.Start-bucket.MaxSpan), bucket.DayOf(sp.End)
+			lo, hi := bucket.FirstDayReaching(sp.Start), bucket.DayOf(sp.End)
 			for d := max(lo, next); d <= hi; d++ {
 				if !yield(d) {
 					return

@@ -336,14 +336,9 @@ func (s *Store) days(ctx context.Context) ([]bucket.Day, error) {
 	return days, it.Error()
 }
 
-// dayRange lists the local days whose records may overlap w: intervals last
-// at most bucket.MaxSpan, so look back that far before w.From.
+// dayRange lists the local days whose records may overlap w.
 func dayRange(w graph.Window) []bucket.Day {
-	var days []bucket.Day
-	for d := bucket.DayOf(w.From - bucket.MaxSpan); d <= bucket.DayOf(w.To); d++ {
-		days = append(days, d)
-	}
-	return days
+	return slices.Collect(bucket.DaysReaching(w.From, w.To))
 }
 
 // dayIters opens one iterator per day over one key space. Within a day, user
@@ -396,11 +391,9 @@ func sinceUsers(users []graph.Since, to int64) ([]uint32, graph.Window) {
 	return ids, w
 }
 
-// firstDay is the first of days a user asked from from needs: records last
-// at most bucket.MaxSpan.
+// firstDay is the first of days a user asked from from needs.
 func firstDay(days []bucket.Day, from int64) int {
-	d := bucket.DayOf(from - bucket.MaxSpan)
-	i, _ := slices.BinarySearch(days, d)
+	i, _ := slices.BinarySearch(days, bucket.FirstDayReaching(from))
 	return i
 }
 

@@ -75,7 +75,7 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 		first, last := bucket.Day(1<<31-1), bucket.Day(0)
 		for _, v := range venues {
 			for _, sp := range v.Spans {
-				first = min(first, bucket.DayOf(sp.Start-bucket.MaxSpan))
+				first = min(first, bucket.FirstDayReaching(sp.Start))
 				last = max(last, bucket.DayOf(sp.End))
 			}
 		}
@@ -114,7 +114,7 @@ func (s *Store) Visitors(ctx context.Context, venues []graph.VenueSpans) iter.Se
 			cur = v
 			clear(need)
 			for _, sp := range v.Spans {
-				for d := bucket.DayOf(sp.Start - bucket.MaxSpan); d <= bucket.DayOf(sp.End); d++ {
+				for d := range bucket.DaysReaching(sp.Start, sp.End) {
 					need[d-first] = true
 				}
 			}
