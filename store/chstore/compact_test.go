@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/stretchr/testify/require"
 
 	"github.com/truyvet/truyvet/index/bucket"
@@ -20,29 +19,6 @@ import (
 	"github.com/truyvet/truyvet/store/chstore/chtest"
 	"github.com/truyvet/truyvet/store/storetest"
 )
-
-// parts counts the active parts of each day partition of table on the
-// server at addr.
-func parts(t *testing.T, addr, db, table string) map[string]uint64 {
-	t.Helper()
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
-	require.NoError(t, err)
-	defer func() { _ = conn.Close() }()
-	rows, err := conn.Query(t.Context(), "SELECT partition, toUInt64(count()) FROM system.parts WHERE database = ? AND table = ? AND active GROUP BY partition", db, table)
-	require.NoError(t, err)
-	defer func() { _ = rows.Close() }()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var (
-			p string
-			n uint64
-		)
-		require.NoError(t, rows.Scan(&p, &n))
-		out[p] = n
-	}
-	require.NoError(t, rows.Err())
-	return out
-}
 
 // merges keeps the days of the partitions a store's Compact logs as merged.
 type merges struct {
@@ -104,7 +80,7 @@ func compactCase(t *testing.T, open func(*slog.Logger) *chstore.Store, servers [
 	last := days[len(days)-1]
 	fragmented := func(table string, d bucket.Day) bool {
 		for _, a := range servers {
-			if parts(t, a, db, table+suffix)[strconv.FormatUint(uint64(d), 10)] > 1 {
+			if chtest.Parts(t, a, db, table+suffix)[strconv.FormatUint(uint64(d), 10)] > 1 {
 				return true
 			}
 		}

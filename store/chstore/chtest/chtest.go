@@ -163,3 +163,34 @@ func repoRoot(tb testing.TB) string {
 		dir = parent
 	}
 }
+
+// Parts counts the active parts of each partition (a day, as ClickHouse
+// names it) of table in db on the server at addr.
+func Parts(tb testing.TB, addr, db, table string) map[string]uint64 {
+	tb.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}})
+	if err != nil {
+		tb.Fatalf("connect to %s: %v", addr, err)
+	}
+	defer func() { _ = conn.Close() }()
+	rows, err := conn.Query(context.Background(), "SELECT partition, toUInt64(count()) FROM system.parts WHERE database = ? AND table = ? AND active GROUP BY partition", db, table)
+	if err != nil {
+		tb.Fatalf("parts of %s.%s on %s: %v", db, table, addr, err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var (
+			p string
+			n uint64
+		)
+		if err := rows.Scan(&p, &n); err != nil {
+			tb.Fatalf("parts of %s.%s on %s: %v", db, table, addr, err)
+		}
+		out[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatalf("parts of %s.%s on %s: %v", db, table, addr, err)
+	}
+	return out
+}
