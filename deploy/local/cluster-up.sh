@@ -18,10 +18,12 @@
 # TRUYVET_CLUSTER_ZOOKEEPER_PORT (22181), TRUYVET_CLUSTER_BASE_PORT (29000:
 # native 29000-29003, interserver 29009-29012), TRUYVET_CLUSTER_HTTP_BASE_PORT
 # (28123: HTTP 28123-28126), TRUYVET_CLICKHOUSE_CLUSTER (truyvet_2x2),
-# TRUYVET_START_TIMEOUT (seconds a starting server may take while it lives, 900).
+# TRUYVET_START_TIMEOUT (seconds a starting server may take while it lives, 900),
+# TRUYVET_CLICKHOUSE_COMPRESSION (lz4, or zstd: clickhouse-compression.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/cluster-env.sh"
+. "$here/clickhouse-compression.sh"
 
 log() { echo "cluster-up.sh: $*" >&2; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -116,12 +118,14 @@ start_node() { # s1r1 ...
     apt_install clickhouse-server
     server=/usr/sbin/clickhouse-server
   fi
-  local shards
+  local shards compression
   shards=$(shards_xml)
+  compression=$(compression_xml)
   awk -v shards="$shards" '{ if ($0 == "@SHARDS@") print shards; else print }' "$here/clickhouse-cluster/config.xml" |
     sed -e "s|@STATE@|$dir|g" -e "s|@TCP_PORT@|$port|g" -e "s|@HTTP_PORT@|$http|g" \
       -e "s|@INTERSERVER_PORT@|$inter|g" -e "s|@USERS@|$dir/users.xml|g" -e "s|@ZK_PORT@|$zk_port|g" \
-      -e "s|@CLUSTER@|$cluster|g" -e "s|@SHARD@|${node:1:1}|g" -e "s|@REPLICA@|$node|g" > "$dir/config.xml"
+      -e "s|@CLUSTER@|$cluster|g" -e "s|@SHARD@|${node:1:1}|g" -e "s|@REPLICA@|$node|g" \
+      -e "s|@COMPRESSION@|$compression|g" > "$dir/config.xml"
   cp "$here/clickhouse-cluster/users.xml" "$dir/users.xml"
   for p in "$port" "$http" "$inter"; do
     if port_open "$p"; then

@@ -17,9 +17,11 @@
 # TRUYVET_KAFKA_CONTROLLER_PORT (19093), TRUYVET_CLICKHOUSE_PORT (19000, native
 # protocol), TRUYVET_CLICKHOUSE_HTTP_PORT (18123), TRUYVET_POSTGRES_PORT (15432),
 # TRUYVET_START_TIMEOUT (seconds a starting server may take while it lives,
-# 900: a broker that was killed recovers every partition's log first).
+# 900: a broker that was killed recovers every partition's log first),
+# TRUYVET_CLICKHOUSE_COMPRESSION (lz4, or zstd: clickhouse-compression.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/clickhouse-compression.sh"
 state=${TRUYVET_LOCAL_DIR:-$HOME/.cache/truyvet/local}
 kafka_port=${TRUYVET_KAFKA_PORT:-19092}
 controller_port=${TRUYVET_KAFKA_CONTROLLER_PORT:-19093}
@@ -129,8 +131,10 @@ start_clickhouse() {
       { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q clickhouse-server >&2; }
     server=/usr/sbin/clickhouse-server
   fi
+  local compression
+  compression=$(compression_xml)
   sed -e "s|@STATE@|$dir|g" -e "s|@TCP_PORT@|$ch_port|g" -e "s|@HTTP_PORT@|$ch_http_port|g" \
-    "$here/clickhouse/config.xml" > "$dir/config.xml"
+    -e "s|@COMPRESSION@|$compression|g" "$here/clickhouse/config.xml" > "$dir/config.xml"
   cp "$here/clickhouse/users.xml" "$dir/users.xml"
   if port_open "$ch_port"; then
     log "port $ch_port is taken by another process; set TRUYVET_CLICKHOUSE_PORT"
