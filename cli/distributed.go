@@ -237,6 +237,7 @@ func runProcess(ctx context.Context, env Env) error {
 		if retention <= 0 || retInterval <= 0 {
 			return errors.New("--retention and --retention-interval must be positive")
 		}
+		sf.retention = retention
 		return sfl.validate()
 	})
 	if d == nil {
@@ -412,6 +413,7 @@ func runQuery(ctx context.Context, env Env) error {
 	var sfl siteFlags
 	sfl.register(srv.fs)
 	durationFlag(srv.fs, &qcfg.Timeout, "query-timeout", qcfg.Timeout, "longest an exposure query may run")
+	durationFlag(srv.fs, &sf.retention, "retention", event.DefaultRetention, "the process stage's --retention: the store reads a person's records of the oldest weeks it keeps from the day tables")
 	durationFlag(srv.fs, &qcfg.SummaryCache, "summary-cache", qcfg.SummaryCache, "how long the declarations summary reuses counts it read (0: never)")
 	var start startup
 	start.register(srv.fs)
@@ -421,6 +423,9 @@ func runQuery(ctx context.Context, env Env) error {
 		}
 		if err := sfl.validate(); err != nil {
 			return err
+		}
+		if sf.retention <= 0 {
+			return errors.New("--retention must be positive")
 		}
 		return sf.validate()
 	})

@@ -27,6 +27,9 @@ type storeFlags struct {
 	cacheBytes                       int64
 	bucketLen, dwell                 time.Duration
 	embedded                         bool // the command may use the embedded store
+	// retention is the process stage's --retention (ClickHouse's weekly
+	// tables lose a week once its first day passes it); 0: the default.
+	retention time.Duration
 }
 
 func (f *storeFlags) register(fs *flag.FlagSet, embedded bool) {
@@ -81,6 +84,9 @@ func (f *storeFlags) open(ctx context.Context, start *startup, reg prometheus.Re
 		opts.Database, opts.Username, opts.Password, opts.Cluster = f.chDB, f.chUser, f.chPassword, f.chCluster
 		opts.Layout, opts.Migrate, opts.Logger, opts.Metrics = f.layout(), f.chMigrate, log, chstore.NewMetrics(reg)
 		opts.QueryTimeout = f.chReadTimeout
+		if f.retention > 0 {
+			opts.Retention = f.retention
+		}
 		s, err := awaitDep(ctx, start, "clickhouse", func(ctx context.Context) (*chstore.Store, error) { return chstore.Open(ctx, opts) })
 		if err != nil {
 			return nil, err

@@ -170,3 +170,41 @@ ORDER BY (province, day, metric, key);
 
 CREATE TABLE IF NOT EXISTS {db}.summary ON CLUSTER truyvet_2x2 AS {db}.summary_local ENGINE = Distributed(truyvet_2x2, {db}, summary_local, cityHash64(province));
 
+CREATE TABLE IF NOT EXISTS {db}.stays_weekly_local ON CLUSTER truyvet_2x2 (
+    day UInt32,
+    user UInt32,
+    enter Int64,
+    venue UInt32,
+    visit_id String,
+    exit Int64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/truyvet_2x2/{shard}/{db}/stays_weekly', '{replica}')
+PARTITION BY intDiv(day, 7)
+ORDER BY (user, enter, venue, visit_id, exit)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS {db}.stays_weekly ON CLUSTER truyvet_2x2 AS {db}.stays_weekly_local ENGINE = Distributed(truyvet_2x2, {db}, stays_weekly_local, intHash32(user));
+
+CREATE TABLE IF NOT EXISTS {db}.contacts_weekly_local ON CLUSTER truyvet_2x2 (
+    day UInt32,
+    user UInt32,
+    start Int64,
+    peer UInt32,
+    duration UInt32,
+    rssi Int16
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/truyvet_2x2/{shard}/{db}/contacts_weekly', '{replica}')
+PARTITION BY intDiv(day, 7)
+ORDER BY (user, start, peer, duration, rssi)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS {db}.contacts_weekly ON CLUSTER truyvet_2x2 AS {db}.contacts_weekly_local ENGINE = Distributed(truyvet_2x2, {db}, contacts_weekly_local, intHash32(user));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.stays_weekly_mv ON CLUSTER truyvet_2x2 TO {db}.stays_weekly_local AS
+SELECT day, user, enter, venue, visit_id, exit FROM {db}.stays_local;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.contacts_weekly_mv ON CLUSTER truyvet_2x2 TO {db}.contacts_weekly_local AS
+SELECT day, user, start, peer, duration, rssi FROM {db}.contacts_local;
+
+INSERT INTO {db}.stays_weekly SELECT day, user, enter, venue, visit_id, exit FROM {db}.stays;
+
+INSERT INTO {db}.contacts_weekly SELECT day, user, start, peer, duration, rssi FROM {db}.contacts;
+

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,8 @@ import (
 // of 4 KiB, one granule of a numeric column; the store warns on Open when
 // its server does not (checkBlockSize).
 
-// compactTables are the day-partitioned tables Compact merges.
+// compactTables are the day-partitioned tables Compact merges; it merges
+// the weekly tables (weekly.go) too, a week at most once a day.
 var compactTables = []string{"stays", "visitors", "contacts", "bitmaps", "declarations", "declaration_trips", "assessments"}
 
 // Compaction settings: the defaults of RunRetention's compaction pass.
@@ -53,11 +55,20 @@ const (
 // warn about: a block of two granules of a 4-byte column.
 const maxBlockSize = 8 << 10
 
-// partition is a table's day partition with more than one active part.
+// partition is a table's day partition (or a weekly table's week) with
+// more than one active part.
 type partition struct {
-	table string
-	day   bucket.Day
-	parts int
+	table  string
+	id     uint32 // the day, or the week
+	weekly bool
+	parts  int
+}
+
+func (p partition) String() string {
+	if p.weekly {
+		return fmt.Sprintf("week %d (from day %s) of %s", p.id, firstDayOf(p.id), p.table)
+	}
+	return fmt.Sprintf("day %s of %s", bucket.Day(p.id), p.table)
 }
 
 // Compact merges, on each shard, every partition of the days before before
@@ -69,7 +80,7 @@ type partition struct {
 func (s *Store) Compact(ctx context.Context, before bucket.Day, perPass int) (int, error) {
 	merged := 0
 	err := s.eachShard(ctx, compactTimeout, func(ctx context.Context, conn driver.Conn, where string) error {
-		todo, err := s.fragmented(ctx, conn, before)
+		todo, err := s.fragmented(ctx, conn, where, before)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
@@ -78,16 +89,23 @@ func (s *Store) Compact(ctx context.Context, before bucket.Day, perPass int) (in
 		}
 		for _, p := range todo {
 			start := time.Now()
-			q := fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %d FINAL", s.db, s.table(p.table), uint32(p.day))
+			q := fmt.Sprintf("OPTIMIZE TABLE %s.%s PARTITION %d FINAL", s.db, s.table(p.table), p.id)
 			if err := conn.Exec(ctx, q); err != nil {
 				s.m.errors.WithLabelValues("compact").Inc()
-				return fmt.Errorf("%s: merge day %s of %s (%d parts): %w", where, p.day, p.table, p.parts, unavailable("optimize", err))
+				return fmt.Errorf("%s: merge %s (%d parts): %w", where, p, p.parts, unavailable("optimize", err))
+			}
+			if p.weekly {
+				s.weekMerged(where, p.table, p.id, before)
 			}
 			took := time.Since(start)
 			s.m.compacted.WithLabelValues(p.table).Inc()
 			s.m.compaction.Observe(took.Seconds())
+			which := slog.Any("day", bucket.Day(p.id))
+			if p.weekly {
+				which = slog.Uint64("week", uint64(p.id))
+			}
 			s.log.LogAttrs(ctx, slog.LevelDebug, "merged a settled partition",
-				slog.String("table", p.table), slog.Any("day", p.day), slog.Int("parts", p.parts),
+				slog.String("table", p.table), which, slog.Int("parts", p.parts),
 				slog.String("server", where), slog.Duration("took", took))
 			merged++
 		}
@@ -97,11 +115,13 @@ func (s *Store) Compact(ctx context.Context, before bucket.Day, perPass int) (in
 }
 
 // fragmented lists the partitions of the days before before that have more
-// than one active part on conn's server, most parts first.
-func (s *Store) fragmented(ctx context.Context, conn driver.Conn, before bucket.Day) ([]partition, error) {
-	names := make([]any, len(compactTables))
-	in := make([]byte, 0, 3*len(compactTables))
-	for i, t := range compactTables {
+// than one active part on conn's server (where), and the weeks due a merge
+// (mergeWeekDue), most parts first.
+func (s *Store) fragmented(ctx context.Context, conn driver.Conn, where string, before bucket.Day) ([]partition, error) {
+	tables := append(slices.Clone(compactTables), slices.Sorted(maps.Values(weeklyTables))...)
+	names := make([]any, len(tables))
+	in := make([]byte, 0, 3*len(tables))
+	for i, t := range tables {
 		names[i] = s.table(t)
 		if i > 0 {
 			in = append(in, ',')
@@ -123,20 +143,22 @@ func (s *Store) fragmented(ctx context.Context, conn driver.Conn, before bucket.
 		if err := rows.Scan(&table, &part, &n); err != nil {
 			return nil, err
 		}
-		d, err := strconv.ParseUint(part, 10, 32)
+		id, err := strconv.ParseUint(part, 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("partition %q of %s is not a day: %w", part, table, err)
+			return nil, fmt.Errorf("partition %q of %s is not a number: %w", part, table, err)
 		}
-		if bucket.Day(d) >= before {
+		p := partition{table: s.baseTable(table), id: uint32(id), parts: int(n)}
+		p.weekly = slices.Contains(slices.Collect(maps.Values(weeklyTables)), p.table)
+		if p.weekly && !s.mergeWeekDue(where, p.table, p.id, before) || !p.weekly && bucket.Day(p.id) >= before {
 			continue
 		}
-		out = append(out, partition{table: s.baseTable(table), day: bucket.Day(d), parts: int(n)})
+		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b partition) int {
-		return cmp.Or(cmp.Compare(b.parts, a.parts), cmp.Compare(a.day, b.day), cmp.Compare(a.table, b.table))
+		return cmp.Or(cmp.Compare(b.parts, a.parts), cmp.Compare(a.id, b.id), cmp.Compare(a.table, b.table))
 	})
 	return out, nil
 }

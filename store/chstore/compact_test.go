@@ -20,9 +20,11 @@ import (
 	"github.com/truyvet/truyvet/store/storetest"
 )
 
-// merges keeps the days of the partitions a store's Compact logs as merged.
+// merges keeps the days of the partitions a store's Compact logs as merged,
+// and counts them with the weeks of the weekly tables.
 type merges struct {
 	mu   sync.Mutex
+	n    int
 	days []bucket.Day
 }
 
@@ -33,6 +35,9 @@ func (m *merges) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "merged a settled partition" {
 		return nil
 	}
+	m.mu.Lock()
+	m.n++
+	m.mu.Unlock()
 	r.Attrs(func(a slog.Attr) bool {
 		if d, ok := a.Value.Any().(bucket.Day); ok && a.Key == "day" {
 			m.mu.Lock()
@@ -45,14 +50,14 @@ func (m *merges) Handle(_ context.Context, r slog.Record) error {
 }
 
 // merged is how many partitions Compact merged so far and the latest day
-// among them.
+// among the day partitions.
 func (m *merges) merged() (int, bucket.Day) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.days) == 0 {
-		return 0, 0
+		return m.n, 0
 	}
-	return len(m.days), slices.Max(m.days)
+	return m.n, slices.Max(m.days)
 }
 
 // compactCase writes records of a few days in many batches (a part per
@@ -104,6 +109,20 @@ func compactCase(t *testing.T, open func(*slog.Logger) *chstore.Store, servers [
 			require.Eventually(t, func() bool { return !fragmented(table, d) }, 60*time.Second, 100*time.Millisecond,
 				"%s of day %s is still in several parts", table, d)
 		}
+	}
+	// The weekly tables' weeks that hold a settled day are merged whole,
+	// the last day's records with them.
+	for _, table := range []string{"stays_weekly", "contacts_weekly"} {
+		require.Eventually(t, func() bool {
+			for _, a := range servers {
+				for _, n := range chtest.Parts(t, a, db, table+suffix) {
+					if n > 1 {
+						return false
+					}
+				}
+			}
+			return true
+		}, 60*time.Second, 100*time.Millisecond, "a week of %s is still in several parts", table)
 	}
 	logged, latest := log.merged()
 	require.Equal(t, n+more, logged, "Compact logs each merge")

@@ -23,20 +23,14 @@ import (
 // ClickHouse's max_query_size (256 KiB).
 const usersPerQuery = 20_000
 
-// dayList is the SQL list of local days whose records may overlap w.
-func dayList(w graph.Window) string {
-	var b strings.Builder
-	for d := range bucket.DaysReaching(w.From, w.To) {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatUint(uint64(d), 10))
-	}
-	return b.String()
+// windowDays are the local days whose records may overlap w.
+func windowDays(w graph.Window) []bucket.Day {
+	return slices.Collect(bucket.DaysReaching(w.From, w.To))
 }
 
-// idList is the SQL list of ids; they are numbers, so nothing to escape.
-func idList(ids []uint32) string {
+// idList is the SQL list of ids (users, venues, days); they are numbers, so
+// nothing to escape.
+func idList[T ~uint32](ids []T) string {
 	b := make([]byte, 0, 8*len(ids))
 	for i, id := range ids {
 		if i > 0 {
@@ -98,14 +92,23 @@ type userQuery struct {
 }
 
 // windowQueries are the reads of users' records in table over w: a chunk
-// of users a query, every day of w.
+// of users a query, every day of w, from the day table and its weekly copy
+// (personSources).
 func (s *Store) windowQueries(table, columns, order, where string, users []uint32, w graph.Window) iter.Seq[userQuery] {
 	return func(yield func(userQuery) bool) {
-		days := dayList(w)
+		srcs := s.personSources(table, windowDays(w))
 		from := func(uint32) int64 { return w.From }
-		for chunk := range slices.Chunk(users, usersPerQuery) {
-			q := "SELECT " + columns + " FROM " + s.db + "." + table + " WHERE day IN (" + days + ") AND user IN (" + idList(chunk) + ")" + where + " ORDER BY " + order
-			if !yield(userQuery{sql: q, from: from}) {
+		for chunk := range slices.Chunk(users, usersPerQuery/max(1, len(srcs))) {
+			ids := idList(chunk)
+			branches := make([]string, len(srcs))
+			for i, src := range srcs {
+				branches[i] = "SELECT " + columns + " FROM " + src.table + " WHERE " + src.days + " AND user IN (" + ids + ")" + where
+			}
+			q := branches[0]
+			if len(branches) > 1 {
+				q = "SELECT " + columns + " FROM (" + strings.Join(branches, " UNION ALL ") + ")"
+			}
+			if !yield(userQuery{sql: q + " ORDER BY " + order, from: from}) {
 				return
 			}
 		}
@@ -425,11 +428,17 @@ var _ graph.PersonStore = (*Store)(nil)
 // encounters in one query (UNION ALL of the two tables, the columns cast
 // alike), folded as Stays and Contacts fold them.
 func (s *Store) Person(ctx context.Context, user uint32, w graph.Window) ([]graph.Stay, []graph.Contact, error) {
-	days := dayList(w)
+	days := windowDays(w)
 	u := strconv.FormatUint(uint64(user), 10)
-	q := "SELECT toUInt8(0) AS kind, enter AS t, venue AS other, visit_id AS id, exit AS x, toInt16(0) AS r FROM " + s.db + ".stays WHERE day IN (" + days + ") AND user = " + u +
-		" UNION ALL SELECT toUInt8(1), start, peer, '', toInt64(duration), rssi FROM " + s.db + ".contacts WHERE day IN (" + days + ") AND user = " + u +
-		" AND start < " + strconv.FormatInt(w.To, 10) + " AND start + duration > " + strconv.FormatInt(w.From, 10)
+	var branches []string
+	for _, src := range s.personSources("stays", days) {
+		branches = append(branches, "SELECT toUInt8(0) AS kind, enter AS t, venue AS other, visit_id AS id, exit AS x, toInt16(0) AS r FROM "+src.table+" WHERE "+src.days+" AND user = "+u)
+	}
+	for _, src := range s.personSources("contacts", days) {
+		branches = append(branches, "SELECT toUInt8(1), start, peer, '', toInt64(duration), rssi FROM "+src.table+" WHERE "+src.days+" AND user = "+u+
+			" AND start < "+strconv.FormatInt(w.To, 10)+" AND start + duration > "+strconv.FormatInt(w.From, 10))
+	}
+	q := strings.Join(branches, " UNION ALL ")
 	start := time.Now()
 	rows, err := s.conn.Query(ctx, q)
 	if err != nil {

@@ -11,8 +11,12 @@ import (
 )
 
 // DropBefore drops every day partition before cutoff from every data table,
+// and every week of the weekly tables that begins before it (weekly.go),
 // and returns the days it dropped.
 func (s *Store) DropBefore(ctx context.Context, cutoff bucket.Day) ([]bucket.Day, error) {
+	if err := s.dropWeeksBefore(ctx, cutoff); err != nil {
+		return nil, err
+	}
 	days, err := s.Days(ctx)
 	if err != nil {
 		return nil, err

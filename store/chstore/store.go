@@ -40,6 +40,7 @@ import (
 	"github.com/truyvet/truyvet/index/bucket"
 	"github.com/truyvet/truyvet/query/graph"
 	"github.com/truyvet/truyvet/schemas"
+	"github.com/truyvet/truyvet/schemas/event"
 	"github.com/truyvet/truyvet/store"
 )
 
@@ -67,6 +68,14 @@ type Options struct {
 	Logger            *slog.Logger
 	Metrics           *Metrics
 
+	// Retention is how long records are kept (the --retention of every
+	// process on the database): the weekly tables lose a week once its
+	// first day passes it, so readers take the days of the oldest weeks from
+	// the day tables (weekly.go). Now is the clock it is measured on
+	// (time.Now when nil).
+	Retention time.Duration
+	Now       func() time.Time
+
 	// CountersOnly opens the store for the summary's counters alone
 	// (AddCounts, from a process that keeps no records, such as ingest):
 	// the layout is not checked.
@@ -83,6 +92,7 @@ func DefaultOptions() Options {
 		Migrate:      true,
 		DialTimeout:  5 * time.Second,
 		QueryTimeout: 60 * time.Second,
+		Retention:    event.DefaultRetention,
 
 		ClusterDDLTimeout: 180 * time.Second,
 	}
@@ -118,6 +128,8 @@ type Store struct {
 	auth        clickhouse.Auth // for connections to one server (eachShard)
 	addr        []string        // the servers of Options.Addr
 	readTimeout time.Duration
+
+	weekly weeklyState // what the weekly tables hold (weekly.go)
 }
 
 // Open connects, applies the schema if asked, and checks the layout.
@@ -160,7 +172,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{conn: conn, db: opts.Database, layout: opts.Layout, log: log.With("component", "chstore"), m: m,
 		cluster: opts.Cluster, ddlTimeout: max(opts.ClusterDDLTimeout, time.Second), dialTimeout: opts.DialTimeout,
-		auth: auth, readTimeout: opts.QueryTimeout, addr: opts.Addr}
+		auth: auth, readTimeout: opts.QueryTimeout, addr: opts.Addr,
+		weekly: newWeeklyState(opts.Retention, opts.Now)}
 	if err := s.init(ctx, opts.Migrate, !opts.CountersOnly); err != nil {
 		_ = conn.Close()
 		return nil, err

@@ -26,7 +26,7 @@ import (
 func open(t *testing.T, addr []string, db string, layout bucket.Layout) *chstore.Store {
 	t.Helper()
 	opts := chstore.DefaultOptions()
-	opts.Addr, opts.Database, opts.Layout = addr, db, layout
+	opts.Addr, opts.Database, opts.Layout, opts.Now = addr, db, layout, suiteNow
 	return openWith(t, opts)
 }
 
@@ -143,7 +143,7 @@ func dropFirstDay(t *testing.T, s *chstore.Store) []bucket.Day {
 func openCluster(t *testing.T, addr []string, cluster, db string, layout bucket.Layout) *chstore.Store {
 	t.Helper()
 	opts := chstore.DefaultOptions()
-	opts.Addr, opts.Cluster, opts.Database, opts.Layout = addr, cluster, db, layout
+	opts.Addr, opts.Cluster, opts.Database, opts.Layout, opts.Now = addr, cluster, db, layout, suiteNow
 	return openWith(t, opts)
 }
 
