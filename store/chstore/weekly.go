@@ -170,6 +170,9 @@ func (s *Store) mergeWeekDue(server, table string, w uint32, before bucket.Day) 
 // weekMerged records that a weekly partition was merged at before.
 func (s *Store) weekMerged(server, table string, w uint32, before bucket.Day) {
 	s.weekly.mu.Lock()
+	if s.weekly.merged == nil {
+		s.weekly.merged = map[string]bucket.Day{}
+	}
 	s.weekly.merged[mergeKey(server, table, w)] = before
 	s.weekly.mu.Unlock()
 }
